@@ -1,0 +1,74 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using ServiceNodeInvoker.Profiles;
+
+namespace ServiceNodeInvoker.Callers;
+
+/// <summary>
+/// Checks API keys the way the Functions host does (<c>x-functions-key</c> header or <c>code</c>
+/// query parameter) against SHA-256 hashes in configuration, in constant time.
+/// </summary>
+public sealed class ApiKeyAuthenticator
+{
+    public const string HeaderName = "x-functions-key";
+    public const string QueryName = "code";
+    private const string CallerItem = "ServiceNodeInvoker.Caller";
+
+    private readonly (string Name, byte[] Hash)[] _keys;
+
+    public ApiKeyAuthenticator(InvokerOptions options)
+    {
+        _keys = options.Callers.ApiKeys.Select(k => (k.Key, ParseHash(k.Key, k.Value))).ToArray();
+    }
+
+    public bool HasKeys => _keys.Length > 0;
+
+    /// <summary>The caller's name when its key matches one configured, else null.</summary>
+    public string? Authenticate(HttpContext context)
+    {
+        string? presented = context.Request.Headers[HeaderName];
+        if (string.IsNullOrEmpty(presented))
+        {
+            presented = context.Request.Query[QueryName];
+        }
+        if (string.IsNullOrEmpty(presented) || presented.Length > 512)
+        {
+            return null;
+        }
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        string? caller = null;
+        foreach (var (name, expected) in _keys) // no early exit: timing does not tell which key matched
+        {
+            if (CryptographicOperations.FixedTimeEquals(hash, expected))
+            {
+                caller = name;
+            }
+        }
+        if (caller is not null)
+        {
+            SetCaller(context, caller);
+        }
+        return caller;
+    }
+
+    public static void SetCaller(HttpContext context, string caller) => context.Items[CallerItem] = caller;
+
+    public static string? CallerOf(HttpContext context) => context.Items.TryGetValue(CallerItem, out var c) ? c as string : null;
+
+    /// <summary>The hash to put in configuration for a key.</summary>
+    public static string HashKey(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+
+    private static byte[] ParseHash(string name, string value)
+    {
+        var hex = value.Trim();
+        if (hex.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
+        {
+            hex = hex[7..];
+        }
+        return hex.Length == 64 && hex.All(Uri.IsHexDigit)
+            ? Convert.FromHexString(hex)
+            : throw new ProfileConfigurationException(
+                $"Invoker:Callers:ApiKeys:{name} must be the SHA-256 of the key in hex (64 characters), not the key itself.");
+    }
+}

@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace ServiceNodeInvoker.Certificates;
+
+/// <summary>A client certificate with its private key and the intermediates sent with it.</summary>
+public sealed class ClientCertificate
+{
+    public required X509Certificate2 Leaf { get; init; }
+    public required X509Certificate2Collection Intermediates { get; init; }
+    public required string ThumbprintSha256 { get; init; }
+    public string? SourceVersion { get; init; }
+
+    public string Subject => Leaf.Subject;
+    public DateTimeOffset NotAfter => new(Leaf.NotAfter.ToUniversalTime());
+    public DateTimeOffset NotBefore => new(Leaf.NotBefore.ToUniversalTime());
+
+    /// <summary>Picks the leaf (the certificate with a private key) and keeps the non-root others as intermediates.</summary>
+    public static ClientCertificate From(LoadedCertificates loaded)
+    {
+        var withKey = loaded.Certificates.Where(c => c.HasPrivateKey).ToList();
+        if (withKey.Count == 0)
+        {
+            throw new CertificateLoadException("it holds no certificate with a private key");
+        }
+        // Several keys is unusual; prefer the end-entity one.
+        var leaf = withKey.FirstOrDefault(c => !IsCertificateAuthority(c)) ?? withKey[0];
+        var intermediates = new X509Certificate2Collection();
+        foreach (var certificate in loaded.Certificates)
+        {
+            // The backend holds the root; sending it only costs bytes.
+            if (!ReferenceEquals(certificate, leaf) && !IsSelfIssued(certificate))
+            {
+                intermediates.Add(certificate);
+            }
+        }
+        return new ClientCertificate
+        {
+            Leaf = leaf,
+            Intermediates = intermediates,
+            ThumbprintSha256 = Convert.ToHexString(SHA256.HashData(leaf.RawData)),
+            SourceVersion = loaded.Version,
+        };
+    }
+
+    private static bool IsSelfIssued(X509Certificate2 c) => c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData);
+
+    private static bool IsCertificateAuthority(X509Certificate2 c) =>
+        c.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority);
+}
+
+/// <summary>
+/// Everything a profile's transport is built from. A new instance (new <see cref="Version"/>) means a
+/// new handler: that is how rotation reaches the wire.
+/// </summary>
+public sealed class ProfileMaterial
+{
+    public ClientCertificate? Client { get; init; }
+    public X509Certificate2Collection? TrustedCa { get; init; }
+
+    /// <summary>Identifies this exact material: client thumbprint plus trusted CA thumbprints.</summary>
+    public required string Version { get; init; }
+
+    /// <summary>Increases with every material created, so a transport is only ever replaced by a newer one.</summary>
+    public long Generation { get; } = Interlocked.Increment(ref s_generations);
+
+    private static long s_generations;
+
+    public static ProfileMaterial Create(ClientCertificate? client, X509Certificate2Collection? trustedCa)
+    {
+        var parts = new List<string> { client?.ThumbprintSha256 ?? "no-client-certificate" };
+        if (trustedCa is not null)
+        {
+            parts.AddRange(trustedCa.Select(c => Convert.ToHexString(SHA256.HashData(c.RawData))[..16]));
+        }
+        return new ProfileMaterial { Client = client, TrustedCa = trustedCa, Version = string.Join('.', parts) };
+    }
+}

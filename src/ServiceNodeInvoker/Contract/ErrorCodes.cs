@@ -1,0 +1,44 @@
+namespace ServiceNodeInvoker.Contract;
+
+/// <summary>The stable <c>code</c> values of invoker errors (see DESIGN.md). Bots branch on these.</summary>
+public static class ErrorCodes
+{
+    public const string InvalidRequest = "invalid-request";
+    public const string Unauthenticated = "unauthenticated";
+    public const string TargetNotAllowed = "target-not-allowed";
+    public const string CallerNotAllowed = "caller-not-allowed";
+    public const string UnknownProfile = "unknown-profile";
+    public const string TlsHandshakeFailed = "tls-handshake-failed";
+    public const string BackendUnreachable = "backend-unreachable";
+    public const string ResponseTooLarge = "response-too-large";
+    public const string CertificateUnavailable = "certificate-unavailable";
+    public const string BackendTimeout = "backend-timeout";
+
+    /// <summary>The HTTP status that goes with each code.</summary>
+    public static int StatusOf(string code) => code switch
+    {
+        InvalidRequest => 400,
+        Unauthenticated => 401,
+        TargetNotAllowed or CallerNotAllowed => 403,
+        UnknownProfile => 404,
+        TlsHandshakeFailed or BackendUnreachable or ResponseTooLarge => 502,
+        CertificateUnavailable => 503,
+        BackendTimeout => 504,
+        _ => 500,
+    };
+
+    public static string TitleOf(string code) => code switch
+    {
+        InvalidRequest => "The invocation request is invalid.",
+        Unauthenticated => "The caller is not authenticated.",
+        TargetNotAllowed => "The target URL is not allowed.",
+        CallerNotAllowed => "The caller may not use this profile.",
+        UnknownProfile => "The named profile does not exist.",
+        TlsHandshakeFailed => "The TLS handshake with the backend failed.",
+        BackendUnreachable => "The backend could not be reached.",
+        ResponseTooLarge => "The backend's response is larger than the profile allows.",
+        CertificateUnavailable => "The profile's client certificate is unavailable.",
+        BackendTimeout => "The backend did not answer in time.",
+        _ => "Invoker error.",
+    };
+}

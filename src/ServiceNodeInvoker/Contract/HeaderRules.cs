@@ -1,0 +1,68 @@
+using System.Buffers;
+
+namespace ServiceNodeInvoker.Contract;
+
+/// <summary>Which header names and values may cross the invoker, in either direction.</summary>
+public static class HeaderRules
+{
+    private static readonly SearchValues<char> TokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    // RFC 9110 §7.6.1 plus the legacy proxy headers: they describe one connection, not the message.
+    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+        "Proxy-Authenticate", "Proxy-Authorization",
+    };
+
+    // The transport computes these itself; a caller-supplied value would desynchronise framing.
+    private static readonly HashSet<string> CallerForbidden = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Content-Length", "Transfer-Encoding",
+    };
+
+    private static readonly HashSet<string> ContentHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Content-Type", "Content-Encoding", "Content-Language", "Content-Disposition", "Content-Location",
+        "Content-MD5", "Content-Range", "Expires", "Last-Modified", "Allow",
+    };
+
+    public static bool IsValidName(string name) => name.Length > 0 && !name.AsSpan().ContainsAnyExcept(TokenChars);
+
+    /// <summary>Visible ASCII, spaces and tabs only: no CR, LF, NUL, other controls or non-ASCII.</summary>
+    public static bool IsValidValue(string value)
+    {
+        foreach (var c in value)
+        {
+            if ((c < 0x20 && c != '\t') || c >= 0x7F)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public static bool IsHopByHop(string name) => HopByHop.Contains(name);
+
+    public static bool IsCallerForbidden(string name) => CallerForbidden.Contains(name);
+
+    public static bool IsContentHeader(string name) => ContentHeaders.Contains(name);
+
+    /// <summary>Header names listed in Connection values: also hop-by-hop for this message.</summary>
+    public static HashSet<string>? NamesListedInConnection(IEnumerable<string>? connectionValues)
+    {
+        if (connectionValues is null)
+        {
+            return null;
+        }
+        HashSet<string>? names = null;
+        foreach (var value in connectionValues)
+        {
+            foreach (var part in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(part);
+            }
+        }
+        return names;
+    }
+}

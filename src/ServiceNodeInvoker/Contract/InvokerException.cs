@@ -1,0 +1,18 @@
+namespace ServiceNodeInvoker.Contract;
+
+/// <summary>
+/// An invoker error with a stable code. Its message is shown to the caller, so it must never hold
+/// secret material (keys, passwords, header values, bodies).
+/// </summary>
+public sealed class InvokerException(string code, string message, string? field = null, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public string Code { get; } = code;
+
+    /// <summary>The request field at fault, for invalid-request errors.</summary>
+    public string? Field { get; } = field;
+
+    public int Status => ErrorCodes.StatusOf(Code);
+
+    public static InvokerException Invalid(string field, string message) => new(ErrorCodes.InvalidRequest, message, field);
+}

@@ -1,0 +1,31 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using ServiceNodeInvoker.Contract;
+
+namespace ServiceNodeInvoker.Endpoints;
+
+/// <summary>RFC 9457 problem+json replies with the stable <c>code</c> and a <c>traceId</c>.</summary>
+public static class ProblemResponse
+{
+    public const string TypePrefix = "urn:service-node-invoker:error:";
+
+    public static IResult From(InvokerException error, HttpContext context) => Create(error.Code, error.Message, error.Field, context);
+
+    public static IResult Create(string code, string detail, string? field, HttpContext context)
+    {
+        var extensions = new Dictionary<string, object?>
+        {
+            ["code"] = code,
+            ["traceId"] = TraceId(context),
+        };
+        if (field is not null)
+        {
+            extensions["field"] = field;
+        }
+        return TypedResults.Problem(detail, statusCode: ErrorCodes.StatusOf(code), title: ErrorCodes.TitleOf(code),
+            type: TypePrefix + code, extensions: extensions);
+    }
+
+    public static string TraceId(HttpContext context) =>
+        Activity.Current is { } activity ? activity.TraceId.ToHexString() : context.TraceIdentifier;
+}

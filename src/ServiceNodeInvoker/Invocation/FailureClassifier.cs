@@ -1,0 +1,105 @@
+using System.Net.Sockets;
+using System.Security.Authentication;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Transport;
+
+namespace ServiceNodeInvoker.Invocation;
+
+/// <summary>
+/// Turns transport exceptions into invoker errors with plain-words messages. Messages name the
+/// host:port and the reason, never the path, query, headers or body.
+/// </summary>
+public static class FailureClassifier
+{
+    public static InvokerException Classify(Exception exception, TlsProfile profile, Uri url, bool presentedClientCertificate)
+    {
+        var target = HostKey.FromUri(url).ToString();
+        if (Find<TargetAddressNotAllowedException>(exception) is { } blocked)
+        {
+            return new InvokerException(ErrorCodes.TargetNotAllowed, $"Address policy: {blocked.Message}", "url", exception);
+        }
+        if (Find<ServerCertificateRejectedException>(exception) is { } rejected)
+        {
+            return new InvokerException(ErrorCodes.TlsHandshakeFailed,
+                $"The server certificate of {target} was rejected: {rejected.Message}.", inner: exception);
+        }
+        if (Find<AuthenticationException>(exception) is { } authentication)
+        {
+            var detail = Innermost(authentication);
+            return new InvokerException(ErrorCodes.TlsHandshakeFailed,
+                presentedClientCertificate
+                    ? $"The TLS handshake with {target} failed ({detail}). The backend most likely refused our client certificate " +
+                      $"(profile '{profile.Name}'): check that it trusts the certificate's issuing CA."
+                    : $"The TLS handshake with {target} failed ({detail}).", inner: exception);
+        }
+        if (exception is HttpRequestException http)
+        {
+            switch (http.HttpRequestError)
+            {
+                case HttpRequestError.NameResolutionError:
+                    return new InvokerException(ErrorCodes.BackendUnreachable, $"The host name of {target} could not be resolved (DNS).", inner: exception);
+                case HttpRequestError.ConnectionError when Find<SocketException>(exception) is { } socket:
+                    return new InvokerException(ErrorCodes.BackendUnreachable,
+                        $"Could not connect to {target}: {Describe(socket.SocketErrorCode)}.", inner: exception);
+                case HttpRequestError.SecureConnectionError:
+                    return new InvokerException(ErrorCodes.TlsHandshakeFailed, $"The TLS handshake with {target} failed.", inner: exception);
+                case HttpRequestError.ResponseEnded or HttpRequestError.Unknown when presentedClientCertificate && IsEndOfStream(exception):
+                    // Under TLS 1.3 a server that rejects the client certificate completes the handshake and then
+                    // closes (or sends its alert) on our first read; that looks like an empty response. A backend
+                    // that crashes before answering looks the same, so say both.
+                    return new InvokerException(ErrorCodes.TlsHandshakeFailed,
+                        $"{target} closed the connection right after the TLS handshake without answering. This is how a backend " +
+                        $"refuses a client certificate under TLS 1.3: check that it trusts the issuer of profile '{profile.Name}''s " +
+                        "certificate and that the intermediates are configured. (A backend that crashes before answering looks the same.)",
+                        inner: exception);
+            }
+            return new InvokerException(ErrorCodes.BackendUnreachable,
+                $"The connection to {target} failed before a response ({Innermost(exception)}).", inner: exception);
+        }
+        if (exception is IOException)
+        {
+            return new InvokerException(ErrorCodes.BackendUnreachable,
+                $"The connection to {target} broke while reading the response ({Innermost(exception)}).", inner: exception);
+        }
+        return new InvokerException(ErrorCodes.BackendUnreachable,
+            $"The call to {target} failed ({exception.GetType().Name}).", inner: exception);
+    }
+
+    private static bool IsEndOfStream(Exception e) =>
+        e is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }
+        || Find<HttpIOException>(e) is { HttpRequestError: HttpRequestError.ResponseEnded }
+        || Find<IOException>(e) is not null;
+
+    private static T? Find<T>(Exception? e) where T : Exception
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is T match)
+            {
+                return match;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The deepest exception's type and message: runtime messages about sockets and TLS carry no request data.</summary>
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is not null)
+        {
+            e = e.InnerException;
+        }
+        return e is SocketException s ? Describe(s.SocketErrorCode) : e.Message.TrimEnd('.');
+    }
+
+    private static string Describe(SocketError error) => error switch
+    {
+        SocketError.ConnectionRefused => "connection refused (nothing listens on that port)",
+        SocketError.TimedOut => "connection timed out",
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
+        SocketError.ConnectionReset => "connection reset by the backend",
+        SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => "host name not found",
+        _ => error.ToString(),
+    };
+}

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Transport;
+
+namespace ServiceNodeInvoker.Invocation;
+
+/// <summary>
+/// Runs one invocation up to the backend's response headers: picks the profile, takes the cached
+/// certificate, sends over the profile's pooled mutual-TLS transport, and classifies failures.
+/// </summary>
+public sealed partial class Invoker(
+    ProfileCatalog catalog,
+    CertificateStore certificates,
+    TransportPool transports,
+    TimeProvider time,
+    ILogger<Invoker> logger)
+{
+    /// <param name="caller">The authenticated caller's name, when the host knows it.</param>
+    public async Task<InvocationOutcome> SendAsync(InvocationRequest request, string? caller, CancellationToken callerAborted)
+    {
+        var started = time.GetTimestamp();
+        var profile = catalog.Resolve(request.Profile, request.Url);
+        if (profile.AllowedCallers.Count > 0 && (caller is null || !profile.AllowedCallers.Contains(caller)))
+        {
+            throw new InvokerException(ErrorCodes.CallerNotAllowed,
+                $"The caller {(caller is null ? "(unnamed)" : $"'{caller}'")} is not in the AllowedCallers of profile '{profile.Name}'.", "profile");
+        }
+        var material = await certificates.For(profile).GetAsync(callerAborted);
+        var lease = transports.Acquire(profile, material);
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerAborted);
+        timeout.CancelAfter(profile.EffectiveTimeout(request.Timeout));
+        HttpRequestMessage? message = null;
+        try
+        {
+            message = BuildMessage(request);
+            var response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
+            return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started);
+        }
+        catch (Exception e)
+        {
+            var timedOut = timeout.IsCancellationRequested && !callerAborted.IsCancellationRequested;
+            timeout.Dispose();
+            lease.Dispose();
+            if (callerAborted.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("The caller went away.", e, callerAborted);
+            }
+            var error = timedOut
+                ? TimeoutError(profile, request)
+                : e is InvokerException invoker ? invoker
+                : FailureClassifier.Classify(e, profile, request.Url, material.Client is not null);
+            Log.Failed(logger, profile.Name, request.Method.Method, HostKey.FromUri(request.Url).ToString(), error.Code,
+                time.GetElapsedTime(started).TotalMilliseconds, error.Message);
+            throw error;
+        }
+        finally
+        {
+            message?.Dispose();
+        }
+    }
+
+    public static InvokerException TimeoutError(TlsProfile profile, InvocationRequest request) =>
+        new(ErrorCodes.BackendTimeout,
+            $"{HostKey.FromUri(request.Url)} did not answer within {profile.EffectiveTimeout(request.Timeout).TotalSeconds:0.###} s " +
+            $"(profile '{profile.Name}' allows at most {profile.Timeout.TotalSeconds:0.###} s).");
+
+    internal static HttpRequestMessage BuildMessage(InvocationRequest request)
+    {
+        var message = new HttpRequestMessage(request.Method, request.Url)
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+        if (request.Body is { } body)
+        {
+            message.Content = new ReadOnlyMemoryContent(body.Content);
+        }
+        HashSet<string>? connectionListed = null;
+        foreach (var (name, values) in request.Headers)
+        {
+            if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                connectionListed = HeaderRules.NamesListedInConnection(values);
+            }
+        }
+        foreach (var (name, values) in request.Headers)
+        {
+            if (HeaderRules.IsHopByHop(name) || connectionListed?.Contains(name) == true)
+            {
+                continue;
+            }
+            if (HeaderRules.IsContentHeader(name))
+            {
+                message.Content ??= new ReadOnlyMemoryContent(ReadOnlyMemory<byte>.Empty);
+                message.Content.Headers.Remove(name);
+                message.Content.Headers.TryAddWithoutValidation(name, values);
+            }
+            else
+            {
+                message.Headers.TryAddWithoutValidation(name, values);
+            }
+        }
+        if (request.Body is { } withBody && message.Content!.Headers.ContentType is null
+            && !request.Headers.Any(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)))
+        {
+            message.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(withBody.DefaultContentType);
+        }
+        return message;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(2002, LogLevel.Warning, "Invocation failed: profile {Profile} {Method} {Target} → {Code} after {DurationMs:0.0} ms: {Reason}")]
+        public static partial void Failed(ILogger logger, string profile, string method, string target, string code, double durationMs, string reason);
+    }
+}

@@ -1,0 +1,27 @@
+using ServiceNodeInvoker.Certificates;
+
+namespace ServiceNodeInvoker.Profiles;
+
+/// <summary>A validated TLS profile, ready to use.</summary>
+public sealed class TlsProfile
+{
+    public const double MaxTimeoutSeconds = 230; // Azure's load balancer cuts idle HTTP responses there.
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+    public const long DefaultMaxResponseBytes = 10 * 1024 * 1024;
+
+    public required string Name { get; init; }
+    public required IReadOnlySet<HostKey> Hosts { get; init; }
+    public ICertificateSource? ClientCertificate { get; init; }
+    public ICertificateSource? TrustedCa { get; init; }
+    public IReadOnlyList<byte[]> ServerCertificatePins { get; init; } = [];
+    public TimeSpan Timeout { get; init; } = DefaultTimeout;
+    public long MaxResponseBytes { get; init; } = DefaultMaxResponseBytes;
+    public IReadOnlySet<string> AllowedCallers { get; init; } = new HashSet<string>();
+    public bool AllowPrivateNetwork { get; init; }
+
+    public bool Owns(HostKey key) => Hosts.Contains(key);
+
+    /// <summary>The caller's timeout, capped by the profile's.</summary>
+    public TimeSpan EffectiveTimeout(TimeSpan? requested) =>
+        requested is { } r && r < Timeout ? r : Timeout;
+}

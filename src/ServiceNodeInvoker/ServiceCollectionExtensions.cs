@@ -1,0 +1,36 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Invocation;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Transport;
+
+namespace ServiceNodeInvoker;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Registers the invoker from the <c>Invoker</c> configuration section. Both hosts call this.</summary>
+    public static IServiceCollection AddServiceNodeInvoker(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(_ =>
+            configuration.GetSection(InvokerOptions.SectionName).Get<InvokerOptions>() ?? new InvokerOptions());
+        services.TryAddSingleton(sp => new CertificateSourceFactory(
+            sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory));
+        services.TryAddSingleton<ProfileCatalog>(sp =>
+            new ProfileCatalog(sp.GetRequiredService<InvokerOptions>(), sp.GetRequiredService<CertificateSourceFactory>()));
+        services.TryAddSingleton<CertificateStore>();
+        services.TryAddSingleton(sp => new AddressPolicy(sp.GetRequiredService<InvokerOptions>().AllowLoopback));
+        services.TryAddSingleton<TransportPool>();
+        services.TryAddSingleton<Invoker>();
+        services.TryAddSingleton<InvokeEndpoint>();
+        services.TryAddSingleton<HealthEndpoint>();
+        services.TryAddSingleton<ApiKeyAuthenticator>();
+        services.AddHostedService<CertificateWarmupService>();
+        return services;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace ServiceNodeInvoker.Transport;
+
+/// <summary>
+/// Which resolved addresses may be connected to. Checked on the addresses actually dialled, so a
+/// name that resolves (or re-resolves) to an internal address is refused however it was spelled.
+/// </summary>
+public sealed class AddressPolicy(bool allowLoopback)
+{
+    private static readonly IPAddress AzurePlatform = IPAddress.Parse("168.63.129.16");
+
+    public bool AllowLoopback => allowLoopback;
+
+    /// <summary>Returns the name of the rule that forbids <paramref name="address"/>, or null when it is allowed.</summary>
+    public string? Violation(IPAddress address, bool allowPrivateNetwork)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && EmbeddedIPv4(address) is { } embedded)
+        {
+            return Violation(embedded, allowPrivateNetwork);
+        }
+        if (address.Equals(AzurePlatform))
+        {
+            return "azure-platform-address (168.63.129.16)";
+        }
+        if (IPAddress.IsLoopback(address))
+        {
+            return allowLoopback ? null : "loopback (enable Invoker:AllowLoopback only for tests and the demo)";
+        }
+        return address.AddressFamily switch
+        {
+            AddressFamily.InterNetwork => ViolationV4(address.GetAddressBytes(), allowPrivateNetwork),
+            AddressFamily.InterNetworkV6 => ViolationV6(address, allowPrivateNetwork),
+            _ => "unsupported-address-family",
+        };
+    }
+
+    private static string? ViolationV4(byte[] b, bool allowPrivate) => b switch
+    {
+        [0, ..] => "unspecified (0.0.0.0/8)",
+        [169, 254, ..] => "link-local (169.254.0.0/16, includes the instance metadata endpoint)",
+        [>= 224 and <= 239, ..] => "multicast",
+        [>= 240, ..] => "reserved or broadcast (240.0.0.0/4)",
+        [10, ..] or [172, >= 16 and <= 31, ..] or [192, 168, ..] or [100, >= 64 and <= 127, ..]
+            => allowPrivate ? null : "private-network (set AllowPrivateNetwork on the profile for VNet backends)",
+        _ => null,
+    };
+
+    private static string? ViolationV6(IPAddress a, bool allowPrivate)
+    {
+        if (a.Equals(IPAddress.IPv6Any))
+        {
+            return "unspecified (::)";
+        }
+        if (a.IsIPv6LinkLocal)
+        {
+            return "link-local (fe80::/10)";
+        }
+        if (a.IsIPv6Multicast)
+        {
+            return "multicast";
+        }
+        var b = a.GetAddressBytes();
+        var uniqueLocal = (b[0] & 0xFE) == 0xFC; // fc00::/7
+        return (uniqueLocal || a.IsIPv6SiteLocal) && !allowPrivate
+            ? "private-network (set AllowPrivateNetwork on the profile for VNet backends)"
+            : null;
+    }
+
+    /// <summary>IPv4 addresses carried inside IPv6: NAT64 (64:ff9b::/96), 6to4 (2002::/16), IPv4-compatible (::/96).</summary>
+    private static IPAddress? EmbeddedIPv4(IPAddress a)
+    {
+        var b = a.GetAddressBytes();
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0)
+        {
+            return new IPAddress(b.AsSpan(12, 4));
+        }
+        if (b[0] == 0x20 && b[1] == 0x02)
+        {
+            return new IPAddress(b.AsSpan(2, 4));
+        }
+        if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && !a.Equals(IPAddress.IPv6Any) && !a.Equals(IPAddress.IPv6Loopback))
+        {
+            return new IPAddress(b.AsSpan(12, 4));
+        }
+        return null;
+    }
+}
+
+/// <summary>The target resolved to an address the policy forbids; no connection was attempted.</summary>
+public sealed class TargetAddressNotAllowedException(string host, string rule)
+    : Exception($"{host} resolves to an address that is not allowed: {rule}.")
+{
+    public string Rule { get; } = rule;
+}

@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Profiles;
+
+namespace ServiceNodeInvoker.Transport;
+
+/// <summary>A held transport; dispose it when the response has been fully read or written.</summary>
+public readonly struct TransportLease(ProfileTransport transport) : IDisposable
+{
+    public ProfileTransport Transport => transport;
+
+    public void Dispose() => transport?.Release();
+}
+
+/// <summary>The current transport of each profile. A newer certificate generation replaces it; the old one drains.</summary>
+public sealed class TransportPool(AddressPolicy policy) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, ProfileTransport> _current = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Lock _gate = new();
+
+    public AddressPolicy Policy => policy;
+
+    public ProfileTransport? CurrentFor(string profile) => _current.GetValueOrDefault(profile);
+
+    public TransportLease Acquire(TlsProfile profile, ProfileMaterial material)
+    {
+        while (true)
+        {
+            if (!_current.TryGetValue(profile.Name, out var transport) || transport.Material.Generation < material.Generation)
+            {
+                lock (_gate)
+                {
+                    if (!_current.TryGetValue(profile.Name, out transport) || transport.Material.Generation < material.Generation)
+                    {
+                        var fresh = new ProfileTransport(profile, material, policy);
+                        _current[profile.Name] = fresh;
+                        transport?.Retire();
+                        transport = fresh;
+                    }
+                }
+            }
+            // An older generation than the current one just uses the current (newer) transport.
+            if (transport.TryAcquire())
+            {
+                return new TransportLease(transport);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var transport in _current.Values)
+        {
+            transport.Retire();
+        }
+        _current.Clear();
+    }
+}
