@@ -99,7 +99,11 @@ public sealed class CertificateAuthority
         {
             notBefore = notAfter.AddDays(-30);
         }
-        return request.Create(Certificate, notBefore, notAfter, serial);
+        // CA keys are RSA; the generator overload lets an RSA CA sign an EC leaf.
+        using var caKey = Certificate.GetRSAPrivateKey()!;
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
+        return request.Create(Certificate.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+            notBefore, notAfter, serial);
     }
 
     private static void AddCaExtensions(CertificateRequest request)

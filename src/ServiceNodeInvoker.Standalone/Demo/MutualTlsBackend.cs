@@ -32,6 +32,7 @@ public sealed class MutualTlsBackend : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private int _connections;
+    private int _requests;
 
     private MutualTlsBackend(WebApplication app) => _app = app;
 
@@ -42,6 +43,9 @@ public sealed class MutualTlsBackend : IAsyncDisposable
 
     /// <summary>TCP connections accepted (each one is a TLS handshake).</summary>
     public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>HTTP requests that reached the application.</summary>
+    public int Requests => Volatile.Read(ref _requests);
 
     /// <summary>Validated client chains, leaf first, by the leaf's SHA-256 thumbprint.</summary>
     public ConcurrentDictionary<string, string[]> ClientChains { get; } = new();
@@ -66,6 +70,11 @@ public sealed class MutualTlsBackend : IAsyncDisposable
         });
         var app = builder.Build();
         backend = new MutualTlsBackend(app);
+        app.Use((context, next) =>
+        {
+            Interlocked.Increment(ref backend._requests);
+            return next(context);
+        });
         app.MapMethods("/echo", ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"], backend.EchoAsync);
         routes?.Invoke(app);
         await app.StartAsync();

@@ -45,13 +45,13 @@ public static class FailureClassifier
                 case HttpRequestError.SecureConnectionError:
                     return new InvokerException(ErrorCodes.TlsHandshakeFailed, $"The TLS handshake with {target} failed.", inner: exception);
                 case HttpRequestError.ResponseEnded or HttpRequestError.Unknown when presentedClientCertificate && IsEndOfStream(exception):
-                    // Under TLS 1.3 a server that rejects the client certificate completes the handshake and then
-                    // closes (or sends its alert) on our first read; that looks like an empty response. A backend
-                    // that crashes before answering looks the same, so say both.
+                    // A server that refuses the client certificate often completes the handshake and then closes
+                    // (always under TLS 1.3, where its alert arrives on our first read; .NET servers under 1.2 too).
+                    // That is indistinguishable here from a backend that crashes before answering: say both.
                     return new InvokerException(ErrorCodes.TlsHandshakeFailed,
-                        $"{target} closed the connection right after the TLS handshake without answering. This is how a backend " +
-                        $"refuses a client certificate under TLS 1.3: check that it trusts the issuer of profile '{profile.Name}''s " +
-                        "certificate and that the intermediates are configured. (A backend that crashes before answering looks the same.)",
+                        $"{target} closed the connection right after the TLS handshake without answering: the backend most likely " +
+                        $"refused our client certificate (profile '{profile.Name}'). Check that it trusts the certificate's issuing CA " +
+                        "and that the intermediates are in the certificate source. (A backend that fails before answering looks the same.)",
                         inner: exception);
             }
             return new InvokerException(ErrorCodes.BackendUnreachable,

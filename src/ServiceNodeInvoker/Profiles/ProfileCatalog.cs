@@ -111,9 +111,9 @@ public sealed partial class ProfileCatalog
         {
             Name = name,
             Hosts = hosts,
-            ClientCertificate = o.ClientCertificate is null
-                ? null : sources.Create(o.ClientCertificate, Setting("ClientCertificate"), CertificateRole.Client),
-            TrustedCa = o.TrustedCa is null ? null : sources.Create(o.TrustedCa, Setting("TrustedCa"), CertificateRole.TrustedCa),
+            ClientCertificate = IsUnset(o.ClientCertificate)
+                ? null : sources.Create(o.ClientCertificate!, Setting("ClientCertificate"), CertificateRole.Client),
+            TrustedCa = IsUnset(o.TrustedCa) ? null : sources.Create(o.TrustedCa!, Setting("TrustedCa"), CertificateRole.TrustedCa),
             ServerCertificatePins = o.ServerCertificatePins.Select(p => ParsePin(p, Setting("ServerCertificatePins"))).ToArray(),
             Timeout = timeout,
             MaxResponseBytes = o.MaxResponseBytes ?? TlsProfile.DefaultMaxResponseBytes,
@@ -121,6 +121,11 @@ public sealed partial class ProfileCatalog
             AllowPrivateNetwork = o.AllowPrivateNetwork,
         };
     }
+
+    /// <summary>A section whose settings are all empty (as app settings often leave them) counts as absent.</summary>
+    private static bool IsUnset(CertificateSourceOptions? o) =>
+        o is null || (o.Source is null && o.VaultUri is null && string.IsNullOrWhiteSpace(o.Name) && string.IsNullOrWhiteSpace(o.Path)
+                      && string.IsNullOrWhiteSpace(o.CertificatePath) && string.IsNullOrWhiteSpace(o.KeyPath));
 
     private static TimeSpan ParseTimeout(string? text, string setting)
     {

@@ -41,6 +41,10 @@ public sealed class ProfileTransport
                     ? SslStreamCertificateContext.Create(client.Leaf, client.Intermediates, offline: true)
                     : null,
                 CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                // A resumed session carries the identity of the handshake it came from: after a rotation that
+                // would be the old certificate, and .NET servers see no client certificate at all on it.
+                // Connections are pooled, so full handshakes are rare.
+                AllowTlsResume = false,
                 RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
                     validator.Validate(((SslStream)sender).TargetHostName, certificate, chain, errors),
             },

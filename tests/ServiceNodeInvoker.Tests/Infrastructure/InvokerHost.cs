@@ -1,0 +1,84 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Standalone;
+
+namespace ServiceNodeInvoker.Tests.Infrastructure;
+
+/// <summary>The standalone host on a loopback port, configured from a dictionary, with a keyed client.</summary>
+public sealed class InvokerHost : IAsyncDisposable
+{
+    public const string ApiKey = "test-key-0123456789";
+
+    private InvokerHost(WebApplication app, LogSink logs)
+    {
+        App = app;
+        Logs = logs;
+        // Like a bot's client seeing a passthrough 3xx: it must not be followed here either.
+        Client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(60) };
+        Client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, ApiKey);
+    }
+
+    public WebApplication App { get; }
+    public HttpClient Client { get; }
+    public LogSink Logs { get; }
+    public IServiceProvider Services => App.Services;
+
+    public static async Task<InvokerHost> StartAsync(IDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
+    {
+        var logs = new LogSink();
+        var all = new Dictionary<string, string?>(settings)
+        {
+            ["Invoker:AllowLoopback"] = settings.TryGetValue("Invoker:AllowLoopback", out var loopback) ? loopback : "true",
+            ["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey(ApiKey),
+        };
+        var app = StandaloneApp.Build([], builder =>
+        {
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddInMemoryCollection(all);
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Logging.ClearProviders();
+            builder.Logging.AddProvider(logs);
+            builder.Logging.SetMinimumLevel(LogLevel.Trace);
+            configure?.Invoke(builder);
+        });
+        await app.StartAsync();
+        return new InvokerHost(app, logs);
+    }
+
+    public Task<HttpResponseMessage> InvokeAsync(object request) => Client.PostAsJsonAsync("/api/invoke", request);
+
+    public Task<HttpResponseMessage> InvokeRawAsync(string json) =>
+        Client.PostAsync("/api/invoke", new StringContent(json, Encoding.UTF8, "application/json"));
+
+    public async Task<JsonElement> InvokeJsonAsync(object request, int expectedStatus = 200)
+    {
+        using var response = await InvokeAsync(request);
+        return await ReadAsync(response, expectedStatus);
+    }
+
+    public static async Task<JsonElement> ReadAsync(HttpResponseMessage response, int expectedStatus)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == expectedStatus, $"expected {expectedStatus}, got {(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>Asserts a problem+json reply with the code, and returns it.</summary>
+    public static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, int status, string code)
+    {
+        var problem = await ReadAsync(response, status);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
+        return problem;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
