@@ -1,0 +1,17 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+using ServiceNodeInvoker.Endpoints;
+
+namespace ServiceNodeInvoker.Functions;
+
+/// <summary>The HTTP functions. The Functions host checks function keys before these run.</summary>
+public sealed class InvokerFunctions(InvokeEndpoint invoke, HealthEndpoint health)
+{
+    [Function("Invoke")]
+    public Task<IResult> Invoke([HttpTrigger(AuthorizationLevel.Function, "post", Route = "invoke")] HttpRequest request) =>
+        invoke.HandleAsync(request.HttpContext);
+
+    [Function("Health")]
+    public IResult Health([HttpTrigger(AuthorizationLevel.Function, "get", Route = "health")] HttpRequest request) =>
+        health.Handle(request.HttpContext);
+}
