@@ -1,3 +1,5 @@
+using Azure.Core;
+using Azure.Security.KeyVault.Secrets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -19,8 +21,12 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(_ =>
             configuration.GetSection(InvokerOptions.SectionName).Get<InvokerOptions>() ?? new InvokerOptions());
+        services.TryAddSingleton<TokenCredential>(_ => AzureCredentialFactory.Create(configuration));
+        services.TryAddSingleton(_ => KeyVaultClients.DefaultOptions());
+        services.TryAddSingleton(sp => new KeyVaultClients(sp.GetRequiredService<TokenCredential>(), sp.GetRequiredService<SecretClientOptions>()));
         services.TryAddSingleton(sp => new CertificateSourceFactory(
-            sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory));
+            sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory,
+            () => sp.GetRequiredService<KeyVaultClients>()));
         services.TryAddSingleton<ProfileCatalog>(sp =>
             new ProfileCatalog(sp.GetRequiredService<InvokerOptions>(), sp.GetRequiredService<CertificateSourceFactory>()));
         services.TryAddSingleton<CertificateStore>();
@@ -30,7 +36,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<InvokeEndpoint>();
         services.TryAddSingleton<HealthEndpoint>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
-        services.AddHostedService<CertificateWarmupService>();
+        services.AddHostedService<CertificateRefreshService>();
         return services;
     }
 }

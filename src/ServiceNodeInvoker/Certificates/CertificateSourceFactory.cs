@@ -3,7 +3,7 @@ using ServiceNodeInvoker.Profiles;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>Turns certificate source settings into sources, failing with the setting's name when they are incomplete.</summary>
-public class CertificateSourceFactory(string contentRoot)
+public sealed class CertificateSourceFactory(string contentRoot, Func<KeyVaultClients> keyVault)
 {
     public ICertificateSource Create(CertificateSourceOptions options, string setting, CertificateRole role)
     {
@@ -25,8 +25,20 @@ public class CertificateSourceFactory(string contentRoot)
         }
     }
 
-    protected virtual ICertificateSource CreateKeyVault(CertificateSourceOptions options, string setting, CertificateRole role) =>
-        throw new ProfileConfigurationException($"{setting}:Source is KeyVault, but no Key Vault client is configured in this host.");
+    private ICertificateSource CreateKeyVault(CertificateSourceOptions options, string setting, CertificateRole role)
+    {
+        if (options.VaultUri is null || !options.VaultUri.IsAbsoluteUri || options.VaultUri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new ProfileConfigurationException($"{setting}:VaultUri must be the vault's https URI, such as https://my-vault.vault.azure.net/.");
+        }
+        if (string.IsNullOrWhiteSpace(options.Name))
+        {
+            throw new ProfileConfigurationException($"{setting}:Name is missing: the certificate's name in the vault.");
+        }
+        var version = string.IsNullOrWhiteSpace(options.Version) ? null : options.Version.Trim();
+        // Clients (and the credential) are only created when a profile actually uses Key Vault.
+        return new KeyVaultCertificateSource(keyVault().For(options.VaultUri), options.Name.Trim(), version, role);
+    }
 
     private string RequirePath(string? path, string setting) =>
         string.IsNullOrWhiteSpace(path) ? throw new ProfileConfigurationException($"{setting} is missing.") : Resolve(path);

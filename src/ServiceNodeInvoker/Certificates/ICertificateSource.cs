@@ -21,5 +21,11 @@ public interface ICertificateSource
     Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>A certificate source failed in a way worth telling the operator in plain words.</summary>
-public sealed class CertificateLoadException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// A certificate source failed in a way worth telling the operator in plain words (never secret
+/// material). <see cref="RetryAfter"/> carries a source's request to wait, such as Key Vault's 429.
+/// </summary>
+public sealed class CertificateLoadException(string message, Exception? inner = null, TimeSpan? retryAfter = null) : Exception(message, inner)
+{
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}

@@ -10,13 +10,15 @@ public sealed record CertificateState(
     ProfileMaterial? Material,
     DateTimeOffset? LastRefresh,
     DateTimeOffset? LastAttempt,
-    string? LastError);
+    string? LastError,
+    DateTimeOffset? NextRefresh);
 
 /// <summary>
-/// The cached certificate material of one profile. Requests read the cached value; concurrent cold
-/// requests share one load; a failed refresh keeps the last good material until it expires.
+/// The cached certificate material of one profile. Requests read the cached value and never call the
+/// source while it is valid; concurrent cold requests share one load; a timer refreshes it in the
+/// background; a failed refresh keeps the last good material until it expires.
 /// </summary>
-public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider time, ILogger logger)
+public sealed partial class ProfileCertificates(TlsProfile profile, RefreshPolicy policy, TimeProvider time, ILogger logger) : IDisposable
 {
     /// <summary>With nothing cached, a failed load is not retried by requests sooner than this.</summary>
     public static readonly TimeSpan RetryDelayAfterFailure = TimeSpan.FromSeconds(5);
@@ -27,6 +29,11 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
     private DateTimeOffset? _lastRefresh;
     private DateTimeOffset? _lastAttempt;
     private string? _lastError;
+    private DateTimeOffset? _nextRefresh;
+    private DateTimeOffset? _lastEarlyRefresh;
+    private int _consecutiveFailures;
+    private ITimer? _timer;
+    private bool _disposed;
 
     public TlsProfile Profile => profile;
 
@@ -36,7 +43,7 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
         {
             lock (_gate)
             {
-                return new CertificateState(_current, _lastRefresh, _lastAttempt, _lastError);
+                return new CertificateState(_current, _lastRefresh, _lastAttempt, _lastError, _nextRefresh);
             }
         }
     }
@@ -45,13 +52,13 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
     public async ValueTask<ProfileMaterial> GetAsync(CancellationToken cancellationToken)
     {
         var current = _current;
-        if (current is null)
+        if (current is null || IsExpired(current))
         {
             Task<ProfileMaterial> load;
             lock (_gate)
             {
                 load = _inflight is { IsCompleted: false } running ? running
-                    : _inflight is { IsFaulted: true } failed && time.GetUtcNow() - _lastAttempt < RetryDelayAfterFailure ? failed
+                    : _inflight is { IsCompleted: true } recent && time.GetUtcNow() - _lastAttempt < RetryDelayAfterFailure ? recent
                     : StartLoad();
             }
             try
@@ -60,7 +67,11 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
             }
             catch (CertificateLoadException e)
             {
-                throw Unavailable($"could not be loaded from {Describe()}: {e.Message}.", e);
+                if (current is null)
+                {
+                    throw Unavailable($"could not be loaded from {Describe()}: {e.Message}.", e);
+                }
+                // Expired and no newer one: fall through to the expiry error, which says so.
             }
         }
         if (current.Client is { } client)
@@ -77,6 +88,55 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
         }
         return current;
     }
+
+    /// <summary>Starts the background schedule: a load now, then refreshes per the policy.</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            _timer ??= time.CreateTimer(_ => _ = RefreshOnScheduleAsync(), null, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// Called when a backend refused our certificate: maybe it was rotated and the backend already wants
+    /// the new one. Rate-limited, so a misconfigured backend cannot make us hammer the vault.
+    /// </summary>
+    public bool RequestEarlyRefresh()
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            if (_timer is null || _disposed || now - _lastEarlyRefresh < RefreshPolicy.EarlyRefreshSpacing)
+            {
+                return false;
+            }
+            _lastEarlyRefresh = now;
+            _nextRefresh = now;
+            _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+        Log.EarlyRefresh(logger, profile.Name);
+        return true;
+    }
+
+    private async Task RefreshOnScheduleAsync()
+    {
+        await RefreshAsync(CancellationToken.None);
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            var delay = _lastError is null
+                ? policy.AfterSuccess()
+                : policy.AfterFailure(_consecutiveFailures, _lastRetryAfter);
+            _nextRefresh = time.GetUtcNow() + delay;
+            _timer!.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private TimeSpan? _lastRetryAfter;
 
     /// <summary>Loads afresh and swaps on success; on failure keeps the last good material and records why.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
@@ -121,14 +181,20 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
                 }
             }
             var material = ProfileMaterial.Create(client, trusted);
+            bool changed;
             lock (_gate)
             {
-                var changed = _current?.Version != material.Version;
+                changed = _current?.Version != material.Version;
                 _current = changed ? material : _current;
                 _lastRefresh = time.GetUtcNow();
                 _lastError = null;
+                _lastRetryAfter = null;
+                _consecutiveFailures = 0;
             }
-            Log.Loaded(logger, profile.Name, client?.Subject, client?.ThumbprintSha256, client?.NotAfter);
+            if (changed)
+            {
+                Log.Loaded(logger, profile.Name, client?.Subject, client?.ThumbprintSha256, client?.SourceVersion, client?.NotAfter);
+            }
             return _current!;
         }
         catch (Exception e) when (e is not CertificateLoadException)
@@ -147,9 +213,22 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
         lock (_gate)
         {
             _lastError = e.Message;
+            _lastRetryAfter = e.RetryAfter;
+            _consecutiveFailures++;
         }
         Log.LoadFailed(logger, profile.Name, Describe(), e.Message);
         return e;
+    }
+
+    private bool IsExpired(ProfileMaterial material) => material.Client is { } client && client.NotAfter <= time.GetUtcNow();
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _timer?.Dispose();
+        }
     }
 
     private string Describe() => profile.ClientCertificate?.Description ?? profile.TrustedCa?.Description ?? "no source";
@@ -159,8 +238,11 @@ public sealed partial class ProfileCertificates(TlsProfile profile, TimeProvider
 
     private static partial class Log
     {
-        [LoggerMessage(1001, LogLevel.Information, "Profile {Profile}: certificate loaded (subject {Subject}, SHA-256 {Thumbprint}, not after {NotAfter}).")]
-        public static partial void Loaded(ILogger logger, string profile, string? subject, string? thumbprint, DateTimeOffset? notAfter);
+        [LoggerMessage(1001, LogLevel.Information, "Profile {Profile}: certificate loaded (subject {Subject}, SHA-256 {Thumbprint}, version {Version}, not after {NotAfter}).")]
+        public static partial void Loaded(ILogger logger, string profile, string? subject, string? thumbprint, string? version, DateTimeOffset? notAfter);
+
+        [LoggerMessage(1003, LogLevel.Warning, "Profile {Profile}: a backend refused the client certificate; refreshing it early in case it was rotated.")]
+        public static partial void EarlyRefresh(ILogger logger, string profile);
 
         [LoggerMessage(1002, LogLevel.Error, "Profile {Profile}: certificate from {Source} could not be loaded: {Reason}.")]
         public static partial void LoadFailed(ILogger logger, string profile, string source, string reason);

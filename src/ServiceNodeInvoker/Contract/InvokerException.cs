@@ -14,5 +14,8 @@ public sealed class InvokerException(string code, string message, string? field 
 
     public int Status => ErrorCodes.StatusOf(Code);
 
+    /// <summary>The evidence says the backend refused our client certificate (see FailureClassifier for how sure that is).</summary>
+    public bool ClientCertificateRefused { get; init; }
+
     public static InvokerException Invalid(string field, string message) => new(ErrorCodes.InvalidRequest, message, field);
 }

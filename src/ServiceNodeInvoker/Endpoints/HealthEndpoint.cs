@@ -82,6 +82,7 @@ public sealed class HealthEndpoint(CertificateStore certificates, InvokerOptions
             reasons.Add("the last refresh failed");
         }
         certificate["lastRefresh"] = state.LastRefresh;
+        certificate["nextRefresh"] = state.NextRefresh;
         certificate["lastError"] = state.LastError;
         var report = new JsonObject
         {

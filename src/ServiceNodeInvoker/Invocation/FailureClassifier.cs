@@ -31,7 +31,10 @@ public static class FailureClassifier
                 presentedClientCertificate
                     ? $"The TLS handshake with {target} failed ({detail}). The backend most likely refused our client certificate " +
                       $"(profile '{profile.Name}'): check that it trusts the certificate's issuing CA."
-                    : $"The TLS handshake with {target} failed ({detail}).", inner: exception);
+                    : $"The TLS handshake with {target} failed ({detail}).", inner: exception)
+            {
+                ClientCertificateRefused = presentedClientCertificate,
+            };
         }
         if (exception is HttpRequestException http)
         {
@@ -52,7 +55,10 @@ public static class FailureClassifier
                         $"{target} closed the connection right after the TLS handshake without answering: the backend most likely " +
                         $"refused our client certificate (profile '{profile.Name}'). Check that it trusts the certificate's issuing CA " +
                         "and that the intermediates are in the certificate source. (A backend that fails before answering looks the same.)",
-                        inner: exception);
+                        inner: exception)
+                    {
+                        ClientCertificateRefused = true,
+                    };
             }
             return new InvokerException(ErrorCodes.BackendUnreachable,
                 $"The connection to {target} failed before a response ({Innermost(exception)}).", inner: exception);

@@ -53,6 +53,10 @@ public sealed partial class Invoker(
                 ? TimeoutError(profile, request)
                 : e is InvokerException invoker ? invoker
                 : FailureClassifier.Classify(e, profile, request.Url, material.Client is not null);
+            if (error.ClientCertificateRefused)
+            {
+                certificates.For(profile).RequestEarlyRefresh();
+            }
             Log.Failed(logger, profile.Name, request.Method.Method, HostKey.FromUri(request.Url).ToString(), error.Code,
                 time.GetElapsedTime(started).TotalMilliseconds, error.Message);
             throw error;

@@ -14,6 +14,15 @@ public sealed class InvokerOptions
     /// <summary>Largest invocation request body accepted, in bytes (default 8 MiB: a 6 MiB binary body in base64).</summary>
     public int MaxRequestBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>How often certificates are re-read from their source: seconds or a time span (default 1 hour).</summary>
+    public string? CertificateRefreshInterval { get; set; }
+
+    /// <summary>User-assigned managed identity's client id (else AZURE_CLIENT_ID).</summary>
+    public string? ManagedIdentityClientId { get; set; }
+
+    /// <summary>Which Azure credential to use: Auto (default: managed identity in Azure, else DefaultAzureCredential), ManagedIdentity, AzureCli, Default.</summary>
+    public string? Credential { get; set; }
+
     /// <summary>Health turns degraded when a certificate expires within this many days.</summary>
     public int ExpiryWarningDays { get; set; } = 30;
 
