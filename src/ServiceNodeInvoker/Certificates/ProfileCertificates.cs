@@ -94,8 +94,13 @@ public sealed partial class ProfileCertificates(TlsProfile profile, RefreshPolic
     {
         lock (_gate)
         {
-            _timer ??= time.CreateTimer(_ => _ = RefreshOnScheduleAsync(), null, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            if (_timer is not null)
+            {
+                return;
+            }
+            _timer = time.CreateTimer(_ => _ = RefreshOnScheduleAsync(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
+        _ = RefreshOnScheduleAsync(); // the first load; it arms the timer for the next
     }
 
     /// <summary>
@@ -112,10 +117,9 @@ public sealed partial class ProfileCertificates(TlsProfile profile, RefreshPolic
                 return false;
             }
             _lastEarlyRefresh = now;
-            _nextRefresh = now;
-            _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
         Log.EarlyRefresh(logger, profile.Name);
+        _ = RefreshOnScheduleAsync(); // re-arms the timer from now
         return true;
     }
 

@@ -1,0 +1,312 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Azure.Core;
+using Azure.Security.KeyVault.Secrets;
+using Microsoft.Extensions.Time.Testing;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.Transport;
+
+namespace ServiceNodeInvoker.Tests;
+
+/// <summary>Key Vault certificates through the real SecretClient against a protocol-level fake.</summary>
+public sealed class KeyVaultTests
+{
+    private static readonly TestPki Pki = TestPki.Instance;
+    private const string Profile = "kv";
+
+    private static readonly Lazy<string> RootPemFile = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"sni-kv-root-{Environment.ProcessId}.pem");
+        File.WriteAllText(path, Pki.RootPublic.ExportCertificatePem());
+        return path;
+    });
+
+    /// <param name="trustedCaName">The CA's secret name in the vault; null: the CA comes from a file, so only the client secret is read.</param>
+    private static Task<InvokerHost> StartHostAsync(KeyVaultFake vault, int backendPort, string certificateName = "bot-client",
+        TimeProvider? time = null, string? trustedCaName = "backend-root")
+    {
+        var settings = new ProfileSettings()
+            .Set(Profile, "Hosts:0", $"localhost:{backendPort}")
+            .Set(Profile, "ClientCertificate:Source", "KeyVault")
+            .Set(Profile, "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set(Profile, "ClientCertificate:Name", certificateName);
+        if (trustedCaName is not null)
+        {
+            settings.Set(Profile, "TrustedCa:Source", "KeyVault")
+                    .Set(Profile, "TrustedCa:VaultUri", vault.VaultUri.ToString())
+                    .Set(Profile, "TrustedCa:Name", trustedCaName);
+            vault.SetPem(trustedCaName, Pki.RootPublic.ExportCertificatePem());
+        }
+        else
+        {
+            settings.Set(Profile, "TrustedCa:Source", "File").Set(Profile, "TrustedCa:Path", RootPemFile.Value);
+        }
+        return InvokerHost.StartAsync(settings.Settings, builder =>
+        {
+            builder.Services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            builder.Services.AddSingleton(vault.ClientOptions());
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+        });
+    }
+
+    private static string Pem(X509Certificate2 leaf, string keyForm, params X509Certificate2[] chain)
+    {
+        using var files = new TempFiles();
+        var key = File.ReadAllText(files.KeyPem("k.pem", leaf, keyForm));
+        return key + "\n" + string.Concat(new[] { leaf }.Concat(chain).Select(c => c.ExportCertificatePem() + "\n"));
+    }
+
+    [Theory]
+    [InlineData("pkcs12", true, KeyKind.Rsa, "")]
+    [InlineData("pkcs12", false, KeyKind.Ecdsa, "")]
+    [InlineData("pem", true, KeyKind.Ecdsa, "pkcs8")]
+    [InlineData("pem", true, KeyKind.Rsa, "pkcs1")]
+    [InlineData("pem", false, KeyKind.Rsa, "pkcs8")]
+    public async Task Secrets_in_every_form_load_and_the_root_only_backend_accepts_the_call(string form, bool withChain, KeyKind kind, string keyForm)
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        // Without a chain in the secret, the leaf must be issued by the root itself to be accepted.
+        var issuer = withChain ? Pki.Intermediate : Pki.Root;
+        var leaf = issuer.IssueClient($"kv-{form}-{kind}-{withChain}", kind);
+        X509Certificate2[] chain = withChain ? [Pki.IntermediatePublic] : [];
+        if (form == "pkcs12") { vault.SetPkcs12("bot-client", [leaf, .. chain]); } else { vault.SetPem("bot-client", Pem(leaf, keyForm, chain)); }
+        await using var host = await StartHostAsync(vault, backend.Port);
+
+        var reply = await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
+
+        Assert.Equal(leaf.Subject, reply.GetProperty("body").GetProperty("clientCertificate").GetString());
+        Assert.Equal(withChain ? 3 : 2, reply.GetProperty("body").GetProperty("clientChain").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Two_hundred_concurrent_cold_invocations_make_one_secret_get_and_a_thousand_warm_ones_none()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await StartHostAsync(vault, backend.Port, trustedCaName: null);
+        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
+
+        var cold = Enumerable.Range(0, 200).Select(_ => host.InvokeAsync(request)).ToArray();
+        await PollAsync(() => vault.SecretGets >= 1, "the first secret GET");
+        vault.Gate.SetResult();
+        var responses = await Task.WhenAll(cold);
+
+        Assert.All(responses, r => Assert.True((int)r.StatusCode == 200, $"status {(int)r.StatusCode}: {r.Content.ReadAsStringAsync().Result}"));
+        Assert.Equal(1, vault.SecretGets);
+
+        var warm = 0;
+        await Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, _) =>
+        {
+            using var response = await host.InvokeAsync(request);
+            if ((int)response.StatusCode == 200) { Interlocked.Increment(ref warm); }
+        });
+        Assert.Equal(1000, warm);
+        Assert.Equal(1, vault.SecretGets);
+    }
+
+    [Fact]
+    public async Task Rotation_under_concurrent_load_fails_nothing_and_drains_the_old_handler()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        await using var host = await StartHostAsync(vault, backend.Port, time: time);
+        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
+        await host.InvokeJsonAsync(request);
+        var pool = host.Services.GetRequiredService<TransportPool>();
+        var oldTransport = pool.CurrentFor(Profile)!;
+
+        var failures = new List<string>();
+        var rotatedSeen = 0;
+        using var stop = new CancellationTokenSource();
+        var workers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await host.InvokeAsync(request);
+                var text = await response.Content.ReadAsStringAsync();
+                if ((int)response.StatusCode != 200)
+                {
+                    lock (failures) { failures.Add(text); }
+                }
+                else if (text.Contains("CN=bot-client-rotated"))
+                {
+                    Interlocked.Increment(ref rotatedSeen);
+                }
+            }
+        })).ToArray();
+
+        var rotated = Pki.Intermediate.IssueClient("bot-client-rotated");
+        var newVersion = vault.SetPkcs12("bot-client", rotated, Pki.IntermediatePublic);
+        time.Advance(TimeSpan.FromMinutes(66)); // past the 1 h interval + 10 % jitter
+        await PollAsync(() => Volatile.Read(ref rotatedSeen) > 20, "invocations with the rotated certificate");
+        await PollAsync(() => oldTransport.IsDisposed, "the old handler to be disposed after draining");
+        stop.Cancel();
+        await Task.WhenAll(workers);
+
+        Assert.Empty(failures);
+        var health = await InvokerHost.ReadAsync(await host.Client.GetAsync("/api/health"), 200);
+        var certificate = health.GetProperty("profiles").GetProperty(Profile).GetProperty("certificate");
+        Assert.Equal(newVersion, certificate.GetProperty("version").GetString());
+        Assert.Equal("CN=bot-client-rotated", certificate.GetProperty("subject").GetString());
+        Assert.NotSame(oldTransport, pool.CurrentFor(Profile));
+    }
+
+    [Theory]
+    [InlineData(VaultBehaviour.Down, "could not be reached")]
+    [InlineData(VaultBehaviour.Forbidden, "Key Vault Secrets User")]
+    [InlineData(VaultBehaviour.Throttled, "throttling")]
+    [InlineData(VaultBehaviour.ServerError, "failed (500")]
+    public async Task Outage_after_a_good_load_keeps_serving_until_the_certificate_expires(VaultBehaviour outage, string reason)
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        await using var host = await StartHostAsync(vault, backend.Port, time: time);
+        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
+        await host.InvokeJsonAsync(request);
+        var gets = vault.SecretGets;
+
+        vault.Behaviour = outage;
+        time.Advance(TimeSpan.FromMinutes(66));
+        await PollAsync(() => vault.SecretGets > gets && HealthOf(host).GetProperty("status").GetString() == "degraded", "a failed refresh");
+
+        await host.InvokeJsonAsync(request); // still served from the cached certificate
+        var profile = HealthOf(host);
+        Assert.Contains(reason, profile.GetProperty("certificate").GetProperty("lastError").GetString());
+        Assert.Contains("the last refresh failed", profile.GetProperty("reasons").ToString());
+        if (outage == VaultBehaviour.Throttled)
+        {
+            var certificate = profile.GetProperty("certificate");
+            var next = certificate.GetProperty("nextRefresh").GetDateTimeOffset();
+            Assert.True(next - time.GetUtcNow() >= TimeSpan.FromSeconds(vault.RetryAfterSeconds - 1), $"next refresh {next} ignores Retry-After");
+        }
+
+        time.SetUtcNow(Pki.ClientRsa.NotAfter.ToUniversalTime().AddMinutes(1));
+        using var expired = await host.InvokeAsync(request);
+        var problem = await InvokerHost.AssertProblemAsync(expired, 503, ErrorCodes.CertificateUnavailable);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains("expired", detail);
+        Assert.Contains("127.0.0.1", detail);
+        Assert.Contains("'bot-client'", detail);
+    }
+
+    [Theory]
+    [InlineData("missing", null, "has no certificate 'missing'")]
+    [InlineData("wrong-type", "text/plain", "content type 'text/plain'")]
+    [InlineData("no-key", "nokey", "no certificate with a private key")]
+    public async Task Unusable_secrets_give_503_with_a_clear_reason(string name, string? contentType, string expected)
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        if (contentType == "text/plain")
+        {
+            vault.Set(name, "hello", contentType);
+        }
+        else if (contentType == "nokey")
+        {
+            vault.SetPkcs12(name, X509CertificateLoader.LoadCertificate(Pki.ClientRsa.RawData));
+        }
+        await using var host = await StartHostAsync(vault, 1, certificateName: name, trustedCaName: null);
+
+        using var response = await host.InvokeAsync(new { method = "GET", url = "https://localhost:1/" });
+
+        var problem = await InvokerHost.AssertProblemAsync(response, 503, ErrorCodes.CertificateUnavailable);
+        Assert.Contains(expected, problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Forbidden_with_nothing_cached_names_the_vault_the_certificate_and_the_missing_role()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.Behaviour = VaultBehaviour.Forbidden;
+        await using var host = await StartHostAsync(vault, 1, trustedCaName: null);
+
+        using var response = await host.InvokeAsync(new { method = "GET", url = "https://localhost:1/" });
+
+        var detail = (await InvokerHost.AssertProblemAsync(response, 503, ErrorCodes.CertificateUnavailable)).GetProperty("detail").GetString()!;
+        Assert.Contains("127.0.0.1", detail);
+        Assert.Contains("'bot-client'", detail);
+        Assert.Contains("Key Vault Secrets User", detail);
+        Assert.DoesNotContain("fake-access-token", host.Logs.All);
+    }
+
+    [Fact]
+    public async Task A_refused_certificate_triggers_one_early_refresh_that_picks_up_the_rotated_one()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        // The backend has moved on to another CA; the vault still holds our old certificate.
+        await using var backend = await Pki.StartBackendAsync(clientRoot: X509CertificateLoader.LoadCertificate(Pki.OtherRoot.Certificate.RawData));
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        await using var host = await StartHostAsync(vault, backend.Port);
+        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
+        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+        var getsBefore = vault.SecretGets;
+
+        vault.SetPkcs12("bot-client", Pki.OtherClient, X509CertificateLoader.LoadCertificate(Pki.OtherIntermediate.Certificate.RawData));
+        using (var refused = await host.InvokeAsync(request))
+        {
+            await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
+        }
+        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("subject").GetString() == "CN=bot-client-unrelated",
+            "the early refresh");
+        var reply = await host.InvokeJsonAsync(request);
+        Assert.Equal("CN=bot-client-unrelated", reply.GetProperty("body").GetProperty("clientCertificate").GetString());
+        Assert.Equal(getsBefore + 2, vault.SecretGets); // one early refresh: the client secret and the CA secret
+    }
+
+    [Fact]
+    public async Task Early_refreshes_are_rate_limited_per_profile()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync(clientRoot: X509CertificateLoader.LoadCertificate(Pki.OtherRoot.Certificate.RawData));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
+        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
+        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var refused = await host.InvokeAsync(request);
+            await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
+        }
+        await PollAsync(() => vault.SecretGets == 2, "one early refresh");
+
+        time.Advance(TimeSpan.FromMinutes(5));
+        using (var refused = await host.InvokeAsync(request))
+        {
+            await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
+        }
+        await PollAsync(() => vault.SecretGets == 3, "a second early refresh once the spacing has passed");
+        Assert.Equal(3, vault.SecretGets);
+    }
+
+    private static JsonElement HealthOf(InvokerHost host)
+    {
+        using var response = host.Client.GetAsync("/api/health").GetAwaiter().GetResult();
+        return JsonDocument.Parse(response.Content.ReadAsStringAsync().GetAwaiter().GetResult())
+            .RootElement.GetProperty("profiles").GetProperty(Profile).Clone();
+    }
+
+    private static async Task PollAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"timed out waiting for {what}");
+            }
+            await Task.Delay(20); // poll interval, bounded by the deadline
+        }
+    }
+}
