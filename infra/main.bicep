@@ -1,0 +1,78 @@
+// Service Node Invoker on Azure Functions Flex Consumption, least privilege, deployed by `azd up`.
+targetScope = 'subscription'
+
+import { tlsProfile } from 'types.bicep'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; names and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for all resources.')
+param location string
+
+@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID); gets Key Vault Certificates Officer to import client certificates.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
+@allowed([512, 2048, 4096])
+@description('Flex Consumption instance memory (MB).')
+param instanceMemoryMB int = 2048
+
+@minValue(40)
+@maxValue(1000)
+@description('Flex Consumption maximum instance count.')
+param maximumInstanceCount int = 100
+
+@description('Integrate the app with a VNet and reach Key Vault and storage only through private endpoints.')
+param enableVnet bool = false
+
+@allowed(['KeyOnly', 'CertificateRequired', 'KeyOrCertificate'])
+@description('How callers authenticate: function keys only, a client certificate required, or either (see docs/deploy.md).')
+param callerCertificateMode string = 'KeyOnly'
+
+@description('Paths that never ask for a caller certificate (health probes).')
+param clientCertExclusionPaths string = '/api/health'
+
+@description('TLS profiles, written as Invoker__Profiles__… app settings. Certificates live in this deployment\'s Key Vault.')
+param tlsProfiles tlsProfile[] = []
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module resources 'modules/resources.bicep' = {
+  name: 'resources'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    principalId: principalId
+    principalType: principalType
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    enableVnet: enableVnet
+    callerCertificateMode: callerCertificateMode
+    clientCertExclusionPaths: clientCertExclusionPaths
+    tlsProfiles: tlsProfiles
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_NAME string = resources.outputs.functionAppName
+output SERVICE_INVOKER_NAME string = resources.outputs.functionAppName
+output SERVICE_INVOKER_ENDPOINT string = resources.outputs.invokeEndpoint
+output AZURE_KEY_VAULT_NAME string = resources.outputs.keyVaultName
+output AZURE_KEY_VAULT_ENDPOINT string = resources.outputs.keyVaultUri
+output AZURE_CLIENT_ID string = resources.outputs.identityClientId

@@ -1,0 +1,116 @@
+// The Flex Consumption plan and function app: HTTPS only, TLS 1.2+, FTP and basic publishing off,
+// identity-based storage and App Insights, TLS profiles as app settings.
+import { tlsProfile } from '../types.bicep'
+
+param location string
+param tags object
+param resourceToken string
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerUrl string
+param appInsightsConnectionString string
+param keyVaultUri string
+param instanceMemoryMB int
+param maximumInstanceCount int
+param appSubnetId string
+param callerCertificateMode string
+param clientCertExclusionPaths string
+param tlsProfiles tlsProfile[]
+
+var baseSettings = [
+  { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
+  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+  { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+]
+
+// Invoker__Profiles__<name>__… exactly as the library binds them (InfraTests checks the names).
+var profileSettings = flatten(map(tlsProfiles, p => concat(
+  map(range(0, length(p.hosts)), i => { name: 'Invoker__Profiles__${p.name}__Hosts__${i}', value: p.hosts[i] }),
+  [
+    { name: 'Invoker__Profiles__${p.name}__ClientCertificate__Source', value: 'KeyVault' }
+    { name: 'Invoker__Profiles__${p.name}__ClientCertificate__VaultUri', value: keyVaultUri }
+    { name: 'Invoker__Profiles__${p.name}__ClientCertificate__Name', value: p.certificateName }
+    { name: 'Invoker__Profiles__${p.name}__Timeout', value: string(p.?timeoutSeconds ?? 30) }
+    { name: 'Invoker__Profiles__${p.name}__AllowPrivateNetwork', value: string(p.?allowPrivateNetwork ?? false) }
+  ],
+  empty(p.?trustedCaName ?? '') ? [] : [
+    { name: 'Invoker__Profiles__${p.name}__TrustedCa__Source', value: 'KeyVault' }
+    { name: 'Invoker__Profiles__${p.name}__TrustedCa__VaultUri', value: keyVaultUri }
+    { name: 'Invoker__Profiles__${p.name}__TrustedCa__Name', value: p.?trustedCaName }
+  ]
+)))
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: 'func-invoker-${resourceToken}'
+  location: location
+  tags: union(tags, { 'azd-service-name': 'invoker' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    // Caller certificates: the front end forwards them in X-ARR-ClientCert without validating them.
+    clientCertEnabled: callerCertificateMode != 'KeyOnly'
+    clientCertMode: callerCertificateMode == 'CertificateRequired' ? 'Required' : 'Optional'
+    clientCertExclusionPaths: callerCertificateMode == 'CertificateRequired' ? clientCertExclusionPaths : null
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'dotnet-isolated'
+        version: '10.0'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: concat(baseSettings, profileSettings)
+    }
+  }
+}
+
+resource ftp 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: { allow: false }
+}
+
+output name string = app.name
+output invokeEndpoint string = 'https://${app.properties.defaultHostName}/api/invoke'

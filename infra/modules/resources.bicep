@@ -1,0 +1,94 @@
+// Everything in the resource group. One user-assigned identity is used for storage, Key Vault and App Insights.
+import { tlsProfile } from '../types.bicep'
+
+param location string
+param tags object
+param resourceToken string
+param principalId string
+param principalType string
+param instanceMemoryMB int
+param maximumInstanceCount int
+param enableVnet bool
+param callerCertificateMode string
+param clientCertExclusionPaths string
+param tlsProfiles tlsProfile[]
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-invoker-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+module network 'network.bicep' = if (enableVnet) {
+  name: 'network'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+  }
+}
+
+module monitoring 'monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    identityPrincipalId: identity.properties.principalId
+  }
+}
+
+module storage 'storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    identityPrincipalId: identity.properties.principalId
+    enableVnet: enableVnet
+    privateEndpointSubnetId: enableVnet ? network!.outputs.privateEndpointSubnetId : ''
+    vnetId: enableVnet ? network!.outputs.vnetId : ''
+  }
+}
+
+module keyVault 'keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    identityPrincipalId: identity.properties.principalId
+    principalId: principalId
+    principalType: principalType
+    enableVnet: enableVnet
+    privateEndpointSubnetId: enableVnet ? network!.outputs.privateEndpointSubnetId : ''
+    vnetId: enableVnet ? network!.outputs.vnetId : ''
+  }
+}
+
+module functionApp 'functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    keyVaultUri: keyVault.outputs.uri
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    appSubnetId: enableVnet ? network!.outputs.appSubnetId : ''
+    callerCertificateMode: callerCertificateMode
+    clientCertExclusionPaths: clientCertExclusionPaths
+    tlsProfiles: tlsProfiles
+  }
+}
+
+output functionAppName string = functionApp.outputs.name
+output invokeEndpoint string = functionApp.outputs.invokeEndpoint
+output keyVaultName string = keyVault.outputs.name
+output keyVaultUri string = keyVault.outputs.uri
+output identityClientId string = identity.properties.clientId

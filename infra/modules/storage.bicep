@@ -1,0 +1,78 @@
+// Storage for AzureWebJobsStorage and the deployment package: shared keys off, identity access only.
+param location string
+param tags object
+@description('uniqueString() of the subscription, environment and location: 13 characters.')
+@minLength(13)
+@maxLength(13)
+param resourceToken string
+param identityPrincipalId string
+param enableVnet bool
+param privateEndpointSubnetId string
+param vnetId string
+
+var blobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var queueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+var tableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: 'st${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: enableVnet ? 'Disabled' : 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: enableVnet ? 'Deny' : 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: { publicAccess: 'None' }
+}
+
+resource roles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in [blobDataOwner, queueDataContributor, tableDataContributor]: {
+    name: guid(account.id, identityPrincipalId, role)
+    scope: account
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: identityPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+module endpoints 'private-endpoint.bicep' = [
+  for service in (enableVnet ? ['blob', 'queue', 'table'] : []): {
+    name: 'pe-storage-${service}'
+    params: {
+      location: location
+      tags: tags
+      name: 'pe-${account.name}-${service}'
+      resourceId: account.id
+      groupId: service
+      dnsZoneName: 'privatelink.${service}.${environment().suffixes.storage}'
+      subnetId: privateEndpointSubnetId
+      vnetId: vnetId
+    }
+  }
+]
+
+output name string = account.name
+output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainerName}'

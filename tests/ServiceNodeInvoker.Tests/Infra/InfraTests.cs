@@ -1,0 +1,208 @@
+using System.Collections;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using ServiceNodeInvoker.Profiles;
+
+namespace ServiceNodeInvoker.Tests.Infra;
+
+/// <summary>Offline checks of infra/ and azure.yaml: what a reviewer would otherwise check by eye.</summary>
+public sealed partial class InfraTests
+{
+    private static readonly Lazy<CompiledTemplate> Template = new(() =>
+    {
+        var (template, diagnostics) = CompiledTemplate.Build(Path.Combine(Tools.InfraDirectory, "main.bicep"));
+        Assert.True(diagnostics.Count == 0, string.Join('\n', diagnostics));
+        return template!;
+    });
+
+    public static readonly Dictionary<string, string> ExpectedRoles = new()
+    {
+        ["4633458b-17de-408a-b874-0445c86b69e6"] = "Microsoft.KeyVault/vaults",          // Key Vault Secrets User (app)
+        ["db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"] = "Microsoft.KeyVault/vaults",          // Key Vault Certificate User (app)
+        ["a4417e6f-fecd-4de8-b567-7b0420556985"] = "Microsoft.KeyVault/vaults",          // Key Vault Certificates Officer (deployer)
+        ["b7e6dc6d-f1e8-4753-8033-0f276bb0955b"] = "Microsoft.Storage/storageAccounts",  // Storage Blob Data Owner
+        ["974c5e8b-45b9-4653-ba55-5f855dd0fb88"] = "Microsoft.Storage/storageAccounts",  // Storage Queue Data Contributor
+        ["0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"] = "Microsoft.Storage/storageAccounts",  // Storage Table Data Contributor
+        ["3913510d-42f4-4e42-8a64-420c390055eb"] = "Microsoft.Insights/components",      // Monitoring Metrics Publisher
+    };
+
+    [Fact]
+    public void Every_bicep_file_builds_and_lints_without_a_diagnostic()
+    {
+        var files = Directory.GetFiles(Tools.InfraDirectory, "*.bicep", SearchOption.AllDirectories);
+        Assert.Contains(files, f => f.EndsWith("main.bicep", StringComparison.Ordinal));
+        foreach (var file in files)
+        {
+            var (exit, output, error) = Tools.Run(Tools.Bicep, $"lint \"{file}\"");
+            var diagnostics = CompiledTemplate.Diagnostics(output + error).ToList();
+            Assert.True(exit == 0 && diagnostics.Count == 0, $"{file}: {string.Join('\n', diagnostics)}");
+        }
+        Assert.NotNull(Template.Value);
+    }
+
+    [Fact]
+    public void A_misspelled_property_is_caught()
+    {
+        var copy = CopyInfra();
+        var app = Path.Combine(copy, "modules", "functionapp.bicep");
+        File.WriteAllText(app, File.ReadAllText(app).Replace("httpsOnly: true", "httpsOnlyy: true", StringComparison.Ordinal));
+
+        var (_, diagnostics) = CompiledTemplate.Build(Path.Combine(copy, "main.bicep"));
+
+        Assert.Contains(diagnostics, d => d.Contains("BCP0", StringComparison.Ordinal) && d.Contains("httpsOnlyy", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Roles_are_exactly_the_least_privilege_set_on_the_right_resources()
+    {
+        Assert.Empty(Template.Value.RoleProblems(ExpectedRoles));
+    }
+
+    [Fact]
+    public void A_misspelled_role_id_is_caught()
+    {
+        var copy = CopyInfra();
+        var vault = Path.Combine(copy, "modules", "keyvault.bicep");
+        File.WriteAllText(vault, File.ReadAllText(vault).Replace("4633458b-17de-408a-b874-0445c86b69e6", "4633458b-17de-408a-b874-0445c86b69e7", StringComparison.Ordinal));
+
+        var (template, diagnostics) = CompiledTemplate.Build(Path.Combine(copy, "main.bicep"));
+
+        Assert.Empty(diagnostics); // Bicep cannot know role ids: only our check can
+        Assert.Contains(template!.RoleProblems(ExpectedRoles), p => p.Contains("4633458b-17de-408a-b874-0445c86b69e6", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Function_app_runs_dotnet_isolated_10_https_only_tls12_without_ftp_or_basic_auth()
+    {
+        var app = Template.Value.ResourcesOfType("Microsoft.Web/sites").Single();
+        var properties = app["properties"]!;
+        Assert.Equal("dotnet-isolated", (string?)properties["functionAppConfig"]!["runtime"]!["name"]);
+        Assert.Equal("10.0", (string?)properties["functionAppConfig"]!["runtime"]!["version"]);
+        Assert.True((bool?)properties["httpsOnly"]);
+        Assert.Equal("1.2", (string?)properties["siteConfig"]!["minTlsVersion"]);
+        Assert.Equal("Disabled", (string?)properties["siteConfig"]!["ftpsState"]);
+        Assert.Equal("UserAssigned", (string?)app["identity"]!["type"]);
+        Assert.Equal("UserAssignedIdentity", (string?)properties["functionAppConfig"]!["deployment"]!["storage"]!["authentication"]!["type"]);
+
+        var policies = Template.Value.ResourcesOfType("Microsoft.Web/sites/basicPublishingCredentialsPolicies").ToList();
+        Assert.Equal(2, policies.Count);
+        Assert.All(policies, p => Assert.False((bool?)p["properties"]!["allow"]));
+        var plan = Template.Value.ResourcesOfType("Microsoft.Web/serverfarms").Single();
+        Assert.Equal("FC1", (string?)plan["sku"]!["name"]);
+    }
+
+    [Fact]
+    public void Storage_key_vault_and_app_insights_accept_only_entra_identities()
+    {
+        var storage = Template.Value.ResourcesOfType("Microsoft.Storage/storageAccounts").Single()["properties"]!;
+        Assert.False((bool?)storage["allowSharedKeyAccess"]);
+        Assert.False((bool?)storage["allowBlobPublicAccess"]);
+        var vault = Template.Value.ResourcesOfType("Microsoft.KeyVault/vaults").Single()["properties"]!;
+        Assert.True((bool?)vault["enableRbacAuthorization"]);
+        Assert.True((bool?)vault["enableSoftDelete"]);
+        Assert.True((bool?)vault["enablePurgeProtection"]);
+        var insights = Template.Value.ResourcesOfType("Microsoft.Insights/components").Single()["properties"]!;
+        Assert.True((bool?)insights["DisableLocalAuth"]);
+    }
+
+    [Fact]
+    public void App_settings_hold_no_keys_and_use_identity_based_storage()
+    {
+        var text = Template.Value.Text;
+        foreach (var forbidden in new[] { "listKeys", "AccountKey=", "SharedAccessSignature", "listSecrets" })
+        {
+            Assert.DoesNotContain(forbidden, text);
+        }
+        var names = SettingNames().Matches(text).Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Contains("AzureWebJobsStorage__accountName", names);
+        Assert.Contains("AzureWebJobsStorage__credential", names);
+        Assert.Contains("AzureWebJobsStorage__clientId", names);
+        Assert.DoesNotContain("AzureWebJobsStorage", names);
+        Assert.Contains("AZURE_CLIENT_ID", names);
+        Assert.Contains("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", names);
+        Assert.DoesNotContain("FUNCTIONS_WORKER_RUNTIME", names); // Flex rejects it: the runtime is in functionAppConfig
+    }
+
+    [Fact]
+    public void Every_invoker_setting_infra_writes_is_one_the_library_binds()
+    {
+        // Names as format strings, e.g. Invoker__Profiles__{0}__Hosts__{1} ({n}: a profile name or an index).
+        var written = InvokerSettingNames().Matches(Template.Value.Text).Select(m => m.Value)
+            .Where(n => !n.EndsWith("__", StringComparison.Ordinal)).Distinct().ToList();
+
+        Assert.Contains("Invoker__Profiles__{0}__Hosts__{1}", written);
+        Assert.Contains("Invoker__Profiles__{0}__ClientCertificate__Source", written);
+        Assert.Contains("Invoker__Profiles__{0}__ClientCertificate__VaultUri", written);
+        Assert.Contains("Invoker__Profiles__{0}__ClientCertificate__Name", written);
+        Assert.All(written, name => Assert.True(Binds(typeof(InvokerOptions), name.Split("__").Skip(1).ToArray()), $"{name} binds to nothing in InvokerOptions"));
+        Assert.False(Binds(typeof(InvokerOptions), ["Profiles", "{0}", "ClientCertificat", "Source"])); // the check itself can fail
+    }
+
+    [Fact]
+    public void Azure_yaml_is_valid_for_azd_and_deploys_the_functions_project()
+    {
+        var checks = Path.Combine(Tools.InfraDirectory, "checks");
+        if (!Directory.Exists(Path.Combine(checks, "node_modules")))
+        {
+            var install = Tools.Run("npm", "ci --no-audit --no-fund", checks, timeoutSeconds: 300);
+            Assert.True(install.ExitCode == 0, install.Error);
+        }
+        var schema = Path.Combine(Tools.SharedSchemas, "azure.yaml.json");
+        var (exit, output, error) = Tools.Run("node", $"validate-azure-yaml.mjs \"{Path.Combine(Tools.RepoRoot, "azure.yaml")}\" \"{schema}\"", checks);
+        Assert.True(exit == 0, error);
+
+        var services = JsonDocument.Parse(output).RootElement.GetProperty("services");
+        var service = Assert.Single(services.EnumerateObject()).Value;
+        Assert.Equal("function", service.GetProperty("host").GetString());
+        Assert.Equal("dotnet", service.GetProperty("language").GetString());
+        var project = Path.GetFullPath(Path.Combine(Tools.RepoRoot, service.GetProperty("project").GetString()!));
+        Assert.True(File.Exists(Path.Combine(project, "ServiceNodeInvoker.Functions.csproj")), project);
+
+        var broken = Path.Combine(Path.GetTempPath(), $"azure-broken-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(broken, "services:\n  invoker:\n    host: function\n"); // no name: required by the schema
+        Assert.NotEqual(0, Tools.Run("node", $"validate-azure-yaml.mjs \"{broken}\" \"{schema}\"", checks).ExitCode);
+    }
+
+    /// <summary>Walks configuration segments the way the binder does: properties by name, dictionary keys, list indexes.</summary>
+    private static bool Binds(Type type, string[] segments)
+    {
+        if (segments.Length == 0)
+        {
+            return type.IsPrimitive || type == typeof(string) || Nullable.GetUnderlyingType(type) is not null || type.IsEnum || type == typeof(Uri);
+        }
+        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>))
+        {
+            return Binds(type.GetGenericArguments()[1], segments[1..]);
+        }
+        if (type != typeof(string) && typeof(IEnumerable).IsAssignableFrom(type) && type.IsGenericType)
+        {
+            return Binds(type.GetGenericArguments()[0], segments[1..]);
+        }
+        var property = type.GetProperty(segments[0], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+        return property is { CanWrite: true } && Binds(property.PropertyType, segments[1..]);
+    }
+
+    private static string CopyInfra()
+    {
+        var target = Directory.CreateTempSubdirectory("sni-infra-").FullName;
+        foreach (var file in Directory.GetFiles(Tools.InfraDirectory, "*.*", SearchOption.AllDirectories))
+        {
+            if (file.Contains("node_modules", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var destination = Path.Combine(target, Path.GetRelativePath(Tools.InfraDirectory, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            File.Copy(file, destination);
+        }
+        return target;
+    }
+
+    [GeneratedRegex("\"name\":\\s*\"([A-Za-z_][A-Za-z0-9_]*)\",\\s*\"value\"")]
+    private static partial Regex SettingNames();
+
+    [GeneratedRegex(@"Invoker__[A-Za-z0-9_{}]+")]
+    private static partial Regex InvokerSettingNames();
+}
