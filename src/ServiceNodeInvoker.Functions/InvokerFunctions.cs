@@ -12,6 +12,6 @@ public sealed class InvokerFunctions(InvokeEndpoint invoke, HealthEndpoint healt
         invoke.HandleAsync(request.HttpContext);
 
     [Function("Health")]
-    public IResult Health([HttpTrigger(AuthorizationLevel.Function, "get", Route = "health")] HttpRequest request) =>
-        health.Handle(request.HttpContext);
+    public Task<IResult> Health([HttpTrigger(AuthorizationLevel.Function, "get", Route = "health")] HttpRequest request) =>
+        health.HandleAsync(request.HttpContext);
 }

@@ -1,7 +1,7 @@
-using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Standalone;
 
@@ -14,23 +14,29 @@ public static partial class StandaloneApp
         // ASP.NET Core's request logs print full URLs, which may carry a `code` key: keep them quiet.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        // Kestrel:Endpoints from configuration, HTTPS included (the slim builder leaves HTTPS out).
+        builder.WebHost.UseKestrelHttpsConfiguration();
         configure?.Invoke(builder);
         builder.Services.AddServiceNodeInvoker(builder.Configuration);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https =>
+        {
+            // Caller certificates are requested, never required at the TLS layer (health must work without
+            // one), and validated by CallerCertificates against the configured caller CA, not the system store.
+            if (builder.Configuration.GetValue<CallerMode>("Invoker:Callers:Mode") != CallerMode.KeyOnly)
+            {
+                https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                https.AllowAnyClientCertificate();
+            }
+        }));
 
         var app = builder.Build();
-        var authenticator = app.Services.GetRequiredService<ApiKeyAuthenticator>();
-        if (!authenticator.HasKeys)
+        if (!app.Services.GetRequiredService<ApiKeyAuthenticator>().HasKeys)
         {
             LogNoKeys(app.Logger);
         }
-        var api = app.MapGroup("/api").AddEndpointFilter((context, next) =>
-            authenticator.Authenticate(context.HttpContext) is null
-                ? ValueTask.FromResult<object?>(ProblemResponse.Create(ErrorCodes.Unauthenticated,
-                    $"Send a valid API key in the '{ApiKeyAuthenticator.HeaderName}' header or the '{ApiKeyAuthenticator.QueryName}' query parameter.",
-                    null, context.HttpContext))
-                : next(context));
+        var api = app.MapGroup("/api");
         api.MapPost("/invoke", (HttpContext context, InvokeEndpoint endpoint) => endpoint.HandleAsync(context));
-        api.MapGet("/health", (HttpContext context, HealthEndpoint endpoint) => endpoint.Handle(context));
+        api.MapGet("/health", (HttpContext context, HealthEndpoint endpoint) => endpoint.HandleAsync(context));
         return app;
     }
 

@@ -16,7 +16,9 @@ namespace ServiceNodeInvoker;
 public static class ServiceCollectionExtensions
 {
     /// <summary>Registers the invoker from the <c>Invoker</c> configuration section. Both hosts call this.</summary>
-    public static IServiceCollection AddServiceNodeInvoker(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="host">Functions: the host checks function keys, so key-only callers need no API key here.</param>
+    public static IServiceCollection AddServiceNodeInvoker(this IServiceCollection services, IConfiguration configuration,
+        InvokerHostKind host = InvokerHostKind.Standalone)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(_ =>
@@ -31,11 +33,16 @@ public static class ServiceCollectionExtensions
             new ProfileCatalog(sp.GetRequiredService<InvokerOptions>(), sp.GetRequiredService<CertificateSourceFactory>()));
         services.TryAddSingleton<CertificateStore>();
         services.TryAddSingleton(sp => new AddressPolicy(sp.GetRequiredService<InvokerOptions>().AllowLoopback));
+        services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<TransportPool>();
         services.TryAddSingleton<Invoker>();
         services.TryAddSingleton<InvokeEndpoint>();
         services.TryAddSingleton<HealthEndpoint>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
+        services.TryAddSingleton<CallerCertificates>();
+        services.TryAddSingleton<CallerGrants>();
+        services.TryAddSingleton(sp => new CallerAuthenticator(sp.GetRequiredService<InvokerOptions>(),
+            sp.GetRequiredService<ApiKeyAuthenticator>(), sp.GetRequiredService<CallerCertificates>(), host));
         services.AddHostedService<CertificateRefreshService>();
         return services;
     }

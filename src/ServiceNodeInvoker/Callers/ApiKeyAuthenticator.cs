@@ -13,7 +13,6 @@ public sealed class ApiKeyAuthenticator
 {
     public const string HeaderName = "x-functions-key";
     public const string QueryName = "code";
-    private const string CallerItem = "ServiceNodeInvoker.Caller";
 
     private readonly (string Name, byte[] Hash)[] _keys;
 
@@ -45,16 +44,8 @@ public sealed class ApiKeyAuthenticator
                 caller = name;
             }
         }
-        if (caller is not null)
-        {
-            SetCaller(context, caller);
-        }
         return caller;
     }
-
-    public static void SetCaller(HttpContext context, string caller) => context.Items[CallerItem] = caller;
-
-    public static string? CallerOf(HttpContext context) => context.Items.TryGetValue(CallerItem, out var c) ? c as string : null;
 
     /// <summary>The hash to put in configuration for a key.</summary>
     public static string HashKey(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();

@@ -10,8 +10,6 @@ namespace ServiceNodeInvoker.Contract;
 /// </summary>
 public static class InvocationRequestReader
 {
-    public const int MaxUrlLength = 8192;
-
     private static readonly JsonDocumentOptions DocumentOptions = new()
     {
         MaxDepth = 64,
@@ -26,8 +24,9 @@ public static class InvocationRequestReader
         ["PATCH"] = HttpMethod.Patch, ["DELETE"] = HttpMethod.Delete, ["OPTIONS"] = HttpMethod.Options,
     };
 
-    public static InvocationRequest Parse(ReadOnlyMemory<byte> json)
+    public static InvocationRequest Parse(ReadOnlyMemory<byte> json, RequestLimits? limits = null)
     {
+        limits ??= RequestLimits.Default;
         JsonDocument document;
         try
         {
@@ -40,14 +39,14 @@ public static class InvocationRequestReader
         }
         using (document)
         {
-            return Read(document.RootElement);
+            return Read(document.RootElement, limits);
         }
     }
 
     private static string Describe(JsonException e) =>
         e.LineNumber is { } line ? $"error at line {line + 1}, byte {e.BytePositionInLine + 1}." : "malformed JSON.";
 
-    private static InvocationRequest Read(JsonElement root)
+    private static InvocationRequest Read(JsonElement root, RequestLimits limits)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -83,10 +82,10 @@ public static class InvocationRequestReader
                     }
                     break;
                 case "url":
-                    url = ReadUrl(value);
+                    url = ReadUrl(value, limits.MaxUrlLength);
                     break;
                 case "headers":
-                    headers = ReadHeaders(value);
+                    headers = ReadHeaders(value, limits);
                     break;
                 case "body":
                     body = ReadBody(value);
@@ -144,16 +143,16 @@ public static class InvocationRequestReader
         _ => throw InvokerException.Invalid(field, $"'{field}' must be a string."),
     };
 
-    private static Uri ReadUrl(JsonElement value)
+    private static Uri ReadUrl(JsonElement value, int maxLength)
     {
         var text = OptionalString(value, "url");
         if (string.IsNullOrEmpty(text))
         {
             throw InvokerException.Invalid("url", "'url' is required.");
         }
-        if (text.Length > MaxUrlLength)
+        if (text.Length > maxLength)
         {
-            throw InvokerException.Invalid("url", $"'url' is longer than {MaxUrlLength} characters.");
+            throw InvokerException.Invalid("url", $"'url' is longer than {maxLength} characters.");
         }
         if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.IsFile || url.IsUnc || text.Contains('\\'))
         {
@@ -162,8 +161,10 @@ public static class InvocationRequestReader
         return url;
     }
 
-    private static List<KeyValuePair<string, string[]>> ReadHeaders(JsonElement value)
+    private static List<KeyValuePair<string, string[]>> ReadHeaders(JsonElement value, RequestLimits limits)
     {
+        var count = 0;
+        var bytes = 0;
         List<KeyValuePair<string, string[]>> headers = [];
         if (value.ValueKind == JsonValueKind.Null)
         {
@@ -176,9 +177,9 @@ public static class InvocationRequestReader
         foreach (var header in value.EnumerateObject())
         {
             var name = header.Name;
-            if (!HeaderRules.IsValidName(name))
+            if (name.Length > 256 || !HeaderRules.IsValidName(name))
             {
-                throw InvokerException.Invalid("headers", "A header name is not a valid HTTP token (RFC 9110).");
+                throw InvokerException.Invalid("headers", "A header name is not a valid HTTP token (RFC 9110) of at most 256 characters.");
             }
             var field = $"headers.{name}";
             if (HeaderRules.IsCallerForbidden(name))
@@ -197,6 +198,16 @@ public static class InvocationRequestReader
                 {
                     throw InvokerException.Invalid(field, $"'{field}' holds a control character (CR, LF, NUL…) or a non-ASCII character.");
                 }
+                count++;
+                bytes += name.Length + v.Length;
+            }
+            if (count > limits.MaxHeaderCount)
+            {
+                throw InvokerException.Invalid("headers", $"More than {limits.MaxHeaderCount} header values.");
+            }
+            if (bytes > limits.MaxHeaderBytes)
+            {
+                throw InvokerException.Invalid("headers", $"Headers larger than {limits.MaxHeaderBytes} bytes in all.");
             }
             headers.Add(new(name, values));
         }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
+using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Profiles;
 
@@ -10,14 +11,19 @@ namespace ServiceNodeInvoker.Endpoints;
 /// certificate expires within the warning window or the last refresh failed; unhealthy (503) when a
 /// profile cannot make calls.
 /// </summary>
-public sealed class HealthEndpoint(CertificateStore certificates, InvokerOptions options, TimeProvider time)
+public sealed class HealthEndpoint(CertificateStore certificates, CallerAuthenticator callers, InvokerOptions options, TimeProvider time)
 {
     public const string Healthy = "healthy";
     public const string Degraded = "degraded";
     public const string Unhealthy = "unhealthy";
 
-    public IResult Handle(HttpContext context)
+    public async Task<IResult> HandleAsync(HttpContext context)
     {
+        var caller = await callers.AuthenticateHealthAsync(context);
+        if (!caller.Authenticated)
+        {
+            return ProblemResponse.Create(Contract.ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}.", null, context);
+        }
         var now = time.GetUtcNow();
         var profiles = new JsonObject();
         var overall = Healthy;

@@ -12,19 +12,27 @@ namespace ServiceNodeInvoker.Endpoints;
 
 /// <summary>
 /// POST /api/invoke. Hosts (standalone, Azure Functions) call <see cref="HandleAsync"/> and return its
-/// result; authentication of the caller happens before, in the host.
+/// result. Callers are authenticated here, so both hosts apply the same caller mode.
 /// </summary>
-public sealed partial class InvokeEndpoint(Invoker invoker, InvokerOptions options, ILogger<InvokeEndpoint> logger)
+public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator callers, InvokerOptions options, ILogger<InvokeEndpoint> logger)
 {
+    private readonly RequestLimits _limits = options.Limits;
+
     public async Task<IResult> HandleAsync(HttpContext context)
     {
+        var caller = await callers.AuthenticateInvocationAsync(context);
+        if (!caller.Authenticated)
+        {
+            Log.Rejected(logger, ErrorCodes.Unauthenticated, null, caller.Problem!);
+            return ProblemResponse.Create(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}.", null, context);
+        }
         InvocationRequest request;
         try
         {
             using var body = await BoundedBody.ReadAsync(context.Request.Body, context.Request.ContentLength, options.MaxRequestBytes,
                 () => InvokerException.Invalid("$", $"The request body is larger than {options.MaxRequestBytes} bytes."),
                 context.RequestAborted);
-            request = InvocationRequestReader.Parse(body.Memory);
+            request = InvocationRequestReader.Parse(body.Memory, _limits);
         }
         catch (InvokerException e)
         {
@@ -39,7 +47,7 @@ public sealed partial class InvokeEndpoint(Invoker invoker, InvokerOptions optio
         InvocationOutcome outcome;
         try
         {
-            outcome = await invoker.SendAsync(request, ApiKeyAuthenticator.CallerOf(context), context.RequestAborted);
+            outcome = await invoker.SendAsync(request, caller.Caller, context.RequestAborted);
         }
         catch (InvokerException e)
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
+using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
@@ -16,6 +17,7 @@ public sealed partial class Invoker(
     ProfileCatalog catalog,
     CertificateStore certificates,
     TransportPool transports,
+    CallerGrants grants,
     TimeProvider time,
     ILogger<Invoker> logger)
 {
@@ -24,10 +26,10 @@ public sealed partial class Invoker(
     {
         var started = time.GetTimestamp();
         var profile = catalog.Resolve(request.Profile, request.Url);
-        if (profile.AllowedCallers.Count > 0 && (caller is null || !profile.AllowedCallers.Contains(caller)))
+        if (!grants.Allows(caller, profile))
         {
             throw new InvokerException(ErrorCodes.CallerNotAllowed,
-                $"The caller {(caller is null ? "(unnamed)" : $"'{caller}'")} is not in the AllowedCallers of profile '{profile.Name}'.", "profile");
+                $"The caller {(caller is null ? "(unnamed)" : $"'{caller}'")} has no grant for profile '{profile.Name}'.", "profile");
         }
         var material = await certificates.For(profile).GetAsync(callerAborted);
         var lease = transports.Acquire(profile, material);

@@ -1,3 +1,5 @@
+using ServiceNodeInvoker.Contract;
+
 namespace ServiceNodeInvoker.Profiles;
 
 /// <summary>The <c>Invoker</c> configuration section.</summary>
@@ -13,6 +15,17 @@ public sealed class InvokerOptions
 
     /// <summary>Largest invocation request body accepted, in bytes (default 8 MiB: a 6 MiB binary body in base64).</summary>
     public int MaxRequestBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Longest target URL accepted, in characters.</summary>
+    public int MaxUrlLength { get; set; } = RequestLimits.Default.MaxUrlLength;
+
+    /// <summary>Most header values a request may ask to send.</summary>
+    public int MaxHeaderCount { get; set; } = RequestLimits.Default.MaxHeaderCount;
+
+    /// <summary>Largest total size of the headers a request may ask to send (names and values).</summary>
+    public int MaxHeaderBytes { get; set; } = RequestLimits.Default.MaxHeaderBytes;
+
+    public RequestLimits Limits => new(MaxUrlLength, MaxHeaderCount, MaxHeaderBytes);
 
     /// <summary>How often certificates are re-read from their source: seconds or a time span (default 1 hour).</summary>
     public string? CertificateRefreshInterval { get; set; }
@@ -30,11 +43,48 @@ public sealed class InvokerOptions
     public CallerOptions Callers { get; set; } = new();
 }
 
+/// <summary>How callers prove who they are.</summary>
+public enum CallerMode
+{
+    /// <summary>API keys (standalone) or function keys (Azure): the default.</summary>
+    KeyOnly,
+
+    /// <summary>A valid client certificate is required; keys alone are refused for invocations.</summary>
+    CertificateRequired,
+
+    /// <summary>A valid client certificate or a key.</summary>
+    KeyOrCertificate,
+}
+
 /// <summary>The <c>Invoker:Callers</c> section.</summary>
 public sealed class CallerOptions
 {
+    public CallerMode Mode { get; set; } = CallerMode.KeyOnly;
+
     /// <summary>Caller name → SHA-256 (hex) of its API key. Keys themselves are never stored.</summary>
     public Dictionary<string, string> ApiKeys { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Caller name → the certificate that identifies it (by SHA-256 thumbprint or exact subject).</summary>
+    public Dictionary<string, CallerCertificateOptions> Certificates { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Root(s) caller certificates must chain to. Required unless Mode is KeyOnly.</summary>
+    public CertificateSourceOptions? CertificateAuthority { get; set; }
+
+    /// <summary>
+    /// Trust the X-ARR-ClientCert header from Azure's front end. Only when the site itself is set to
+    /// accept client certificates (clientCertEnabled): otherwise anyone could send the header.
+    /// </summary>
+    public bool TrustForwardedCertificate { get; set; }
+
+    /// <summary>Caller name → the profiles it may use. A caller's own list replaces the default grant (profiles' AllowedCallers).</summary>
+    public Dictionary<string, List<string>> Grants { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>One caller certificate: a SHA-256 thumbprint (hex) or an exact subject, or both.</summary>
+public sealed class CallerCertificateOptions
+{
+    public string? Thumbprint { get; set; }
+    public string? Subject { get; set; }
 }
 
 /// <summary>One TLS profile: <c>Invoker:Profiles:&lt;name&gt;</c>.</summary>

@@ -18,7 +18,7 @@ public sealed class ProfileTransport
     private int _references = 1; // the pool's own reference, released on Retire
     private int _handshakes;
 
-    public ProfileTransport(TlsProfile profile, ProfileMaterial material, AddressPolicy policy)
+    public ProfileTransport(TlsProfile profile, ProfileMaterial material, AddressPolicy policy, HostResolver resolver)
     {
         Profile = profile;
         Material = material;
@@ -32,7 +32,7 @@ public sealed class ProfileTransport
             PooledConnectionLifetime = TimeSpan.FromMinutes(10), // re-resolve DNS now and then
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = TimeSpan.FromSeconds(15),
-            ConnectCallback = (context, token) => ConnectAsync(context, policy, token),
+            ConnectCallback = (context, token) => ConnectAsync(context, policy, resolver, token),
             PlaintextStreamFilter = (context, _) => RecordHandshake(context),
             SslOptions = new SslClientAuthenticationOptions
             {
@@ -100,12 +100,12 @@ public sealed class ProfileTransport
         return ValueTask.FromResult(context.PlaintextStream);
     }
 
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, AddressPolicy policy, CancellationToken token)
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, AddressPolicy policy, HostResolver resolver, CancellationToken token)
     {
         var host = context.DnsEndPoint.Host;
         var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
             ? [literal]
-            : await Dns.GetHostAddressesAsync(host, token);
+            : await resolver.ResolveAsync(host, token);
         // Every address is checked before any is dialled: one bad answer refuses the name.
         foreach (var address in addresses)
         {

@@ -13,7 +13,7 @@ public readonly struct TransportLease(ProfileTransport transport) : IDisposable
 }
 
 /// <summary>The current transport of each profile. A newer certificate generation replaces it; the old one drains.</summary>
-public sealed class TransportPool(AddressPolicy policy) : IDisposable
+public sealed class TransportPool(AddressPolicy policy, HostResolver resolver) : IDisposable
 {
     private readonly ConcurrentDictionary<string, ProfileTransport> _current = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lock _gate = new();
@@ -32,7 +32,7 @@ public sealed class TransportPool(AddressPolicy policy) : IDisposable
                 {
                     if (!_current.TryGetValue(profile.Name, out transport) || transport.Material.Generation < material.Generation)
                     {
-                        var fresh = new ProfileTransport(profile, material, policy);
+                        var fresh = new ProfileTransport(profile, material, policy, resolver);
                         _current[profile.Name] = fresh;
                         transport?.Retire();
                         transport = fresh;

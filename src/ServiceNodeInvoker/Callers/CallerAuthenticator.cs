@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Http;
+using ServiceNodeInvoker.Profiles;
+
+namespace ServiceNodeInvoker.Callers;
+
+/// <summary>Which host the library runs in: the Functions host checks function keys itself.</summary>
+public enum InvokerHostKind
+{
+    Standalone,
+    Functions,
+}
+
+/// <summary>The outcome of authenticating a caller. <see cref="Caller"/> is null for an unnamed caller (a function key).</summary>
+public readonly record struct CallerResult(bool Authenticated, string? Caller, string? Problem)
+{
+    public static CallerResult Accept(string? caller) => new(true, caller, null);
+    public static CallerResult Refuse(string problem) => new(false, null, problem);
+}
+
+/// <summary>Applies the caller mode: key only, certificate required, or key or certificate.</summary>
+public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostKind host)
+{
+    private const string CallerItem = "ServiceNodeInvoker.Caller";
+    private readonly CallerMode _mode = options.Callers.Mode;
+
+    /// <summary>The authenticated caller's name for this request (null: unnamed or not authenticated).</summary>
+    public static string? CallerOf(HttpContext context) => context.Items.TryGetValue(CallerItem, out var c) ? c as string : null;
+
+    public async Task<CallerResult> AuthenticateInvocationAsync(HttpContext context)
+    {
+        var result = await AuthenticateCoreAsync(context, allowKey: _mode != CallerMode.CertificateRequired);
+        if (result.Authenticated)
+        {
+            context.Items[CallerItem] = result.Caller;
+        }
+        return result;
+    }
+
+    /// <summary>Health needs no caller certificate (probes cannot present one), only a key.</summary>
+    public Task<CallerResult> AuthenticateHealthAsync(HttpContext context) => AuthenticateCoreAsync(context, allowKey: true);
+
+    private async Task<CallerResult> AuthenticateCoreAsync(HttpContext context, bool allowKey)
+    {
+        if (_mode != CallerMode.KeyOnly)
+        {
+            var certificate = certificates.Presented(context, out var problem);
+            if (certificate is not null)
+            {
+                var (caller, why) = await certificates.IdentifyAsync(certificate);
+                // A presented but unacceptable certificate is refused even where a key would do: it is a misconfiguration to fix.
+                return caller is not null ? CallerResult.Accept(caller) : CallerResult.Refuse(why!);
+            }
+            if (problem is not null)
+            {
+                return CallerResult.Refuse(problem);
+            }
+            if (!allowKey)
+            {
+                return CallerResult.Refuse("a client certificate is required (Invoker:Callers:Mode is CertificateRequired)");
+            }
+        }
+        if (host == InvokerHostKind.Functions)
+        {
+            return CallerResult.Accept(null); // the Functions host has checked the function key
+        }
+        return keys.Authenticate(context) is { } name
+            ? CallerResult.Accept(name)
+            : CallerResult.Refuse($"send a valid API key in the '{ApiKeyAuthenticator.HeaderName}' header or the '{ApiKeyAuthenticator.QueryName}' query parameter");
+    }
+}

@@ -1,0 +1,119 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Http;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Profiles;
+
+namespace ServiceNodeInvoker.Callers;
+
+/// <summary>
+/// Identifies callers by client certificate: the TLS connection's (standalone host) or Azure's
+/// X-ARR-ClientCert header (only when configured as trusted: the front end validates nothing). The
+/// certificate must be in its validity period, chain to the configured CA, allow client
+/// authentication, and be listed by thumbprint or subject.
+/// </summary>
+public sealed class CallerCertificates
+{
+    public const string ForwardedHeader = "X-ARR-ClientCert";
+    private const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
+
+    private readonly CallerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Dictionary<string, string> _byThumbprint = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, string> _bySubject = new(StringComparer.Ordinal);
+    private readonly Lazy<Task<X509Certificate2Collection>>? _roots;
+
+    public CallerCertificates(InvokerOptions options, CertificateSourceFactory sources, TimeProvider time)
+    {
+        _options = options.Callers;
+        _time = time;
+        foreach (var (name, certificate) in _options.Certificates)
+        {
+            if (string.IsNullOrWhiteSpace(certificate.Thumbprint) && string.IsNullOrWhiteSpace(certificate.Subject))
+            {
+                throw new ProfileConfigurationException($"Invoker:Callers:Certificates:{name} needs a Thumbprint (SHA-256 hex) or a Subject.");
+            }
+            if (!string.IsNullOrWhiteSpace(certificate.Thumbprint))
+            {
+                _byThumbprint[certificate.Thumbprint.Replace(":", "", StringComparison.Ordinal).Trim()] = name;
+            }
+            if (!string.IsNullOrWhiteSpace(certificate.Subject))
+            {
+                _bySubject[certificate.Subject.Trim()] = name;
+            }
+        }
+        if (_options.Mode != CallerMode.KeyOnly)
+        {
+            if (_options.CertificateAuthority is null)
+            {
+                throw new ProfileConfigurationException(
+                    $"Invoker:Callers:Mode is {_options.Mode}: set Invoker:Callers:CertificateAuthority to the root(s) caller certificates chain to.");
+            }
+            var source = sources.Create(_options.CertificateAuthority, "Invoker:Callers:CertificateAuthority", CertificateRole.TrustedCa);
+            _roots = new(async () => (await source.LoadAsync(CancellationToken.None)).Certificates);
+        }
+    }
+
+    /// <summary>The certificate the caller presented, if any, and where it came from.</summary>
+    public X509Certificate2? Presented(HttpContext context, out string? problem)
+    {
+        problem = null;
+        if (context.Connection.ClientCertificate is { } tls)
+        {
+            return tls;
+        }
+        if (!_options.TrustForwardedCertificate || context.Request.Headers[ForwardedHeader] is not [{ Length: > 0 } forwarded])
+        {
+            return null;
+        }
+        try
+        {
+            return X509CertificateLoader.LoadCertificate(Convert.FromBase64String(forwarded));
+        }
+        catch (Exception e) when (e is FormatException or CryptographicException)
+        {
+            problem = $"the {ForwardedHeader} header does not hold a base64 DER certificate";
+            return null;
+        }
+    }
+
+    /// <summary>The caller's name, or null with the reason it is not accepted.</summary>
+    public async Task<(string? Caller, string? Problem)> IdentifyAsync(X509Certificate2 certificate)
+    {
+        if (_roots is null)
+        {
+            return (null, "caller certificates are not enabled (Invoker:Callers:Mode is KeyOnly)");
+        }
+        var now = _time.GetUtcNow();
+        if (certificate.NotBefore.ToUniversalTime() > now.UtcDateTime || certificate.NotAfter.ToUniversalTime() <= now.UtcDateTime)
+        {
+            return (null, "the client certificate is outside its validity period");
+        }
+        X509Certificate2Collection roots;
+        try
+        {
+            roots = await _roots.Value;
+        }
+        catch (CertificateLoadException e)
+        {
+            return (null, $"the caller CA could not be loaded: {e.Message}");
+        }
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ClientAuthentication));
+        if (!chain.Build(certificate))
+        {
+            var status = string.Join(", ", chain.ChainStatus.Select(s => s.Status).Distinct());
+            return (null, $"the client certificate does not chain to the caller CA for client authentication ({status})");
+        }
+        var thumbprint = Convert.ToHexString(SHA256.HashData(certificate.RawData));
+        if (_byThumbprint.TryGetValue(thumbprint, out var caller) || _bySubject.TryGetValue(certificate.Subject, out caller))
+        {
+            return (caller, null);
+        }
+        return (null, "the client certificate is valid but not listed under Invoker:Callers:Certificates");
+    }
+}

@@ -1,0 +1,10 @@
+using System.Net;
+
+namespace ServiceNodeInvoker.Transport;
+
+/// <summary>Resolves host names at connect time. Replaceable so tests can play DNS rebinding without a DNS server.</summary>
+public class HostResolver
+{
+    public virtual Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+        Dns.GetHostAddressesAsync(host, cancellationToken);
+}
