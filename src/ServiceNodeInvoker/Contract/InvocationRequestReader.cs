@@ -154,7 +154,7 @@ public static class InvocationRequestReader
         {
             throw InvokerException.Invalid("url", $"'url' is longer than {maxLength} characters.");
         }
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.IsFile || url.IsUnc || text.Contains('\\'))
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var url))
         {
             throw InvokerException.Invalid("url", "'url' must be an absolute URL such as https://host:port/path.");
         }

@@ -64,6 +64,11 @@ public sealed partial class ProfileCatalog
             throw new InvokerException(ErrorCodes.TargetNotAllowed,
                 $"Only https URLs are called (the URL's scheme is '{url.Scheme}').", "url");
         }
+        if (url.OriginalString.Contains('\\') || url.OriginalString.Any(char.IsWhiteSpace))
+        {
+            // Parsers disagree on these (WHATWG treats \ as /, others do not): refuse rather than guess.
+            throw new InvokerException(ErrorCodes.TargetNotAllowed, "URLs with backslashes or whitespace are not called.", "url");
+        }
         if (url.UserInfo.Length > 0)
         {
             throw new InvokerException(ErrorCodes.TargetNotAllowed, "URLs with user information (user@host) are not called.", "url");
