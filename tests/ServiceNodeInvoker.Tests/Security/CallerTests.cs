@@ -1,0 +1,177 @@
+using System.Net.Http.Json;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Standalone;
+using ServiceNodeInvoker.Tests.Infrastructure;
+
+namespace ServiceNodeInvoker.Tests.Security;
+
+/// <summary>Who may call: API keys, caller certificates (TLS or Azure's forwarded header), modes and grants.</summary>
+public sealed class CallerTests
+{
+    private static readonly TestPki Pki = TestPki.Instance;
+    private static readonly X509Certificate2 CallerCertificate = Pki.Root.IssueClient("caller-bot");
+    private static readonly X509Certificate2 OtherCaller = Pki.Root.IssueClient("unlisted-bot");
+
+    private static Dictionary<string, string?> CertificateCallers(TempFiles files, int port, string mode, bool trustForwarded)
+    {
+        var settings = ProfileSettings.Standard(files, port).Settings;
+        settings["Invoker:Callers:Mode"] = mode;
+        settings["Invoker:Callers:TrustForwardedCertificate"] = trustForwarded.ToString();
+        settings["Invoker:Callers:CertificateAuthority:Source"] = "File";
+        settings["Invoker:Callers:CertificateAuthority:Path"] = files.CertificatePem("caller-root.pem", Pki.RootPublic);
+        settings["Invoker:Callers:Certificates:partner-bot:Subject"] = "CN=caller-bot";
+        return settings;
+    }
+
+    private static HttpRequestMessage Invoke(MutualTlsBackend backend, X509Certificate2? forwarded, bool withKey, string? rawHeader = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke")
+        {
+            Content = JsonContent.Create(new { method = "GET", url = $"{backend.BaseAddress}echo" }),
+        };
+        if (forwarded is not null || rawHeader is not null)
+        {
+            request.Headers.Add(CallerCertificates.ForwardedHeader, rawHeader ?? Convert.ToBase64String(forwarded!.RawData));
+        }
+        if (!withKey)
+        {
+            request.Headers.Add(ApiKeyAuthenticator.HeaderName, "not-the-key"); // overrides nothing: the client adds the real one otherwise
+        }
+        return request;
+    }
+
+    private static HttpClient Anonymous(InvokerHost host) => new() { BaseAddress = host.Client.BaseAddress };
+
+    [Fact]
+    public async Task Certificate_required_mode_accepts_a_listed_forwarded_certificate_and_refuses_the_rest()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        await using var host = await InvokerHost.StartAsync(CertificateCallers(files, backend.Port, "CertificateRequired", trustForwarded: true));
+        using var anonymous = Anonymous(host);
+
+        using (var ok = await anonymous.SendAsync(Invoke(backend, CallerCertificate, withKey: true)))
+        {
+            await InvokerHost.ReadAsync(ok, 200);
+        }
+        using (var keyOnly = await host.Client.SendAsync(Invoke(backend, null, withKey: true)))
+        {
+            var problem = await InvokerHost.AssertProblemAsync(keyOnly, 401, ErrorCodes.Unauthenticated);
+            Assert.Contains("client certificate is required", problem.GetProperty("detail").GetString());
+        }
+        var refusals = new (X509Certificate2? Certificate, string? Raw, string Reason)[]
+        {
+            (Pki.OtherClient, null, "does not chain"),
+            (OtherCaller, null, "not listed"),
+            (Pki.Root.IssueClient("caller-bot", notAfter: DateTimeOffset.UtcNow.AddMinutes(-1)), null, "validity"),
+            (Pki.Root.IssueServer(["caller-bot"]), null, "does not chain"), // serverAuth only: not for client authentication
+            (null, "bm90IGEgY2VydA==", "base64 DER"),
+        };
+        foreach (var (certificate, raw, reason) in refusals)
+        {
+            using var refused = await anonymous.SendAsync(Invoke(backend, certificate, withKey: true, raw));
+            var problem = await InvokerHost.AssertProblemAsync(refused, 401, ErrorCodes.Unauthenticated);
+            Assert.Contains(reason, problem.GetProperty("detail").GetString());
+        }
+        Assert.Equal(1, backend.Requests);
+
+        // Health stays reachable with a key and no certificate (probes cannot present one).
+        using var health = await host.Client.GetAsync("/api/health");
+        Assert.Equal(200, (int)health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Forwarded_header_is_ignored_unless_configured_as_trusted()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        await using var host = await InvokerHost.StartAsync(CertificateCallers(files, backend.Port, "KeyOrCertificate", trustForwarded: false));
+        using var anonymous = Anonymous(host);
+
+        using var spoofed = await anonymous.SendAsync(Invoke(backend, CallerCertificate, withKey: false));
+        await InvokerHost.AssertProblemAsync(spoofed, 401, ErrorCodes.Unauthenticated);
+
+        using var keyed = await host.Client.SendAsync(Invoke(backend, null, withKey: true));
+        await InvokerHost.ReadAsync(keyed, 200);
+    }
+
+    [Fact]
+    public async Task Standalone_host_identifies_callers_by_their_tls_client_certificate()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = CertificateCallers(files, backend.Port, "CertificateRequired", trustForwarded: false);
+        settings["Invoker:AllowLoopback"] = "true";
+        settings["Kestrel:Endpoints:Https:Url"] = "https://127.0.0.1:0";
+        settings["Kestrel:Endpoints:Https:Certificate:Path"] = files.Pfx("invoker-server.pfx", "server-pass", Pki.Server, Pki.IntermediatePublic);
+        settings["Kestrel:Endpoints:Https:Certificate:Password"] = "server-pass";
+        var app = StandaloneApp.Build([], b =>
+        {
+            b.Configuration.Sources.Clear();
+            b.Configuration.AddInMemoryCollection(settings);
+            b.Logging.ClearProviders();
+        });
+        await app.StartAsync();
+        try
+        {
+            var address = new Uri(app.Urls.First());
+            HttpClient Client(X509Certificate2? certificate) => new(new SocketsHttpHandler
+            {
+                SslOptions = new SslClientAuthenticationOptions
+                {
+                    ClientCertificates = certificate is null ? null : [certificate],
+                    RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.GetCertHashString() == Pki.Server.GetCertHashString(),
+                },
+            }) { BaseAddress = new Uri($"https://localhost:{address.Port}") };
+
+            using var withCertificate = Client(CallerCertificate);
+            using var ok = await withCertificate.SendAsync(Invoke(backend, null, withKey: false));
+            await InvokerHost.ReadAsync(ok, 200);
+
+            using var without = Client(null);
+            using var refused = await without.SendAsync(Invoke(backend, null, withKey: false));
+            await InvokerHost.AssertProblemAsync(refused, 401, ErrorCodes.Unauthenticated);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_callers_own_grant_beats_the_default_grant()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        await using var other = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port, "payments").Settings;
+        foreach (var (k, v) in ProfileSettings.Standard(files, other.Port, "orders").Settings) { settings[k] = v; }
+        settings["Invoker:Profiles:orders:AllowedCallers:0"] = "bot-b";
+        settings["Invoker:Callers:ApiKeys:bot-a"] = ApiKeyAuthenticator.HashKey("key-a");
+        settings["Invoker:Callers:ApiKeys:bot-b"] = ApiKeyAuthenticator.HashKey("key-b");
+        settings["Invoker:Callers:Grants:bot-a:0"] = "payments";
+        await using var host = await InvokerHost.StartAsync(settings);
+
+        async Task<int> CallAsync(string key, MutualTlsBackend target)
+        {
+            using var client = Anonymous(host);
+            client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, key);
+            using var response = await client.PostAsJsonAsync("/api/invoke", new { method = "GET", url = $"{target.BaseAddress}echo" });
+            if ((int)response.StatusCode == 403)
+            {
+                await InvokerHost.AssertProblemAsync(response, 403, ErrorCodes.CallerNotAllowed);
+            }
+            return (int)response.StatusCode;
+        }
+
+        Assert.Equal(200, await CallAsync("key-a", backend));  // its own grant
+        Assert.Equal(403, await CallAsync("key-a", other));    // not in its own grant
+        Assert.Equal(200, await CallAsync("key-b", other));    // listed by the profile
+        Assert.Equal(200, await CallAsync("key-b", backend));  // default grant: the profile admits everyone
+        Assert.Equal(403, await CallAsync(InvokerHost.ApiKey, other)); // test-bot: not listed by orders
+    }
+}
