@@ -27,6 +27,11 @@ public static class InvocationRequestReader
     public static InvocationRequest Parse(ReadOnlyMemory<byte> json, RequestLimits? limits = null)
     {
         limits ??= RequestLimits.Default;
+        // The reader checks structure, not the UTF-8 inside strings: reading those later would throw.
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+        {
+            throw InvokerException.Invalid("$", "The request body is not valid UTF-8.");
+        }
         JsonDocument document;
         try
         {
