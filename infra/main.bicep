@@ -1,7 +1,7 @@
 // Service Node Invoker on Azure Functions Flex Consumption, least privilege, deployed by `azd up`.
 targetScope = 'subscription'
 
-import { tlsProfile } from 'types.bicep'
+import { tlsProfile, callerCertificate } from 'types.bicep'
 
 @minLength(1)
 @maxLength(64)
@@ -37,6 +37,12 @@ param callerCertificateMode string = 'KeyOnly'
 @description('Paths that never ask for a caller certificate (health probes).')
 param clientCertExclusionPaths string = '/api/health'
 
+@description('Name of the Key Vault certificate or PEM secret holding the root(s) caller certificates chain to (caller certificate modes).')
+param callerCaName string = 'caller-root'
+
+@description('Caller certificates: name (the caller identity used by grants) and a SHA-256 thumbprint and/or exact subject.')
+param callerCertificates callerCertificate[] = []
+
 @description('TLS profiles, written as Invoker__Profiles__… app settings. Certificates live in this deployment\'s Key Vault.')
 param tlsProfiles tlsProfile[] = []
 
@@ -63,6 +69,8 @@ module resources 'modules/resources.bicep' = {
     enableVnet: enableVnet
     callerCertificateMode: callerCertificateMode
     clientCertExclusionPaths: clientCertExclusionPaths
+    callerCaName: callerCaName
+    callerCertificates: callerCertificates
     tlsProfiles: tlsProfiles
   }
 }

@@ -16,3 +16,14 @@ type tlsProfile = {
   timeoutSeconds: int?
   allowPrivateNetwork: bool?
 }
+
+@export()
+@description('A caller identified by its client certificate.')
+type callerCertificate = {
+  @description('Caller name, as used in AllowedCallers and grants.')
+  name: string
+  @description('SHA-256 thumbprint of the certificate (hex).')
+  thumbprint: string?
+  @description('Exact subject, e.g. CN=partner-bot.')
+  subject: string?
+}

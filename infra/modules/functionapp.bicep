@@ -1,6 +1,6 @@
 // The Flex Consumption plan and function app: HTTPS only, TLS 1.2+, FTP and basic publishing off,
 // identity-based storage and App Insights, TLS profiles as app settings.
-import { tlsProfile } from '../types.bicep'
+import { tlsProfile, callerCertificate } from '../types.bicep'
 
 param location string
 param tags object
@@ -16,6 +16,8 @@ param maximumInstanceCount int
 param appSubnetId string
 param callerCertificateMode string
 param clientCertExclusionPaths string
+param callerCaName string
+param callerCertificates callerCertificate[]
 param tlsProfiles tlsProfile[]
 
 var baseSettings = [
@@ -43,6 +45,22 @@ var profileSettings = flatten(map(tlsProfiles, p => concat(
     { name: 'Invoker__Profiles__${p.name}__TrustedCa__Name', value: p.?trustedCaName }
   ]
 )))
+
+// Caller certificates: the site forwards them (X-ARR-ClientCert); the app validates them against the
+// caller CA in Key Vault. Function keys stay checked by the Functions host in every mode.
+var callerSettings = callerCertificateMode == 'KeyOnly' ? [] : concat(
+  [
+    { name: 'Invoker__Callers__Mode', value: callerCertificateMode }
+    { name: 'Invoker__Callers__TrustForwardedCertificate', value: 'true' }
+    { name: 'Invoker__Callers__CertificateAuthority__Source', value: 'KeyVault' }
+    { name: 'Invoker__Callers__CertificateAuthority__VaultUri', value: keyVaultUri }
+    { name: 'Invoker__Callers__CertificateAuthority__Name', value: callerCaName }
+  ],
+  flatten(map(callerCertificates, c => concat(
+    empty(c.?thumbprint ?? '') ? [] : [{ name: 'Invoker__Callers__Certificates__${c.name}__Thumbprint', value: c.?thumbprint }],
+    empty(c.?subject ?? '') ? [] : [{ name: 'Invoker__Callers__Certificates__${c.name}__Subject', value: c.?subject }]
+  )))
+)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${resourceToken}'
@@ -95,7 +113,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
-      appSettings: concat(baseSettings, profileSettings)
+      appSettings: concat(baseSettings, profileSettings, callerSettings)
     }
   }
 }

@@ -1,5 +1,5 @@
 // Everything in the resource group. One user-assigned identity is used for storage, Key Vault and App Insights.
-import { tlsProfile } from '../types.bicep'
+import { tlsProfile, callerCertificate } from '../types.bicep'
 
 param location string
 param tags object
@@ -11,6 +11,8 @@ param maximumInstanceCount int
 param enableVnet bool
 param callerCertificateMode string
 param clientCertExclusionPaths string
+param callerCaName string
+param callerCertificates callerCertificate[]
 param tlsProfiles tlsProfile[]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -83,6 +85,8 @@ module functionApp 'functionapp.bicep' = {
     appSubnetId: enableVnet ? network!.outputs.appSubnetId : ''
     callerCertificateMode: callerCertificateMode
     clientCertExclusionPaths: clientCertExclusionPaths
+    callerCaName: callerCaName
+    callerCertificates: callerCertificates
     tlsProfiles: tlsProfiles
   }
 }

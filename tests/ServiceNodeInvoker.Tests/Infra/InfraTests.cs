@@ -136,6 +136,9 @@ public sealed partial class InfraTests
         Assert.Contains("Invoker__Profiles__{0}__ClientCertificate__Source", written);
         Assert.Contains("Invoker__Profiles__{0}__ClientCertificate__VaultUri", written);
         Assert.Contains("Invoker__Profiles__{0}__ClientCertificate__Name", written);
+        Assert.Contains("Invoker__Callers__Mode", written);
+        Assert.Contains("Invoker__Callers__TrustForwardedCertificate", written);
+        Assert.Contains("Invoker__Callers__Certificates__{0}__Thumbprint", written);
         Assert.All(written, name => Assert.True(Binds(typeof(InvokerOptions), name.Split("__").Skip(1).ToArray()), $"{name} binds to nothing in InvokerOptions"));
         Assert.False(Binds(typeof(InvokerOptions), ["Profiles", "{0}", "ClientCertificat", "Source"])); // the check itself can fail
     }
