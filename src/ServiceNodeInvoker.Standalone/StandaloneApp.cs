@@ -8,16 +8,19 @@ namespace ServiceNodeInvoker.Standalone;
 /// <summary>The standalone host: the library's endpoints on plain ASP.NET Core, with API keys checked like the Functions host does.</summary>
 public static partial class StandaloneApp
 {
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="consoleTelemetry">Print traces to the console too (the demo).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, bool consoleTelemetry = false)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         // ASP.NET Core's request logs print full URLs, which may carry a `code` key: keep them quiet.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        // Every line carries the trace id, so a log line leads to its trace.
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; o.IncludeScopes = true; });
         // Kestrel:Endpoints from configuration, HTTPS included (the slim builder leaves HTTPS out).
         builder.WebHost.UseKestrelHttpsConfiguration();
         configure?.Invoke(builder);
-        builder.Services.AddServiceNodeInvoker(builder.Configuration);
+        builder.Services.AddServiceNodeInvoker(builder.Configuration, InvokerHostKind.Standalone, consoleTelemetry);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https =>
         {
             // Caller certificates are requested, never required at the TLS layer (health must work without

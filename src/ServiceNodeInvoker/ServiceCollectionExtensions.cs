@@ -9,6 +9,7 @@ using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Telemetry;
 using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker;
@@ -17,13 +18,19 @@ public static class ServiceCollectionExtensions
 {
     /// <summary>Registers the invoker from the <c>Invoker</c> configuration section. Both hosts call this.</summary>
     /// <param name="host">Functions: the host checks function keys, so key-only callers need no API key here.</param>
+    /// <param name="consoleTelemetry">Also print traces to the console (the demo).</param>
     public static IServiceCollection AddServiceNodeInvoker(this IServiceCollection services, IConfiguration configuration,
-        InvokerHostKind host = InvokerHostKind.Standalone)
+        InvokerHostKind host = InvokerHostKind.Standalone, bool consoleTelemetry = false)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<InvokerTelemetry>();
+        // One credential for the app: Key Vault and telemetry export share it.
+        var credential = new Lazy<TokenCredential>(() => AzureCredentialFactory.Create(configuration));
+        services.AddInvokerTelemetry(configuration, () => credential.Value, consoleTelemetry);
         services.TryAddSingleton(_ =>
             configuration.GetSection(InvokerOptions.SectionName).Get<InvokerOptions>() ?? new InvokerOptions());
-        services.TryAddSingleton<TokenCredential>(_ => AzureCredentialFactory.Create(configuration));
+        services.TryAddSingleton<TokenCredential>(_ => credential.Value);
         services.TryAddSingleton(_ => KeyVaultClients.DefaultOptions());
         services.TryAddSingleton(sp => new KeyVaultClients(sp.GetRequiredService<TokenCredential>(), sp.GetRequiredService<SecretClientOptions>()));
         services.TryAddSingleton(sp => new CertificateSourceFactory(

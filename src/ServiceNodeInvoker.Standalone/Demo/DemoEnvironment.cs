@@ -78,7 +78,7 @@ public sealed class DemoEnvironment : IAsyncDisposable
                 builder.WebHost.UseUrls("http://127.0.0.1:0");
             }
             configure?.Invoke(builder);
-        });
+        }, consoleTelemetry: configure is null);
         await invoker.StartAsync();
         return new DemoEnvironment(directory, backend, invoker, apiKey);
     }

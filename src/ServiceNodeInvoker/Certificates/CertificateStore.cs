@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Telemetry;
 
 namespace ServiceNodeInvoker.Certificates;
 
@@ -8,14 +9,19 @@ public sealed class CertificateStore : IDisposable
 {
     private readonly Dictionary<string, ProfileCertificates> _byProfile = new(StringComparer.OrdinalIgnoreCase);
 
-    public CertificateStore(ProfileCatalog catalog, InvokerOptions options, TimeProvider time, ILoggerFactory loggers)
+    public CertificateStore(ProfileCatalog catalog, InvokerOptions options, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger<ProfileCertificates>();
         var policy = new RefreshPolicy(ParseInterval(options.CertificateRefreshInterval));
+        var warnings = new CertificateWarnings(options.ExpiryWarningDays, time, loggers.CreateLogger<CertificateWarnings>());
         foreach (var profile in catalog.Profiles)
         {
-            _byProfile[profile.Name] = new ProfileCertificates(profile, policy, time, logger);
+            _byProfile[profile.Name] = new ProfileCertificates(profile, policy, warnings, telemetry, time, logger);
         }
+        telemetry.ObserveDaysToExpiry(() => _byProfile.Values
+            .Select(p => (p.Profile.Name, Client: p.State.Material?.Client))
+            .Where(p => p.Client is not null)
+            .Select(p => (p.Name, (p.Client!.NotAfter - time.GetUtcNow()).TotalDays)));
     }
 
     public void Dispose()

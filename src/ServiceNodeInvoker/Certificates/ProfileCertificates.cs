@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Telemetry;
 
 namespace ServiceNodeInvoker.Certificates;
 
@@ -18,7 +19,8 @@ public sealed record CertificateState(
 /// source while it is valid; concurrent cold requests share one load; a timer refreshes it in the
 /// background; a failed refresh keeps the last good material until it expires.
 /// </summary>
-public sealed partial class ProfileCertificates(TlsProfile profile, RefreshPolicy policy, TimeProvider time, ILogger logger) : IDisposable
+public sealed partial class ProfileCertificates(
+    TlsProfile profile, RefreshPolicy policy, CertificateWarnings warnings, InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
 {
     /// <summary>With nothing cached, a failed load is not retried by requests sooner than this.</summary>
     public static readonly TimeSpan RetryDelayAfterFailure = TimeSpan.FromSeconds(5);
@@ -199,6 +201,11 @@ public sealed partial class ProfileCertificates(TlsProfile profile, RefreshPolic
             {
                 Log.Loaded(logger, profile.Name, client?.Subject, client?.ThumbprintSha256, client?.SourceVersion, client?.NotAfter);
             }
+            telemetry.RecordRefresh(profile.Name, success: true);
+            if (client is not null)
+            {
+                warnings.CheckExpiry(profile.Name, client);
+            }
             return _current!;
         }
         catch (Exception e) when (e is not CertificateLoadException)
@@ -214,6 +221,7 @@ public sealed partial class ProfileCertificates(TlsProfile profile, RefreshPolic
 
     private CertificateLoadException Record(CertificateLoadException e)
     {
+        telemetry.RecordRefresh(profile.Name, success: false);
         lock (_gate)
         {
             _lastError = e.Message;

@@ -7,6 +7,7 @@ using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Telemetry;
 
 namespace ServiceNodeInvoker.Endpoints;
 
@@ -14,17 +15,43 @@ namespace ServiceNodeInvoker.Endpoints;
 /// POST /api/invoke. Hosts (standalone, Azure Functions) call <see cref="HandleAsync"/> and return its
 /// result. Callers are authenticated here, so both hosts apply the same caller mode.
 /// </summary>
-public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator callers, InvokerOptions options, ILogger<InvokeEndpoint> logger)
+public sealed partial class InvokeEndpoint(
+    Invoker invoker, CallerAuthenticator callers, InvokerTelemetry telemetry, InvokerOptions options, ILogger<InvokeEndpoint> logger)
 {
     private readonly RequestLimits _limits = options.Limits;
 
     public async Task<IResult> HandleAsync(HttpContext context)
     {
+        var record = telemetry.Begin();
+        try
+        {
+            var result = await HandleCoreAsync(context, record);
+            if (result is not IOwnsRecord)
+            {
+                record.Dispose(); // the results that stream own the record and end it when done
+            }
+            return result;
+        }
+        catch
+        {
+            record.Dispose();
+            throw;
+        }
+    }
+
+    private IResult Problem(InvokerException error, HttpContext context, InvocationRecord record)
+    {
+        record.Failed(error);
+        return ProblemResponse.From(error, context);
+    }
+
+    private async Task<IResult> HandleCoreAsync(HttpContext context, InvocationRecord record)
+    {
         var caller = await callers.AuthenticateInvocationAsync(context);
         if (!caller.Authenticated)
         {
             Log.Rejected(logger, ErrorCodes.Unauthenticated, null, caller.Problem!);
-            return ProblemResponse.Create(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}.", null, context);
+            return Problem(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record);
         }
         InvocationRequest request;
         try
@@ -37,7 +64,7 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
         catch (InvokerException e)
         {
             Log.Rejected(logger, e.Code, e.Field, e.Message);
-            return ProblemResponse.From(e, context);
+            return Problem(e, context, record);
         }
         catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
         {
@@ -47,7 +74,7 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
         InvocationOutcome outcome;
         try
         {
-            outcome = await invoker.SendAsync(request, caller.Caller, context.RequestAborted);
+            outcome = await invoker.SendAsync(request, caller.Caller, record, context.RequestAborted);
         }
         catch (InvokerException e)
         {
@@ -55,7 +82,7 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
             {
                 Log.Rejected(logger, e.Code, e.Field, e.Message);
             }
-            return ProblemResponse.From(e, context);
+            return Problem(e, context, record);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -66,21 +93,21 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
         if (outcome.Response.Content.Headers.ContentLength > limit)
         {
             outcome.Dispose();
-            return ProblemResponse.From(TooLarge(outcome.Profile, limit), context);
+            return Problem(TooLarge(outcome.Profile, limit), context, record);
         }
         return request.Response == ResponseMode.Passthrough
-            ? new PassthroughResult(outcome, logger)
-            : await BufferEnvelopeAsync(outcome, context);
+            ? new PassthroughResult(outcome, record, logger)
+            : await BufferEnvelopeAsync(outcome, context, record);
     }
 
-    private async Task<IResult> BufferEnvelopeAsync(InvocationOutcome outcome, HttpContext context)
+    private async Task<IResult> BufferEnvelopeAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record)
     {
         try
         {
             var stream = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
             var body = await BoundedBody.ReadAsync(stream, outcome.Response.Content.Headers.ContentLength,
                 outcome.Profile.MaxResponseBytes, () => TooLarge(outcome.Profile, outcome.Profile.MaxResponseBytes), outcome.Token);
-            return new EnvelopeResult(outcome, body, outcome.Elapsed, logger);
+            return new EnvelopeResult(outcome, body, outcome.Elapsed, record, logger);
         }
         catch (Exception e)
         {
@@ -93,7 +120,7 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
                 ?? (outcome.TimedOut ? Invoker.TimeoutError(outcome.Profile, outcome.Request)
                     : FailureClassifier.Classify(e, outcome.Profile, outcome.Request.Url, presentedClientCertificate: false));
             Log.Rejected(logger, error.Code, null, error.Message);
-            return ProblemResponse.From(error, context);
+            return Problem(error, context, record);
         }
     }
 
@@ -101,14 +128,20 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
         new(ErrorCodes.ResponseTooLarge,
             $"The backend's response body is larger than {limit} bytes, the MaxResponseBytes of profile '{profile.Name}'.");
 
+    /// <summary>A result that ends the invocation's telemetry itself, once it has written the reply.</summary>
+    private interface IOwnsRecord;
+
     /// <summary>Writes the envelope from the buffered body, then releases everything.</summary>
-    private sealed class EnvelopeResult(InvocationOutcome outcome, BoundedBody body, TimeSpan duration, ILogger logger) : IResult
+    private sealed class EnvelopeResult(InvocationOutcome outcome, BoundedBody body, TimeSpan duration, InvocationRecord record, ILogger logger)
+        : IResult, IOwnsRecord
     {
         public async Task ExecuteAsync(HttpContext context)
         {
+            using (record)
             using (outcome)
             using (body)
             {
+                record.Answered((int)outcome.Response.StatusCode, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), duration);
                 context.Response.StatusCode = StatusCodes.Status200OK;
                 context.Response.ContentType = "application/json; charset=utf-8";
                 await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter))
@@ -123,14 +156,16 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
     }
 
     /// <summary>Streams the backend's status, end-to-end headers and body; never buffers the body.</summary>
-    private sealed class PassthroughResult(InvocationOutcome outcome, ILogger logger) : IResult
+    private sealed class PassthroughResult(InvocationOutcome outcome, InvocationRecord record, ILogger logger) : IResult, IOwnsRecord
     {
         public const string DurationHeader = "invoker-duration-ms";
 
         public async Task ExecuteAsync(HttpContext context)
         {
+            using (record)
             using (outcome)
             {
+                record.Answered((int)outcome.Response.StatusCode, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), outcome.Elapsed);
                 var response = context.Response;
                 response.StatusCode = (int)outcome.Response.StatusCode;
                 foreach (var (name, values) in ResponseHeaders.EndToEnd(outcome.Response))
@@ -155,6 +190,7 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
                             {
                                 // Headers are gone already: cutting the connection is the only honest signal left.
                                 Log.PassthroughCut(logger, outcome.Profile.Name, $"the body exceeded MaxResponseBytes ({limit})");
+                                record.Cut("response-too-large");
                                 context.Abort();
                                 return;
                             }
@@ -168,6 +204,7 @@ public sealed partial class InvokeEndpoint(Invoker invoker, CallerAuthenticator 
                 }
                 catch (Exception e) when (e is IOException or OperationCanceledException or HttpRequestException)
                 {
+                    record.Cut(outcome.TimedOut ? "timeout" : "stream-broken");
                     Log.PassthroughCut(logger, outcome.Profile.Name,
                         outcome.TimedOut ? "the timeout passed while streaming" : context.RequestAborted.IsCancellationRequested
                             ? "the caller went away" : $"the backend connection broke ({e.GetType().Name})");

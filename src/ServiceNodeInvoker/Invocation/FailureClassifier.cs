@@ -22,7 +22,10 @@ public static class FailureClassifier
         if (Find<ServerCertificateRejectedException>(exception) is { } rejected)
         {
             return new InvokerException(ErrorCodes.TlsHandshakeFailed,
-                $"The server certificate of {target} was rejected: {rejected.Message}.", inner: exception);
+                $"The server certificate of {target} was rejected: {rejected.Message}.", inner: exception)
+            {
+                ServerCertificateRejected = true,
+            };
         }
         if (Find<AuthenticationException>(exception) is { } authentication)
         {

@@ -5,6 +5,7 @@ using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Telemetry;
 using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker.Invocation;
@@ -22,16 +23,20 @@ public sealed partial class Invoker(
     ILogger<Invoker> logger)
 {
     /// <param name="caller">The authenticated caller's name, when the host knows it.</param>
-    public async Task<InvocationOutcome> SendAsync(InvocationRequest request, string? caller, CancellationToken callerAborted)
+    /// <param name="record">This invocation's telemetry; tagged here with the profile and target.</param>
+    public async Task<InvocationOutcome> SendAsync(InvocationRequest request, string? caller, InvocationRecord? record, CancellationToken callerAborted)
     {
         var started = time.GetTimestamp();
         var profile = catalog.Resolve(request.Profile, request.Url);
+        var target = HostKey.FromUri(request.Url);
+        record?.Target(profile.Name, request.Method.Method, target.Host, target.Port);
         if (!grants.Allows(caller, profile))
         {
             throw new InvokerException(ErrorCodes.CallerNotAllowed,
                 $"The caller {(caller is null ? "(unnamed)" : $"'{caller}'")} has no grant for profile '{profile.Name}'.", "profile");
         }
         var material = await certificates.For(profile).GetAsync(callerAborted);
+        record?.ClientCertificate(material.Client?.ThumbprintSha256);
         var lease = transports.Acquire(profile, material);
         var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerAborted);
         timeout.CancelAfter(profile.EffectiveTimeout(request.Timeout));

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace ServiceNodeInvoker.Telemetry;
+
+/// <summary>
+/// The invoker's activity source and meter. Tags carry profile, host, port, method, status, error
+/// code, TLS protocol and certificate thumbprint: never URLs' paths or queries, headers or bodies.
+/// </summary>
+public sealed class InvokerTelemetry : IDisposable
+{
+    public const string Name = "ServiceNodeInvoker";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _invocations;
+    private readonly Histogram<double> _backendDuration;
+    private readonly Counter<long> _refreshes;
+    private readonly Counter<long> _handshakeFailures;
+
+    public InvokerTelemetry(IMeterFactory meters)
+    {
+        _meter = meters.Create(Name);
+        _invocations = _meter.CreateCounter<long>("invoker.invocations", "{invocation}",
+            "Invocations by profile and outcome (ok, or the invoker error code).");
+        _backendDuration = _meter.CreateHistogram<double>("invoker.backend.duration", "ms",
+            "Time from sending to the backend until its response was complete.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000] });
+        _refreshes = _meter.CreateCounter<long>("invoker.certificate.refreshes", "{refresh}",
+            "Certificate loads and refreshes by profile and result (success, failure).");
+        _handshakeFailures = _meter.CreateCounter<long>("invoker.tls.handshake_failures", "{failure}",
+            "Failed TLS handshakes by profile and reason (server-certificate, client-certificate-refused, handshake).");
+    }
+
+    public ActivitySource Source { get; } = new(Name);
+
+    public Meter Meter => _meter;
+
+    public InvocationRecord Begin() => new(this, Source.StartActivity("invoke", ActivityKind.Internal));
+
+    internal void RecordInvocation(string profile, string outcome) =>
+        _invocations.Add(1, new KeyValuePair<string, object?>("invoker.profile", profile), new("invoker.outcome", outcome));
+
+    internal void RecordBackendDuration(string profile, int status, double milliseconds) =>
+        _backendDuration.Record(milliseconds, new KeyValuePair<string, object?>("invoker.profile", profile), new("http.response.status_code", status));
+
+    internal void RecordHandshakeFailure(string profile, string reason) =>
+        _handshakeFailures.Add(1, new KeyValuePair<string, object?>("invoker.profile", profile), new("invoker.tls.failure_reason", reason));
+
+    public void RecordRefresh(string profile, bool success) =>
+        _refreshes.Add(1, new KeyValuePair<string, object?>("invoker.profile", profile), new("invoker.refresh.result", success ? "success" : "failure"));
+
+    /// <summary>Days until each profile's client certificate expires, read when metrics are collected.</summary>
+    public void ObserveDaysToExpiry(Func<IEnumerable<(string Profile, double Days)>> read) =>
+        _meter.CreateObservableGauge("invoker.certificate.days_to_expiry",
+            () => read().Select(r => new Measurement<double>(r.Days, new KeyValuePair<string, object?>("invoker.profile", r.Profile))),
+            "d", "Days until the profile's client certificate expires; alert on it.");
+
+    public void Dispose()
+    {
+        Source.Dispose();
+        _meter.Dispose();
+    }
+}

@@ -1,0 +1,58 @@
+using Azure.Core;
+using Azure.Monitor.OpenTelemetry.Exporter;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Logs;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace ServiceNodeInvoker.Telemetry;
+
+/// <summary>
+/// OpenTelemetry for the invoker's source and meter. Exporters follow the environment:
+/// Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set (Entra-authenticated with the
+/// app's credential: infra turns local auth off), OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, the
+/// console when asked (the demo).
+/// </summary>
+public static class TelemetryRegistration
+{
+    public const string ServiceName = "service-node-invoker";
+
+    public static void AddInvokerTelemetry(this IServiceCollection services, IConfiguration configuration, Func<TokenCredential> credential, bool console)
+    {
+        var appInsights = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
+        var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        void AzureMonitor(AzureMonitorExporterOptions o)
+        {
+            o.ConnectionString = appInsights;
+            o.Credential = credential();
+        }
+
+        var builder = services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(ServiceName))
+            .WithTracing(tracing =>
+            {
+                // The incoming request's span is the parent of "invoke" (and carries the bot's own trace context).
+                tracing.AddAspNetCoreInstrumentation(o => o.Filter = context => context.Request.Path.StartsWithSegments("/api"));
+                tracing.AddSource(InvokerTelemetry.Name);
+                if (!string.IsNullOrEmpty(appInsights)) { tracing.AddAzureMonitorTraceExporter(AzureMonitor); }
+                if (otlp) { tracing.AddOtlpExporter(); }
+                if (console) { tracing.AddConsoleExporter(); }
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(InvokerTelemetry.Name);
+                if (!string.IsNullOrEmpty(appInsights)) { metrics.AddAzureMonitorMetricExporter(AzureMonitor); }
+                if (otlp) { metrics.AddOtlpExporter(); }
+            });
+        if (!string.IsNullOrEmpty(appInsights) || otlp)
+        {
+            builder.WithLogging(logging =>
+            {
+                if (!string.IsNullOrEmpty(appInsights)) { logging.AddAzureMonitorLogExporter(AzureMonitor); }
+                if (otlp) { logging.AddOtlpExporter(); }
+            });
+        }
+    }
+}
