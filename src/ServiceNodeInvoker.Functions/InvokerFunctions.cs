@@ -1,11 +1,12 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Probe;
 
 namespace ServiceNodeInvoker.Functions;
 
 /// <summary>The HTTP functions. The Functions host checks function keys before these run.</summary>
-public sealed class InvokerFunctions(InvokeEndpoint invoke, HealthEndpoint health)
+public sealed class InvokerFunctions(InvokeEndpoint invoke, HealthEndpoint health, ProbeEndpoint probe)
 {
     [Function("Invoke")]
     public Task<IResult> Invoke([HttpTrigger(AuthorizationLevel.Function, "post", Route = "invoke")] HttpRequest request) =>
@@ -14,4 +15,9 @@ public sealed class InvokerFunctions(InvokeEndpoint invoke, HealthEndpoint healt
     [Function("Health")]
     public Task<IResult> Health([HttpTrigger(AuthorizationLevel.Function, "get", Route = "health")] HttpRequest request) =>
         health.HandleAsync(request.HttpContext);
+
+    /// <summary>The mutual-TLS probe: admin level (the master key).</summary>
+    [Function("Probe")]
+    public Task<IResult> Probe([HttpTrigger(AuthorizationLevel.Admin, "post", Route = "profiles/{name}/probe")] HttpRequest request, string name) =>
+        probe.HandleAsync(request.HttpContext, name);
 }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Probe;
 using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Standalone;
@@ -40,6 +41,7 @@ public static partial class StandaloneApp
         var api = app.MapGroup("/api");
         api.MapPost("/invoke", (HttpContext context, InvokeEndpoint endpoint) => endpoint.HandleAsync(context));
         api.MapGet("/health", (HttpContext context, HealthEndpoint endpoint) => endpoint.HandleAsync(context));
+        api.MapPost("/profiles/{name}/probe", (HttpContext context, string name, ProbeEndpoint endpoint) => endpoint.HandleAsync(context, name));
         return app;
     }
 

@@ -8,6 +8,7 @@ using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Invocation;
+using ServiceNodeInvoker.Probe;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
 using ServiceNodeInvoker.Transport;
@@ -45,6 +46,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<Invoker>();
         services.TryAddSingleton<InvokeEndpoint>();
         services.TryAddSingleton<HealthEndpoint>();
+        services.TryAddSingleton<MutualTlsProbe>();
+        services.TryAddSingleton<ProbeEndpoint>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<CallerCertificates>();
         services.TryAddSingleton<CallerGrants>();

@@ -16,9 +16,14 @@ public sealed class ApiKeyAuthenticator
 
     private readonly (string Name, byte[] Hash)[] _keys;
 
-    public ApiKeyAuthenticator(InvokerOptions options)
+    public ApiKeyAuthenticator(InvokerOptions options) : this(options.Callers.ApiKeys, "Invoker:Callers:ApiKeys")
     {
-        _keys = options.Callers.ApiKeys.Select(k => (k.Key, ParseHash(k.Key, k.Value))).ToArray();
+    }
+
+    /// <param name="setting">Where the keys are configured, for error messages.</param>
+    public ApiKeyAuthenticator(IReadOnlyDictionary<string, string> hashes, string setting)
+    {
+        _keys = hashes.Select(k => (k.Key, ParseHash($"{setting}:{k.Key}", k.Value))).ToArray();
     }
 
     public bool HasKeys => _keys.Length > 0;
@@ -50,7 +55,7 @@ public sealed class ApiKeyAuthenticator
     /// <summary>The hash to put in configuration for a key.</summary>
     public static string HashKey(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 
-    private static byte[] ParseHash(string name, string value)
+    private static byte[] ParseHash(string setting, string value)
     {
         var hex = value.Trim();
         if (hex.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
@@ -60,6 +65,6 @@ public sealed class ApiKeyAuthenticator
         return hex.Length == 64 && hex.All(Uri.IsHexDigit)
             ? Convert.FromHexString(hex)
             : throw new ProfileConfigurationException(
-                $"Invoker:Callers:ApiKeys:{name} must be the SHA-256 of the key in hex (64 characters), not the key itself.");
+                $"{setting} must be the SHA-256 of the key in hex (64 characters), not the key itself.");
     }
 }

@@ -22,6 +22,7 @@ public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthentica
 {
     private const string CallerItem = "ServiceNodeInvoker.Caller";
     private readonly CallerMode _mode = options.Callers.Mode;
+    private readonly ApiKeyAuthenticator _admins = new(options.Callers.AdminKeys, "Invoker:Callers:AdminKeys");
 
     /// <summary>The authenticated caller's name for this request (null: unnamed or not authenticated).</summary>
     public static string? CallerOf(HttpContext context) => context.Items.TryGetValue(CallerItem, out var c) ? c as string : null;
@@ -35,6 +36,12 @@ public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthentica
         }
         return result;
     }
+
+    /// <summary>Administrative endpoints (the probe): an admin key; on Azure the Functions host checks the admin level.</summary>
+    public CallerResult AuthenticateAdmin(HttpContext context) =>
+        host == InvokerHostKind.Functions ? CallerResult.Accept(null)
+        : _admins.Authenticate(context) is { } admin ? CallerResult.Accept(admin)
+        : CallerResult.Refuse("the probe needs an admin key (Invoker:Callers:AdminKeys) in the 'x-functions-key' header");
 
     /// <summary>Health needs no caller certificate (probes cannot present one), only a key.</summary>
     public Task<CallerResult> AuthenticateHealthAsync(HttpContext context) => AuthenticateCoreAsync(context, allowKey: true);

@@ -64,6 +64,9 @@ public sealed class CallerOptions
     /// <summary>Caller name → SHA-256 (hex) of its API key. Keys themselves are never stored.</summary>
     public Dictionary<string, string> ApiKeys { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Standalone host: admin name → SHA-256 (hex) of an admin key, for the probe. (Azure: the Functions admin level.)</summary>
+    public Dictionary<string, string> AdminKeys { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Caller name → the certificate that identifies it (by SHA-256 thumbprint or exact subject).</summary>
     public Dictionary<string, CallerCertificateOptions> Certificates { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 

@@ -1,0 +1,40 @@
+namespace ServiceNodeInvoker.Probe;
+
+/// <summary>What the probe found for one profile.</summary>
+public sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts);
+
+/// <summary>What the probe found for one host:port, step by step, with a plain-words summary.</summary>
+public sealed class HostProbeReport
+{
+    public required string Host { get; init; }
+    public required int Port { get; init; }
+    public bool Ok { get; set; }
+    public string Summary { get; set; } = "";
+    public StepReport Dns { get; } = new();
+    public StepReport Connect { get; } = new();
+    public TlsReport Tls { get; } = new();
+}
+
+public class StepReport
+{
+    public double? Milliseconds { get; set; }
+    public bool? Ok { get; set; }
+    public string? Error { get; set; }
+    public List<string> Addresses { get; } = [];
+}
+
+public sealed class TlsReport : StepReport
+{
+    public string? Protocol { get; set; }
+    public string? CipherSuite { get; set; }
+    public List<CertificateSummary> ServerChain { get; } = [];
+    public bool? ServerCertificateValid { get; set; }
+    public string? ServerCertificateProblem { get; set; }
+    public bool? ClientCertificateRequested { get; set; }
+    public List<string> AcceptableIssuers { get; } = [];
+    public string? ClientCertificatePresented { get; set; }
+    public bool? ClientCertificateAccepted { get; set; }
+    public string? ClientCertificateEvidence { get; set; }
+}
+
+public sealed record CertificateSummary(string Subject, string Issuer, DateTimeOffset NotBefore, DateTimeOffset NotAfter);

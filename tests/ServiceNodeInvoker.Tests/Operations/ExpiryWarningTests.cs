@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Time.Testing;
+using ServiceNodeInvoker.Tests.Infrastructure;
+
+namespace ServiceNodeInvoker.Tests.Operations;
+
+/// <summary>A certificate inside the warning window: degraded health and one warning a day, not one per refresh.</summary>
+public sealed class ExpiryWarningTests
+{
+    [Fact]
+    public async Task A_certificate_inside_the_window_is_warned_about_once_a_day()
+    {
+        var pki = TestPki.Instance;
+        using var files = new TempFiles();
+        var expiring = pki.Intermediate.IssueClient("expiring-soon", notAfter: DateTimeOffset.UtcNow.AddDays(12));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, 443, client: expiring).Settings,
+            b => b.Services.AddSingleton<TimeProvider>(time));
+        int Warnings() => host.Logs.Lines.Count(l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("expires in", StringComparison.Ordinal));
+
+        await PollAsync(() => Warnings() == 1);
+        Assert.Contains(host.Logs.Lines, l => l.Contains("expiring-soon", StringComparison.Ordinal) && l.Contains("expires in 11 days", StringComparison.Ordinal));
+
+        for (var hour = 0; hour < 5; hour++)
+        {
+            time.Advance(TimeSpan.FromMinutes(70)); // past each hourly refresh (with jitter)
+            var advancedTo = time.GetUtcNow();
+            await PollAsync(() => LastRefresh(host) >= advancedTo); // the refresh (and its expiry check) ran
+        }
+        Assert.Equal(1, Warnings()); // five refreshes, but a day has not passed
+
+        time.Advance(TimeSpan.FromHours(20));
+        await PollAsync(() => Warnings() == 2);
+    }
+
+    private static DateTimeOffset LastRefresh(InvokerHost host)
+    {
+        using var response = host.Client.GetAsync("/api/health").GetAwaiter().GetResult();
+        var health = System.Text.Json.JsonDocument.Parse(response.Content.ReadAsStringAsync().GetAwaiter().GetResult()).RootElement;
+        var last = health.GetProperty("profiles").GetProperty("payments").GetProperty("certificate").GetProperty("lastRefresh");
+        return last.ValueKind == System.Text.Json.JsonValueKind.Null ? DateTimeOffset.MinValue : last.GetDateTimeOffset();
+    }
+
+    private static async Task PollAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20); // poll interval, bounded by the deadline
+        }
+        Assert.True(condition(), "timed out");
+    }
+}

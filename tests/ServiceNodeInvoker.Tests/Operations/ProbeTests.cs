@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Tests.Infrastructure;
+
+namespace ServiceNodeInvoker.Tests.Operations;
+
+/// <summary>POST /api/profiles/{name}/probe against the backends an operator meets at 2 a.m.</summary>
+public sealed class ProbeTests
+{
+    private static readonly TestPki Pki = TestPki.Instance;
+    private const string AdminKey = "admin-key-for-probes";
+
+    private static async Task<JsonElement> ProbeAsync(int port, int expectedStatus = 200, string? key = AdminKey)
+    {
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, port).Settings;
+        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(AdminKey);
+        await using var host = await InvokerHost.StartAsync(settings);
+        using var client = new HttpClient { BaseAddress = host.Client.BaseAddress };
+        if (key is not null)
+        {
+            client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, key);
+        }
+        using var response = await client.PostAsync("/api/profiles/payments/probe", null);
+        var body = await InvokerHost.ReadAsync(response, expectedStatus);
+        return expectedStatus == 200 ? body.GetProperty("hosts")[0] : body;
+    }
+
+    [Fact]
+    public async Task A_backend_that_requires_and_accepts_our_certificate()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        var host = await ProbeAsync(backend.Port);
+
+        var tls = host.GetProperty("tls");
+        Assert.True(host.GetProperty("ok").GetBoolean(), host.ToString());
+        Assert.Equal("Tls13", tls.GetProperty("protocol").GetString());
+        Assert.False(string.IsNullOrEmpty(tls.GetProperty("cipherSuite").GetString()));
+        Assert.True(tls.GetProperty("serverCertificateValid").GetBoolean());
+        Assert.Contains("CN=Test Intermediate CA", tls.GetProperty("serverChain").ToString());
+        Assert.True(tls.GetProperty("clientCertificateRequested").GetBoolean());
+        Assert.True(tls.GetProperty("clientCertificateAccepted").GetBoolean());
+        Assert.Equal("CN=bot-client-rsa", tls.GetProperty("clientCertificatePresented").GetString());
+        Assert.True(host.GetProperty("dns").GetProperty("milliseconds").GetDouble() >= 0);
+        Assert.True(host.GetProperty("connect").GetProperty("milliseconds").GetDouble() >= 0);
+        Assert.True(tls.GetProperty("milliseconds").GetDouble() > 0);
+        Assert.StartsWith("OK", host.GetProperty("summary").GetString());
+        Assert.Equal(0, backend.Requests); // handshakes only: no request was sent
+    }
+
+    [Fact]
+    public async Task A_backend_that_refuses_our_certificate()
+    {
+        await using var backend = await Pki.StartBackendAsync(clientRoot: X509CertificateLoader.LoadCertificate(Pki.OtherRoot.Certificate.RawData));
+        var host = await ProbeAsync(backend.Port);
+
+        var tls = host.GetProperty("tls");
+        Assert.False(host.GetProperty("ok").GetBoolean());
+        Assert.True(tls.GetProperty("clientCertificateRequested").GetBoolean());
+        Assert.False(tls.GetProperty("clientCertificateAccepted").GetBoolean());
+        Assert.Contains("refused our client certificate", host.GetProperty("summary").GetString());
+    }
+
+    [Fact]
+    public async Task A_backend_with_an_untrusted_certificate_never_sees_ours()
+    {
+        await using var backend = await Pki.StartBackendAsync(server: Pki.UntrustedServer);
+        var host = await ProbeAsync(backend.Port);
+
+        var tls = host.GetProperty("tls");
+        Assert.False(host.GetProperty("ok").GetBoolean());
+        Assert.False(tls.GetProperty("serverCertificateValid").GetBoolean());
+        Assert.Contains("does not chain to the profile's TrustedCa", tls.GetProperty("serverCertificateProblem").GetString());
+        Assert.Contains("CN=Unrelated Intermediate CA", tls.GetProperty("serverChain").ToString());
+        Assert.Equal(JsonValueKind.Null, tls.GetProperty("clientCertificatePresented").ValueKind);
+        Assert.Empty(backend.ClientChains);
+    }
+
+    [Fact]
+    public async Task A_backend_with_a_certificate_for_another_name()
+    {
+        await using var backend = await Pki.StartBackendAsync(server: Pki.WrongNameServer);
+        var host = await ProbeAsync(backend.Port);
+
+        Assert.False(host.GetProperty("ok").GetBoolean());
+        Assert.Contains("not valid for the host name 'localhost'", host.GetProperty("tls").GetProperty("serverCertificateProblem").GetString());
+    }
+
+    [Fact]
+    public async Task A_backend_that_does_not_ask_for_a_client_certificate()
+    {
+        await using var backend = await Pki.StartBackendAsync(requireClientCertificate: false);
+        var host = await ProbeAsync(backend.Port);
+
+        Assert.True(host.GetProperty("ok").GetBoolean());
+        Assert.False(host.GetProperty("tls").GetProperty("clientCertificateRequested").GetBoolean());
+        Assert.Contains("did not ask for a client certificate", host.GetProperty("summary").GetString());
+    }
+
+    [Fact]
+    public async Task A_closed_port()
+    {
+        int port;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        var host = await ProbeAsync(port);
+
+        Assert.False(host.GetProperty("ok").GetBoolean());
+        Assert.False(host.GetProperty("connect").GetProperty("ok").GetBoolean());
+        Assert.Contains("connection refused", host.GetProperty("summary").GetString());
+    }
+
+    [Fact]
+    public async Task The_probe_needs_an_admin_key()
+    {
+        var problem = await ProbeAsync(1, 401, key: InvokerHost.ApiKey);
+        Assert.Equal(ErrorCodes.Unauthenticated, problem.GetProperty("code").GetString());
+    }
+}
