@@ -1,19 +1,18 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
 namespace ServiceNodeInvoker.Contract;
 
 /// <summary>
-/// Parses and validates the invocation request body. Every rejection names the field at fault;
-/// none echoes a header value or body back, since those may be secrets.
+/// Parses and validates the invocation request body in one forward pass (Utf8JsonReader, no DOM: a
+/// large JSON body is skipped over and sliced, never materialised). Every rejection names the field
+/// at fault; none echoes a header value or body back, since those may be secrets.
 /// </summary>
 public static class InvocationRequestReader
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new()
+    private static readonly JsonReaderOptions ReaderOptions = new()
     {
         MaxDepth = 64,
-        AllowDuplicateProperties = false,
         CommentHandling = JsonCommentHandling.Disallow,
         AllowTrailingCommas = false,
     };
@@ -24,6 +23,12 @@ public static class InvocationRequestReader
         ["PATCH"] = HttpMethod.Patch, ["DELETE"] = HttpMethod.Delete, ["OPTIONS"] = HttpMethod.Options,
     };
 
+    [Flags]
+    private enum Field
+    {
+        None = 0, Profile = 1, Method = 2, Url = 4, Headers = 8, Body = 16, BodyBase64 = 32, Timeout = 64, Response = 128,
+    }
+
     public static InvocationRequest Parse(ReadOnlyMemory<byte> json, RequestLimits? limits = null)
     {
         limits ??= RequestLimits.Default;
@@ -32,32 +37,34 @@ public static class InvocationRequestReader
         {
             throw InvokerException.Invalid("$", "The request body is not valid UTF-8.");
         }
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json, DocumentOptions);
+            var reader = new Utf8JsonReader(json.Span, ReaderOptions);
+            var request = Read(ref reader, json, limits);
+            if (reader.Read())
+            {
+                throw InvokerException.Invalid("$", "The request body holds more than one JSON value.");
+            }
+            return request;
         }
         catch (JsonException e)
         {
             // The reader's message gives position and reason, never the offending content.
             throw InvokerException.Invalid("$", $"The request body is not valid JSON: {Describe(e)}");
         }
-        using (document)
-        {
-            return Read(document.RootElement, limits);
-        }
     }
 
     private static string Describe(JsonException e) =>
         e.LineNumber is { } line ? $"error at line {line + 1}, byte {e.BytePositionInLine + 1}." : "malformed JSON.";
 
-    private static InvocationRequest Read(JsonElement root, RequestLimits limits)
+    private static InvocationRequest Read(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json, RequestLimits limits)
     {
-        if (root.ValueKind != JsonValueKind.Object)
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             throw InvokerException.Invalid("$", "The request body must be a JSON object.");
         }
 
+        var seen = Field.None;
         string? profile = null;
         HttpMethod? method = null;
         Uri? url = null;
@@ -67,50 +74,54 @@ public static class InvocationRequestReader
         TimeSpan? timeout = null;
         var response = ResponseMode.Envelope;
 
-        foreach (var property in root.EnumerateObject())
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var value = property.Value;
-            switch (property.Name)
+            var field = Identify(ref reader);
+            if ((seen & field) != 0)
             {
-                case "profile":
-                    profile = OptionalString(value, "profile");
+                throw InvokerException.Invalid("$", "A field appears twice in the request body.");
+            }
+            seen |= field;
+            reader.Read();
+            switch (field)
+            {
+                case Field.Profile:
+                    profile = OptionalString(ref reader, "profile");
                     if (profile is { Length: 0 or > 128 })
                     {
                         throw InvokerException.Invalid("profile", "'profile' must be a non-empty name of at most 128 characters.");
                     }
                     break;
-                case "method":
-                    var methodName = OptionalString(value, "method");
+                case Field.Method:
+                    var methodName = OptionalString(ref reader, "method");
                     if (methodName is null || !Methods.TryGetValue(methodName, out method))
                     {
                         throw InvokerException.Invalid("method", "'method' must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.");
                     }
                     break;
-                case "url":
-                    url = ReadUrl(value, limits.MaxUrlLength);
+                case Field.Url:
+                    url = ReadUrl(ref reader, limits.MaxUrlLength);
                     break;
-                case "headers":
-                    headers = ReadHeaders(value, limits);
+                case Field.Headers:
+                    headers = ReadHeaders(ref reader, limits);
                     break;
-                case "body":
-                    body = ReadBody(value);
+                case Field.Body:
+                    body = ReadBody(ref reader, json);
                     break;
-                case "bodyBase64":
-                    bodyBase64 = ReadBodyBase64(value);
+                case Field.BodyBase64:
+                    bodyBase64 = ReadBodyBase64(ref reader);
                     break;
-                case "timeoutSeconds":
-                    timeout = ReadTimeout(value);
+                case Field.Timeout:
+                    timeout = ReadTimeout(ref reader);
                     break;
-                case "response":
-                    response = OptionalString(value, "response") switch
+                case Field.Response:
+                    response = OptionalString(ref reader, "response") switch
                     {
                         null or "envelope" => ResponseMode.Envelope,
                         "passthrough" => ResponseMode.Passthrough,
                         _ => throw InvokerException.Invalid("response", "'response' must be \"envelope\" or \"passthrough\"."),
                     };
                     break;
-                default:
-                    throw InvokerException.Invalid(Truncate(property.Name), $"Unknown field '{Truncate(property.Name)}'.");
             }
         }
 
@@ -139,18 +150,33 @@ public static class InvocationRequestReader
         };
     }
 
+    /// <summary>Matches the known field names without allocating; anything else is an error naming it.</summary>
+    private static Field Identify(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueTextEquals("method"u8)) { return Field.Method; }
+        if (reader.ValueTextEquals("url"u8)) { return Field.Url; }
+        if (reader.ValueTextEquals("body"u8)) { return Field.Body; }
+        if (reader.ValueTextEquals("headers"u8)) { return Field.Headers; }
+        if (reader.ValueTextEquals("profile"u8)) { return Field.Profile; }
+        if (reader.ValueTextEquals("bodyBase64"u8)) { return Field.BodyBase64; }
+        if (reader.ValueTextEquals("timeoutSeconds"u8)) { return Field.Timeout; }
+        if (reader.ValueTextEquals("response"u8)) { return Field.Response; }
+        var name = Truncate(reader.GetString()!);
+        throw InvokerException.Invalid(name, $"Unknown field '{name}'.");
+    }
+
     private static string Truncate(string name) => name.Length <= 64 ? name : name[..64] + "…";
 
-    private static string? OptionalString(JsonElement value, string field) => value.ValueKind switch
+    private static string? OptionalString(ref Utf8JsonReader reader, string field) => reader.TokenType switch
     {
-        JsonValueKind.Null => null,
-        JsonValueKind.String => value.GetString(),
+        JsonTokenType.Null => null,
+        JsonTokenType.String => reader.GetString(),
         _ => throw InvokerException.Invalid(field, $"'{field}' must be a string."),
     };
 
-    private static Uri ReadUrl(JsonElement value, int maxLength)
+    private static Uri ReadUrl(ref Utf8JsonReader reader, int maxLength)
     {
-        var text = OptionalString(value, "url");
+        var text = OptionalString(ref reader, "url");
         if (string.IsNullOrEmpty(text))
         {
             throw InvokerException.Invalid("url", "'url' is required.");
@@ -166,35 +192,41 @@ public static class InvocationRequestReader
         return url;
     }
 
-    private static List<KeyValuePair<string, string[]>> ReadHeaders(JsonElement value, RequestLimits limits)
+    private static List<KeyValuePair<string, string[]>> ReadHeaders(ref Utf8JsonReader reader, RequestLimits limits)
     {
-        var count = 0;
-        var bytes = 0;
         List<KeyValuePair<string, string[]>> headers = [];
-        if (value.ValueKind == JsonValueKind.Null)
+        if (reader.TokenType == JsonTokenType.Null)
         {
             return headers;
         }
-        if (value.ValueKind != JsonValueKind.Object)
+        if (reader.TokenType != JsonTokenType.StartObject)
         {
             throw InvokerException.Invalid("headers", "'headers' must be an object of name → string or array of strings.");
         }
-        foreach (var header in value.EnumerateObject())
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var count = 0;
+        var bytes = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = header.Name;
+            var name = reader.GetString()!;
             if (name.Length > 256 || !HeaderRules.IsValidName(name))
             {
                 throw InvokerException.Invalid("headers", "A header name is not a valid HTTP token (RFC 9110) of at most 256 characters.");
             }
             var field = $"headers.{name}";
+            if (!names.Add(name))
+            {
+                throw InvokerException.Invalid(field, $"The header '{name}' appears twice: send one name with an array of values.");
+            }
             if (HeaderRules.IsCallerForbidden(name))
             {
                 throw InvokerException.Invalid(field, $"The header '{name}' is set by the invoker and cannot be sent.");
             }
-            string[] values = header.Value.ValueKind switch
+            reader.Read();
+            string[] values = reader.TokenType switch
             {
-                JsonValueKind.String => [header.Value.GetString()!],
-                JsonValueKind.Array => ReadHeaderArray(header.Value, field),
+                JsonTokenType.String => [reader.GetString()!],
+                JsonTokenType.StartArray => ReadHeaderArray(ref reader, field),
                 _ => throw InvokerException.Invalid(field, $"'{field}' must be a string or an array of strings."),
             };
             foreach (var v in values)
@@ -219,48 +251,60 @@ public static class InvocationRequestReader
         return headers;
     }
 
-    private static string[] ReadHeaderArray(JsonElement array, string field)
+    private static string[] ReadHeaderArray(ref Utf8JsonReader reader, string field)
     {
-        var values = new string[array.GetArrayLength()];
-        var i = 0;
-        foreach (var item in array.EnumerateArray())
+        List<string> values = [];
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            if (item.ValueKind != JsonValueKind.String)
+            if (reader.TokenType != JsonTokenType.String)
             {
                 throw InvokerException.Invalid(field, $"'{field}' must be a string or an array of strings.");
             }
-            values[i++] = item.GetString()!;
+            values.Add(reader.GetString()!);
         }
-        return values;
+        return [.. values];
     }
 
-    private static RequestBody? ReadBody(JsonElement value) => value.ValueKind switch
+    /// <summary>A JSON body is skipped over (validated by the reader) and its raw bytes sliced out, never parsed into a DOM.</summary>
+    private static RequestBody? ReadBody(ref Utf8JsonReader reader, ReadOnlyMemory<byte> json)
     {
-        JsonValueKind.Null => null,
-        JsonValueKind.String => new RequestBody(Encoding.UTF8.GetBytes(value.GetString()!), "text/plain; charset=utf-8"),
-        _ => new RequestBody(JsonMarshal.GetRawUtf8Value(value).ToArray(), "application/json"),
-    };
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return null;
+            case JsonTokenType.String:
+                return new RequestBody(Encoding.UTF8.GetBytes(reader.GetString()!), "text/plain; charset=utf-8");
+            default:
+                var start = (int)reader.TokenStartIndex;
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    reader.Skip();
+                }
+                var end = (int)reader.BytesConsumed;
+                return new RequestBody(json[start..end].ToArray(), "application/json");
+        }
+    }
 
-    private static RequestBody? ReadBodyBase64(JsonElement value)
+    private static RequestBody? ReadBodyBase64(ref Utf8JsonReader reader)
     {
-        if (value.ValueKind == JsonValueKind.Null)
+        if (reader.TokenType == JsonTokenType.Null)
         {
             return null;
         }
-        if (value.ValueKind != JsonValueKind.String || !value.TryGetBytesFromBase64(out var bytes))
+        if (reader.TokenType != JsonTokenType.String || !reader.TryGetBytesFromBase64(out var bytes))
         {
             throw InvokerException.Invalid("bodyBase64", "'bodyBase64' must be a base64 string.");
         }
         return new RequestBody(bytes, "application/octet-stream");
     }
 
-    private static TimeSpan? ReadTimeout(JsonElement value)
+    private static TimeSpan? ReadTimeout(ref Utf8JsonReader reader)
     {
-        if (value.ValueKind == JsonValueKind.Null)
+        if (reader.TokenType == JsonTokenType.Null)
         {
             return null;
         }
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var seconds)
+        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDouble(out var seconds)
             || !double.IsFinite(seconds) || seconds <= 0 || seconds > 86_400)
         {
             throw InvokerException.Invalid("timeoutSeconds", "'timeoutSeconds' must be a positive number of seconds.");

@@ -142,15 +142,18 @@ public sealed partial class InvokeEndpoint(
             using (body)
             {
                 record.Answered((int)outcome.Response.StatusCode, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), duration);
-                context.Response.StatusCode = StatusCodes.Status200OK;
-                context.Response.ContentType = "application/json; charset=utf-8";
-                await using (var writer = new Utf8JsonWriter(context.Response.BodyWriter))
+                // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.
+                using var envelope = new PooledBufferWriter(body.Memory.Length * 4 / 3 + 1024);
+                using (var writer = new Utf8JsonWriter(envelope))
                 {
                     EnvelopeWriter.Write(writer, outcome, body.Memory.Span, duration);
                 }
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                context.Response.ContentType = "application/json; charset=utf-8";
+                context.Response.ContentLength = envelope.WrittenMemory.Length;
                 Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, HostKey.FromUri(outcome.Request.Url).ToString(),
                     (int)outcome.Response.StatusCode, duration.TotalMilliseconds, "envelope");
-                await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+                await context.Response.Body.WriteAsync(envelope.WrittenMemory, context.RequestAborted);
             }
         }
     }
