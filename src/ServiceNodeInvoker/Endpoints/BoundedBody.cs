@@ -1,17 +1,16 @@
-using System.Buffers;
 using ServiceNodeInvoker.Contract;
 
 namespace ServiceNodeInvoker.Endpoints;
 
-/// <summary>A body read into a pooled buffer, up to a limit. Dispose returns the buffer.</summary>
+/// <summary>A body read into pooled buffers, up to a limit. Dispose returns the buffers.</summary>
 public sealed class BoundedBody : IDisposable
 {
-    private byte[] _buffer;
-    private int _length;
+    private const int ReadSize = 16 * 1024;
+    private readonly PooledBufferWriter _buffer;
 
-    private BoundedBody(int initialCapacity) => _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, 256));
+    private BoundedBody(int initialCapacity) => _buffer = new PooledBufferWriter(Math.Max(initialCapacity, 256));
 
-    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, _length);
+    public ReadOnlyMemory<byte> Memory => _buffer.WrittenMemory;
 
     public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge, CancellationToken token)
     {
@@ -19,22 +18,19 @@ public sealed class BoundedBody : IDisposable
         {
             throw tooLarge();
         }
-        var body = new BoundedBody((int)Math.Min(declaredLength ?? 4096, limit + 1));
+        // A declared length sizes the buffer exactly (plus one byte to see the end); otherwise it grows by doubling.
+        var body = new BoundedBody((int)Math.Min((declaredLength ?? 4095) + 1, limit + 1));
         try
         {
             while (true)
             {
-                if (body._length == body._buffer.Length)
-                {
-                    body.Grow();
-                }
-                var read = await stream.ReadAsync(body._buffer.AsMemory(body._length), token);
+                var read = await stream.ReadAsync(body._buffer.GetMemory(declaredLength is null ? ReadSize : 1), token);
                 if (read == 0)
                 {
                     return body;
                 }
-                body._length += read;
-                if (body._length > limit)
+                body._buffer.Advance(read);
+                if (body._buffer.WrittenMemory.Length > limit)
                 {
                     throw tooLarge();
                 }
@@ -47,21 +43,5 @@ public sealed class BoundedBody : IDisposable
         }
     }
 
-    private void Grow()
-    {
-        var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
-        _buffer.AsSpan(0, _length).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = larger;
-    }
-
-    public void Dispose()
-    {
-        var buffer = Interlocked.Exchange(ref _buffer, []);
-        if (buffer.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-        _length = 0;
-    }
+    public void Dispose() => _buffer.Dispose();
 }
