@@ -179,6 +179,12 @@ public sealed class EnvelopeAndPassthroughTests : IAsyncLifetime
 
         var fits = await _host.InvokeJsonAsync(new { method = "GET", url = Url("/large?size=1000000") });
         Assert.Equal(1_000_000, fits.GetProperty("body").GetBytesFromBase64().Length);
+
+        // A HEAD answer announces the entity's length but carries no body: never "too large".
+        var head = await _host.InvokeJsonAsync(new { method = "HEAD", url = Url("/large?size=3000000") });
+        Assert.Equal(200, head.GetProperty("status").GetInt32());
+        Assert.Equal("3000000", head.GetProperty("headers").GetProperty("content-length")[0].GetString());
+        Assert.Equal("", head.GetProperty("body").GetString());
     }
 
     [Fact]

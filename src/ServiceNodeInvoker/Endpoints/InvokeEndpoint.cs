@@ -90,7 +90,7 @@ public sealed partial class InvokeEndpoint(
         }
 
         var limit = outcome.Profile.MaxResponseBytes;
-        if (outcome.Response.Content.Headers.ContentLength > limit)
+        if (DeclaredBodyLength(outcome) > limit)
         {
             outcome.Dispose();
             return Problem(TooLarge(outcome.Profile, limit), context, record);
@@ -105,7 +105,7 @@ public sealed partial class InvokeEndpoint(
         try
         {
             var stream = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
-            var body = await BoundedBody.ReadAsync(stream, outcome.Response.Content.Headers.ContentLength,
+            var body = await BoundedBody.ReadAsync(stream, DeclaredBodyLength(outcome),
                 outcome.Profile.MaxResponseBytes, () => TooLarge(outcome.Profile, outcome.Profile.MaxResponseBytes), outcome.Token);
             return new EnvelopeResult(outcome, body, outcome.Elapsed, record, logger);
         }
@@ -123,6 +123,12 @@ public sealed partial class InvokeEndpoint(
             return Problem(error, context, record);
         }
     }
+
+    /// <summary>The body length the backend announced; a HEAD, 204 or 304 answer carries none, whatever its Content-Length says.</summary>
+    private static long? DeclaredBodyLength(InvocationOutcome outcome) =>
+        outcome.Request.Method == HttpMethod.Head || (int)outcome.Response.StatusCode is 204 or 304
+            ? 0
+            : outcome.Response.Content.Headers.ContentLength;
 
     private static InvokerException TooLarge(TlsProfile profile, long limit) =>
         new(ErrorCodes.ResponseTooLarge,

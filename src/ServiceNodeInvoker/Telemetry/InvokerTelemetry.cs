@@ -33,8 +33,6 @@ public sealed class InvokerTelemetry : IDisposable
 
     public ActivitySource Source { get; } = new(Name);
 
-    public Meter Meter => _meter;
-
     public InvocationRecord Begin() => new(this, Source.StartActivity("invoke", ActivityKind.Internal));
 
     internal void RecordInvocation(string profile, string outcome) =>

@@ -11,8 +11,6 @@ public sealed class AddressPolicy(bool allowLoopback)
 {
     private static readonly IPAddress AzurePlatform = IPAddress.Parse("168.63.129.16");
 
-    public bool AllowLoopback => allowLoopback;
-
     /// <summary>Returns the name of the rule that forbids <paramref name="address"/>, or null when it is allowed.</summary>
     public string? Violation(IPAddress address, bool allowPrivateNetwork)
     {

@@ -16,7 +16,6 @@ public sealed class ProfileTransport
 {
     private readonly ConcurrentDictionary<string, SslProtocols> _protocols = new();
     private int _references = 1; // the pool's own reference, released on Retire
-    private int _handshakes;
 
     public ProfileTransport(TlsProfile profile, ProfileMaterial material, AddressPolicy policy, HostResolver resolver)
     {
@@ -33,7 +32,7 @@ public sealed class ProfileTransport
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = TimeSpan.FromSeconds(15),
             ConnectCallback = (context, token) => ConnectAsync(context, policy, resolver, token),
-            PlaintextStreamFilter = (context, _) => RecordHandshake(context),
+            PlaintextStreamFilter = (context, _) => RecordProtocol(context),
             SslOptions = new SslClientAuthenticationOptions
             {
                 // Leaf and intermediates on the wire: ClientCertificates would send the leaf alone on Linux.
@@ -55,9 +54,6 @@ public sealed class ProfileTransport
     public TlsProfile Profile { get; }
     public ProfileMaterial Material { get; }
     public HttpMessageInvoker Invoker { get; }
-
-    /// <summary>TLS handshakes completed by this handler (one per new connection).</summary>
-    public int Handshakes => Volatile.Read(ref _handshakes);
 
     public bool IsDisposed => Volatile.Read(ref _references) == 0;
 
@@ -90,11 +86,11 @@ public sealed class ProfileTransport
 
     internal void Retire() => Release();
 
-    private ValueTask<Stream> RecordHandshake(SocketsHttpPlaintextStreamFilterContext context)
+    /// <summary>Remembers the TLS protocol of each new connection, for the envelope's <c>tls.protocol</c>.</summary>
+    private ValueTask<Stream> RecordProtocol(SocketsHttpPlaintextStreamFilterContext context)
     {
         if (context.PlaintextStream is SslStream ssl)
         {
-            Interlocked.Increment(ref _handshakes);
             _protocols[context.InitialRequestMessage.RequestUri!.Authority] = ssl.SslProtocol;
         }
         return ValueTask.FromResult(context.PlaintextStream);

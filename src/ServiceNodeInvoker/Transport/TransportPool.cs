@@ -18,8 +18,6 @@ public sealed class TransportPool(AddressPolicy policy, HostResolver resolver) :
     private readonly ConcurrentDictionary<string, ProfileTransport> _current = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lock _gate = new();
 
-    public AddressPolicy Policy => policy;
-
     public ProfileTransport? CurrentFor(string profile) => _current.GetValueOrDefault(profile);
 
     public TransportLease Acquire(TlsProfile profile, ProfileMaterial material)

@@ -39,10 +39,14 @@ public sealed class BackendRoutes
                 SlowCancelled.TrySetResult();
             }
         });
-        app.MapGet("/large", async (HttpContext context, int size) =>
+        app.MapMethods("/large", ["GET", "HEAD"], async (HttpContext context, int size) =>
         {
             context.Response.ContentType = "application/octet-stream";
-            await context.Response.Body.WriteAsync(new byte[size]);
+            context.Response.ContentLength = size;
+            if (!HttpMethods.IsHead(context.Request.Method))
+            {
+                await context.Response.Body.WriteAsync(new byte[size]);
+            }
         });
         app.MapGet("/stream", async (HttpContext context, int size) =>
         {

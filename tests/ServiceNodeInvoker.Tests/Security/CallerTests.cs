@@ -38,7 +38,7 @@ public sealed class CallerTests
         }
         if (!withKey)
         {
-            request.Headers.Add(ApiKeyAuthenticator.HeaderName, "not-the-key"); // overrides nothing: the client adds the real one otherwise
+            request.Headers.Add(ApiKeyAuthenticator.HeaderName, "not-the-key"); // send with a client that has no key of its own
         }
         return request;
     }
