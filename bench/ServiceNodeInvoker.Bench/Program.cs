@@ -8,6 +8,7 @@ if (args.FirstOrDefault() == "micro")
     BenchmarkSwitcher.FromAssembly(typeof(InProcessBenchmarks).Assembly).Run(args[1..].Length > 0 ? args[1..] : ["--filter", "*"]);
     return;
 }
+
 if (args.FirstOrDefault() == "loop")
 {
     // For a profiler: envelope invocations in a loop (dotnet-trace collect -- dotnet ServiceNodeInvoker.Bench.dll loop).
