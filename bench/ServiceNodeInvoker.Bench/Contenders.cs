@@ -38,6 +38,21 @@ public abstract class Contender : IAsyncDisposable
     protected static ByteArrayContent Json(byte[] bytes) => new(bytes) { Headers = { ContentType = new("application/json") } };
 }
 
+/// <summary>A contender served by a WebApplication in this process: stopped with it.</summary>
+public abstract class HostedContender(WebApplication app) : Contender
+{
+    public WebApplication App => app;
+
+    protected HttpClient ClientFor(WebApplication host) => new(LoadHandler()) { BaseAddress = new Uri(host.Urls.First()) };
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+}
+
 /// <summary>The physical limit: HttpClient straight to the backend with the client certificate and chain.</summary>
 public sealed class Direct : Contender
 {
@@ -73,23 +88,19 @@ public sealed class Direct : Contender
 }
 
 /// <summary>Ours: the standalone host, in this process, on loopback HTTP.</summary>
-public sealed class Invoker : Contender
+public sealed class Invoker : HostedContender
 {
     private const string Key = "bench-api-key";
-    private readonly WebApplication _app;
     private readonly Uri _target;
     private readonly bool _passthrough;
 
-    private Invoker(WebApplication app, Uri target, bool passthrough)
+    private Invoker(WebApplication app, Uri target, bool passthrough) : base(app)
     {
-        _app = app;
         _target = target;
         _passthrough = passthrough;
-        Client = new HttpClient(LoadHandler()) { BaseAddress = new Uri(app.Urls.First()) };
+        Client = ClientFor(app);
         Client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, Key);
     }
-
-    public WebApplication App => _app;
 
     public static async Task<Invoker> StartAsync(BenchPki pki, MutualTlsBackend backend, bool passthrough,
         Action<Dictionary<string, string?>>? adjust = null, Action<WebApplicationBuilder>? services = null)
@@ -136,24 +147,12 @@ public sealed class Invoker : Contender
         Content = Json(Encoding.UTF8.GetBytes($"{{\"method\":\"GET\",\"url\":\"{new Uri(_target, $"/stream?size={size}")}\",\"response\":\"passthrough\",\"timeoutSeconds\":120}}")),
     };
 
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
 }
 
 /// <summary>YARP's forwarder with an equivalent mTLS handler, in this process.</summary>
-public sealed class Yarp : Contender
+public sealed class Yarp : HostedContender
 {
-    private readonly WebApplication _app;
-
-    private Yarp(WebApplication app)
-    {
-        _app = app;
-        Client = new HttpClient(LoadHandler()) { BaseAddress = new Uri(app.Urls.First()) };
-    }
+    private Yarp(WebApplication app) : base(app) => Client = ClientFor(app);
 
     public static async Task<Yarp> StartAsync(BenchPki pki, MutualTlsBackend backend)
     {
@@ -189,12 +188,6 @@ public sealed class Yarp : Contender
 
     public override HttpRequestMessage Request(byte[] payload) => new(HttpMethod.Post, "/data") { Content = Json(payload) };
 
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
 }
 
 /// <summary>nginx as an mTLS-originating reverse proxy (Debian's package; installed by the harness when missing).</summary>
