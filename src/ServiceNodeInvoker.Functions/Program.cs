@@ -2,10 +2,16 @@ using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 using ServiceNodeInvoker;
 using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Configuration;
 
 // The Functions host is only an entry point: everything the app does lives in the library, where the
-// standalone host and the tests exercise the same code.
-var builder = FunctionsApplication.CreateBuilder(args);
-builder.ConfigureFunctionsWebApplication();
-builder.Services.AddServiceNodeInvoker(builder.Configuration, InvokerHostKind.Functions);
-builder.Build().Run();
+// standalone host and the tests exercise the same code. Bad configuration: the problems on stderr
+// (the Functions host log), one per line naming the setting, and exit code 1.
+return await InvalidConfiguration.RunAsync(async () =>
+{
+    var builder = FunctionsApplication.CreateBuilder(args);
+    builder.ConfigureFunctionsWebApplication();
+    builder.Services.AddServiceNodeInvoker(builder.Configuration, InvokerHostKind.Functions);
+    await builder.Build().RunAsync();
+    return 0;
+});

@@ -1,21 +1,15 @@
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Standalone;
 using ServiceNodeInvoker.Standalone.Demo;
 
-if (args.Contains("--demo"))
+// Bad configuration: the problems on stderr, one per line naming the setting, and exit code 1.
+return await InvalidConfiguration.RunAsync(async () =>
 {
-    await using var demo = await DemoEnvironment.StartAsync(args);
-    Console.WriteLine();
-    Console.WriteLine("Service Node Invoker demo is running.");
-    Console.WriteLine($"  invoker:      {demo.InvokerAddress}");
-    Console.WriteLine($"  demo backend: {demo.Backend.BaseAddress} (requires a client certificate chaining to the demo root)");
-    Console.WriteLine("Paste this to call the backend over mutual TLS through the invoker:");
-    Console.WriteLine();
-    Console.WriteLine(demo.CurlCommand);
-    Console.WriteLine();
-    Console.WriteLine("Press Ctrl+C to stop.");
-    await demo.Invoker.WaitForShutdownAsync();
-    return;
-}
-
-var app = StandaloneApp.Build(args);
-await app.RunAsync();
+    if (args.Contains("--demo"))
+    {
+        return await DemoEnvironment.RunAsync(args);
+    }
+    var app = StandaloneApp.Build(args);
+    await app.RunAsync();
+    return 0;
+});

@@ -1,23 +1,27 @@
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Probe;
-using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Standalone;
 
 /// <summary>The standalone host: the library's endpoints on plain ASP.NET Core, with API keys checked like the Functions host does.</summary>
 public static partial class StandaloneApp
 {
-    /// <param name="consoleTelemetry">Print traces to the console too (the demo).</param>
+    /// <summary>Print every trace to the console too (off by default: about 50 lines per request).</summary>
+    public const string ConsoleTelemetrySwitch = "--console-telemetry";
+
+    /// <param name="consoleTelemetry">Print traces to the console too (also asked for with <see cref="ConsoleTelemetrySwitch"/>).</param>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, bool consoleTelemetry = false)
     {
-        var builder = WebApplication.CreateSlimBuilder(args);
+        consoleTelemetry |= args.Contains(ConsoleTelemetrySwitch);
+        var builder = WebApplication.CreateSlimBuilder(args.Where(a => a != ConsoleTelemetrySwitch).ToArray());
         // ASP.NET Core's request logs print full URLs, which may carry a `code` key: keep them quiet.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // Every line carries the trace id, so a log line leads to its trace.
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; o.IncludeScopes = true; });
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' "; o.UseUtcTimestamp = true; o.IncludeScopes = true; });
         // Kestrel:Endpoints from configuration, HTTPS included (the slim builder leaves HTTPS out).
         builder.WebHost.UseKestrelHttpsConfiguration();
         configure?.Invoke(builder);
@@ -26,7 +30,8 @@ public static partial class StandaloneApp
         {
             // Caller certificates are requested, never required at the TLS layer (health must work without
             // one), and validated by CallerCertificates against the configured caller CA, not the system store.
-            if (builder.Configuration.GetValue<CallerMode>("Invoker:Callers:Mode") != CallerMode.KeyOnly)
+            // Read through the validated options: this runs when the server starts, after validation.
+            if (kestrel.ApplicationServices.GetRequiredService<InvokerOptions>().Callers.Mode != CallerMode.KeyOnly)
             {
                 https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
                 https.AllowAnyClientCertificate();
@@ -34,10 +39,13 @@ public static partial class StandaloneApp
         }));
 
         var app = builder.Build();
-        if (!app.Services.GetRequiredService<ApiKeyAuthenticator>().HasKeys)
+        app.Lifetime.ApplicationStarted.Register(() =>
         {
-            LogNoKeys(app.Logger);
-        }
+            if (!app.Services.GetRequiredService<ApiKeyAuthenticator>().HasKeys)
+            {
+                LogNoKeys(app.Logger);
+            }
+        });
         var api = app.MapGroup("/api");
         api.MapPost("/invoke", (HttpContext context, InvokeEndpoint endpoint) => endpoint.HandleAsync(context));
         api.MapGet("/health", (HttpContext context, HealthEndpoint endpoint) => endpoint.HandleAsync(context));

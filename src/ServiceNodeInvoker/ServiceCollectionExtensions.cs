@@ -4,8 +4,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Probe;
@@ -19,26 +21,24 @@ public static class ServiceCollectionExtensions
 {
     /// <summary>Registers the invoker from the <c>Invoker</c> configuration section. Both hosts call this.</summary>
     /// <param name="host">Functions: the host checks function keys, so key-only callers need no API key here.</param>
-    /// <param name="consoleTelemetry">Also print traces to the console (the demo).</param>
+    /// <param name="consoleTelemetry">Also print traces to the console (asked for with --console-telemetry).</param>
     public static IServiceCollection AddServiceNodeInvoker(this IServiceCollection services, IConfiguration configuration,
         InvokerHostKind host = InvokerHostKind.Standalone, bool consoleTelemetry = false)
     {
+        AddInvokerOptions(services, configuration, host);
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<InvokerTelemetry>();
         // One credential for the app: Key Vault and telemetry export share it.
-        var credential = new Lazy<TokenCredential>(() => AzureCredentialFactory.Create(configuration));
-        services.AddInvokerTelemetry(configuration, () => credential.Value, consoleTelemetry);
-        services.TryAddSingleton(_ =>
-            configuration.GetSection(InvokerOptions.SectionName).Get<InvokerOptions>() ?? new InvokerOptions());
-        services.TryAddSingleton<TokenCredential>(_ => credential.Value);
+        var inAzure = !string.IsNullOrEmpty(configuration["IDENTITY_ENDPOINT"]) || !string.IsNullOrEmpty(configuration["MSI_ENDPOINT"]);
+        services.TryAddSingleton<TokenCredential>(sp => AzureCredentialFactory.Create(sp.GetRequiredService<InvokerOptions>(), inAzure));
+        services.AddInvokerTelemetry(configuration, consoleTelemetry);
         services.TryAddSingleton(_ => KeyVaultClients.DefaultOptions());
         services.TryAddSingleton(sp => new KeyVaultClients(sp.GetRequiredService<TokenCredential>(), sp.GetRequiredService<SecretClientOptions>()));
         services.TryAddSingleton(sp => new CertificateSourceFactory(
             sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory,
             () => sp.GetRequiredService<KeyVaultClients>()));
-        services.TryAddSingleton<ProfileCatalog>(sp =>
-            new ProfileCatalog(sp.GetRequiredService<InvokerOptions>(), sp.GetRequiredService<CertificateSourceFactory>()));
+        services.TryAddSingleton<ProfileCatalog>();
         services.TryAddSingleton<CertificateStore>();
         services.TryAddSingleton(sp => new AddressPolicy(sp.GetRequiredService<InvokerOptions>().AllowLoopback));
         services.TryAddSingleton<HostResolver>();
@@ -51,9 +51,38 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<CallerCertificates>();
         services.TryAddSingleton<CallerGrants>();
-        services.TryAddSingleton(sp => new CallerAuthenticator(sp.GetRequiredService<InvokerOptions>(),
-            sp.GetRequiredService<ApiKeyAuthenticator>(), sp.GetRequiredService<CallerCertificates>(), host));
+        services.TryAddSingleton<CallerAuthenticator>();
         services.AddHostedService<CertificateRefreshService>();
         return services;
+    }
+
+    /// <summary>
+    /// The one options model: names and conversions checked against the raw section first (the binder
+    /// would drop a profile it cannot convert without a word), then bound strictly, then validated;
+    /// <c>ValidateOnStart</c> makes the host refuse to start, listing every problem.
+    /// </summary>
+    private static void AddInvokerOptions(IServiceCollection services, IConfiguration configuration, InvokerHostKind host)
+    {
+        services.TryAddSingleton(new InvokerHostInfo(host));
+        services.AddOptions<InvokerOptions>()
+            .Configure(_ =>
+            {
+                var problems = ConfigurationSchema.Check(configuration.GetSection(InvokerOptions.SectionName), typeof(InvokerOptions));
+                if (problems.Count > 0)
+                {
+                    throw new OptionsValidationException(Options.DefaultName, typeof(InvokerOptions), problems);
+                }
+            })
+            .Bind(configuration.GetSection(InvokerOptions.SectionName), binder => binder.ErrorOnUnknownConfiguration = true)
+            .PostConfigure(o =>
+            {
+                if (string.IsNullOrWhiteSpace(o.ManagedIdentityClientId) && configuration["AZURE_CLIENT_ID"] is { Length: > 0 } clientId)
+                {
+                    o.ManagedIdentityClientId = clientId;
+                }
+            })
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<InvokerOptions>, InvokerOptionsValidator>();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<InvokerOptions>>().Value);
     }
 }

@@ -1,9 +1,10 @@
+using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Tests.Infrastructure;
 
 namespace ServiceNodeInvoker.Tests;
 
-/// <summary>Invalid configuration stops start-up with a message naming the profile and the setting.</summary>
+/// <summary>Invalid configuration stops start-up, listing every problem by its full setting path (in process; see StartupRefusalTests for the real process).</summary>
 public sealed class ConfigurationTests
 {
     [Fact]
@@ -13,7 +14,7 @@ public sealed class ConfigurationTests
             .Set("alpha", "Hosts:0", "API.Contoso.com")
             .Set("beta", "Hosts:0", "api.contoso.com.:443").Settings;
 
-        var error = await Assert.ThrowsAsync<ProfileConfigurationException>(() => InvokerHost.StartAsync(settings));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => InvokerHost.StartAsync(settings));
 
         Assert.Contains("'alpha'", error.Message);
         Assert.Contains("'beta'", error.Message);
@@ -21,21 +22,39 @@ public sealed class ConfigurationTests
     }
 
     [Theory]
-    [InlineData("Hosts:0", "https://api.contoso.com/path", "Invoker:Profiles:p:Hosts")]
+    [InlineData("Hosts:0", "https://api.contoso.com/path", "Invoker:Profiles:p:Hosts:0")]
     [InlineData("Timeout", "300", "Invoker:Profiles:p:Timeout")]
     [InlineData("Timeout", "soon", "Invoker:Profiles:p:Timeout")]
-    [InlineData("ServerCertificatePins:0", "abc", "Invoker:Profiles:p:ServerCertificatePins")]
+    [InlineData("ServerCertificatePins:0", "abc", "Invoker:Profiles:p:ServerCertificatePins:0")]
     [InlineData("ClientCertificate:Source", "File", "Invoker:Profiles:p:ClientCertificate:Path")]
     [InlineData("ClientCertificate:Source", "Pem", "Invoker:Profiles:p:ClientCertificate:CertificatePath")]
     [InlineData("ClientCertificate:Path", "/x.pfx", "Invoker:Profiles:p:ClientCertificate:Source")]
     [InlineData("MaxResponseBytes", "-1", "Invoker:Profiles:p:MaxResponseBytes")]
+    [InlineData("MaxResponseBytes", "10MiB", "Invoker:Profiles:p:MaxResponseBytes: '10MiB' is not a whole number of bytes")]
+    [InlineData("ClientCertificat:Source", "File", "Invoker:Profiles:p:ClientCertificat: unknown setting; did you mean 'ClientCertificate'?")]
     public async Task Invalid_settings_fail_start_up_naming_the_setting(string setting, string value, string named)
     {
         var settings = new ProfileSettings().Set("p", "Hosts:1", "api.contoso.com:8443").Set("p", setting, value).Settings;
 
-        var error = await Assert.ThrowsAsync<ProfileConfigurationException>(() => InvokerHost.StartAsync(settings));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => InvokerHost.StartAsync(settings));
 
-        Assert.Contains(named, error.Message);
+        Assert.Contains(error.Failures, f => f.StartsWith(named, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Every_problem_is_listed_at_once()
+    {
+        var settings = new ProfileSettings()
+            .Set("a", "Hosts:0", "a.contoso.com").Set("a", "MaxResponseBytes", "10MiB").Set("a", "AllowPrivateNetwork", "yes")
+            .Set("b", "Hosts:0", "b.contoso.com").Set("b", "ClientCertificate:Source", "Pfx").Settings;
+        settings["Invoker:Credential"] = "Bogus";
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => InvokerHost.StartAsync(settings));
+
+        Assert.Equal(4, error.Failures.Count());
+        Assert.Contains(error.Failures, f => f.StartsWith("Invoker:Profiles:a:AllowPrivateNetwork: 'yes' is not true or false", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("Invoker:Profiles:b:ClientCertificate:Source: 'Pfx' is not one of KeyVault, File, Pem", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("Invoker:Credential: 'Bogus' is not one of Auto, ManagedIdentity, AzureCli, Default", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -43,7 +62,7 @@ public sealed class ConfigurationTests
     {
         var settings = new Dictionary<string, string?> { ["Invoker:Callers:ApiKeys:bot"] = "plain-text-key" };
 
-        var error = await Assert.ThrowsAsync<ProfileConfigurationException>(() => InvokerHost.StartAsync(settings));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => InvokerHost.StartAsync(settings));
 
         Assert.Contains("Invoker:Callers:ApiKeys:bot", error.Message);
         Assert.DoesNotContain("plain-text-key", error.Message);

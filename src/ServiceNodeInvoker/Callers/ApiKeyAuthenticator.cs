@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
-using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Configuration;
 
 namespace ServiceNodeInvoker.Callers;
 
@@ -55,16 +55,7 @@ public sealed class ApiKeyAuthenticator
     /// <summary>The hash to put in configuration for a key.</summary>
     public static string HashKey(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 
-    private static byte[] ParseHash(string setting, string value)
-    {
-        var hex = value.Trim();
-        if (hex.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
-        {
-            hex = hex[7..];
-        }
-        return hex.Length == 64 && hex.All(Uri.IsHexDigit)
-            ? Convert.FromHexString(hex)
-            : throw new ProfileConfigurationException(
-                $"{setting} must be the SHA-256 of the key in hex (64 characters), not the key itself.");
-    }
+    private static byte[] ParseHash(string setting, string value) =>
+        SettingParsers.TryParseSha256Hex(value, out var digest) ? digest
+        : throw new InvalidOperationException($"{setting}: configuration was not validated.");
 }

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Callers;
@@ -10,6 +11,9 @@ public enum InvokerHostKind
     Functions,
 }
 
+/// <summary>The host kind, as a service (the container holds reference types).</summary>
+public sealed record InvokerHostInfo(InvokerHostKind Kind);
+
 /// <summary>The outcome of authenticating a caller. <see cref="Caller"/> is null for an unnamed caller (a function key).</summary>
 public readonly record struct CallerResult(bool Authenticated, string? Caller, string? Problem)
 {
@@ -18,8 +22,9 @@ public readonly record struct CallerResult(bool Authenticated, string? Caller, s
 }
 
 /// <summary>Applies the caller mode: key only, certificate required, or key or certificate.</summary>
-public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostKind host)
+public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
 {
+    private readonly InvokerHostKind host = hostInfo.Kind;
     private const string CallerItem = "ServiceNodeInvoker.Caller";
     private readonly CallerMode _mode = options.Callers.Mode;
     private readonly ApiKeyAuthenticator _admins = new(options.Callers.AdminKeys, "Invoker:Callers:AdminKeys");
@@ -44,7 +49,11 @@ public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthentica
         : CallerResult.Refuse("the probe needs an admin key (Invoker:Callers:AdminKeys) in the 'x-functions-key' header");
 
     /// <summary>Health needs no caller certificate (probes cannot present one), only a key.</summary>
-    public Task<CallerResult> AuthenticateHealthAsync(HttpContext context) => AuthenticateCoreAsync(context, allowKey: true);
+    /// <remarks>Any key works: a caller's API key or, on the standalone host, an admin key.</remarks>
+    public Task<CallerResult> AuthenticateHealthAsync(HttpContext context) =>
+        host == InvokerHostKind.Standalone && _admins.Authenticate(context) is { } admin
+            ? Task.FromResult(CallerResult.Accept(admin))
+            : AuthenticateCoreAsync(context, allowKey: true);
 
     private async Task<CallerResult> AuthenticateCoreAsync(HttpContext context, bool allowKey)
     {

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http;
 using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Configuration;
 
 namespace ServiceNodeInvoker.Callers;
 
@@ -19,38 +19,27 @@ public sealed class CallerCertificates
 
     private readonly CallerOptions _options;
     private readonly TimeProvider _time;
+    private readonly ProfileCertificates? _authority;
     private readonly Dictionary<string, string> _byThumbprint = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string> _bySubject = new(StringComparer.Ordinal);
-    private readonly Lazy<Task<X509Certificate2Collection>>? _roots;
 
-    public CallerCertificates(InvokerOptions options, CertificateSourceFactory sources, TimeProvider time)
+    /// <param name="options">Validated: every listed certificate has a thumbprint or a subject.</param>
+    /// <param name="store">Holds the caller CA, loaded and refreshed like a profile's certificates.</param>
+    public CallerCertificates(InvokerOptions options, CertificateStore store, TimeProvider time)
     {
         _options = options.Callers;
         _time = time;
+        _authority = store.CallerAuthority;
         foreach (var (name, certificate) in _options.Certificates)
         {
-            if (string.IsNullOrWhiteSpace(certificate.Thumbprint) && string.IsNullOrWhiteSpace(certificate.Subject))
-            {
-                throw new ProfileConfigurationException($"Invoker:Callers:Certificates:{name} needs a Thumbprint (SHA-256 hex) or a Subject.");
-            }
             if (!string.IsNullOrWhiteSpace(certificate.Thumbprint))
             {
-                _byThumbprint[certificate.Thumbprint.Replace(":", "", StringComparison.Ordinal).Trim()] = name;
+                _byThumbprint[SettingParsers.Sha256Hex(certificate.Thumbprint)] = name;
             }
             if (!string.IsNullOrWhiteSpace(certificate.Subject))
             {
                 _bySubject[certificate.Subject.Trim()] = name;
             }
-        }
-        if (_options.Mode != CallerMode.KeyOnly)
-        {
-            if (_options.CertificateAuthority is null)
-            {
-                throw new ProfileConfigurationException(
-                    $"Invoker:Callers:Mode is {_options.Mode}: set Invoker:Callers:CertificateAuthority to the root(s) caller certificates chain to.");
-            }
-            var source = sources.Create(_options.CertificateAuthority, "Invoker:Callers:CertificateAuthority", CertificateRole.TrustedCa);
-            _roots = new(async () => (await source.LoadAsync(CancellationToken.None)).Certificates);
         }
     }
 
@@ -80,7 +69,7 @@ public sealed class CallerCertificates
     /// <summary>The caller's name, or null with the reason it is not accepted.</summary>
     public async Task<(string? Caller, string? Problem)> IdentifyAsync(X509Certificate2 certificate)
     {
-        if (_roots is null)
+        if (_authority is null)
         {
             return (null, "caller certificates are not enabled (Invoker:Callers:Mode is KeyOnly)");
         }
@@ -92,11 +81,11 @@ public sealed class CallerCertificates
         X509Certificate2Collection roots;
         try
         {
-            roots = await _roots.Value;
+            roots = (await _authority.GetAsync(CancellationToken.None)).TrustedCa!;
         }
-        catch (CertificateLoadException e)
+        catch (Contract.InvokerException e)
         {
-            return (null, $"the caller CA could not be loaded: {e.Message}");
+            return (null, $"the caller CA is unavailable: {e.Message}");
         }
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Callers;

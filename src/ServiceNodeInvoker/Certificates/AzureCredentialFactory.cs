@@ -1,6 +1,6 @@
 using Azure.Core;
 using Azure.Identity;
-using Microsoft.Extensions.Configuration;
+using ServiceNodeInvoker.Configuration;
 
 namespace ServiceNodeInvoker.Certificates;
 
@@ -11,26 +11,26 @@ namespace ServiceNodeInvoker.Certificates;
 /// </summary>
 public static class AzureCredentialFactory
 {
-    public static TokenCredential Create(IConfiguration configuration)
+    /// <param name="options">Validated options; <c>ManagedIdentityClientId</c> already falls back to AZURE_CLIENT_ID.</param>
+    /// <param name="inAzure">The platform announced a managed identity endpoint (IDENTITY_ENDPOINT or MSI_ENDPOINT).</param>
+    public static TokenCredential Create(InvokerOptions options, bool inAzure)
     {
-        var clientId = configuration["Invoker:ManagedIdentityClientId"] ?? configuration["AZURE_CLIENT_ID"];
-        var mode = configuration["Invoker:Credential"]?.Trim().ToLowerInvariant();
-        // The App Service / Functions platform sets IDENTITY_ENDPOINT for managed identities.
-        var inAzure = !string.IsNullOrEmpty(configuration["IDENTITY_ENDPOINT"]) || !string.IsNullOrEmpty(configuration["MSI_ENDPOINT"]);
-        if (mode == "managedidentity" || (mode is null or "" or "auto" && inAzure))
+        var clientId = string.IsNullOrWhiteSpace(options.ManagedIdentityClientId) ? null : options.ManagedIdentityClientId.Trim();
+        switch (options.Credential)
         {
-            return string.IsNullOrEmpty(clientId)
-                ? new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned)
-                : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId));
+            case CredentialKind.ManagedIdentity:
+            case CredentialKind.Auto when inAzure:
+                return clientId is null
+                    ? new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned)
+                    : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId));
+            case CredentialKind.AzureCli:
+                return new AzureCliCredential();
+            default:
+                return new DefaultAzureCredential(new DefaultAzureCredentialOptions
+                {
+                    ManagedIdentityClientId = clientId,
+                    ExcludeInteractiveBrowserCredential = true,
+                });
         }
-        if (mode == "azurecli")
-        {
-            return new AzureCliCredential();
-        }
-        return new DefaultAzureCredential(new DefaultAzureCredentialOptions
-        {
-            ManagedIdentityClientId = string.IsNullOrEmpty(clientId) ? null : clientId,
-            ExcludeInteractiveBrowserCredential = true,
-        });
     }
 }

@@ -1,47 +1,22 @@
-using ServiceNodeInvoker.Profiles;
-
 namespace ServiceNodeInvoker.Certificates;
 
-/// <summary>Turns certificate source settings into sources, failing with the setting's name when they are incomplete.</summary>
+/// <summary>
+/// Turns validated certificate source settings into sources. Relative paths resolve against the
+/// app's content root (the project folder under <c>dotnet run</c>, the app folder when published).
+/// </summary>
 public sealed class CertificateSourceFactory(string contentRoot, Func<KeyVaultClients> keyVault)
 {
-    public ICertificateSource Create(CertificateSourceOptions options, string setting, CertificateRole role)
+    public ICertificateSource Create(CertificateSourceOptions options, CertificateRole role) => options.Source switch
     {
-        switch (options.Source)
-        {
-            case CertificateSourceKind.File:
-                return new FileCertificateSource(RequirePath(options.Path, $"{setting}:Path"), options.Password, role);
-            case CertificateSourceKind.Pem:
-                var certificate = RequirePath(options.CertificatePath, $"{setting}:CertificatePath");
-                var key = role == CertificateRole.Client ? RequirePath(options.KeyPath, $"{setting}:KeyPath") : null;
-                var chain = string.IsNullOrWhiteSpace(options.ChainPath) ? null : Resolve(options.ChainPath);
-                return new PemCertificateSource(certificate, key, chain, options.Password, role);
-            case CertificateSourceKind.KeyVault:
-                return CreateKeyVault(options, setting, role);
-            case null:
-                throw new ProfileConfigurationException($"{setting}:Source is missing: use KeyVault, File or Pem.");
-            default:
-                throw new ProfileConfigurationException($"{setting}:Source '{options.Source}' is not KeyVault, File or Pem.");
-        }
-    }
+        CertificateSourceKind.File => new FileCertificateSource(Resolve(options.Path!), options.Password, role),
+        CertificateSourceKind.Pem => new PemCertificateSource(Resolve(options.CertificatePath!),
+            role == CertificateRole.Client ? Resolve(options.KeyPath!) : null,
+            string.IsNullOrWhiteSpace(options.ChainPath) ? null : Resolve(options.ChainPath), options.Password, role),
+        // Clients (and the credential) are only created when a source actually uses Key Vault.
+        CertificateSourceKind.KeyVault => new KeyVaultCertificateSource(keyVault().For(options.VaultUri!), options.Name!.Trim(),
+            string.IsNullOrWhiteSpace(options.Version) ? null : options.Version.Trim(), role),
+        _ => throw new InvalidOperationException("configuration was not validated: a certificate source has no Source."),
+    };
 
-    private ICertificateSource CreateKeyVault(CertificateSourceOptions options, string setting, CertificateRole role)
-    {
-        if (options.VaultUri is null || !options.VaultUri.IsAbsoluteUri || options.VaultUri.Scheme != Uri.UriSchemeHttps)
-        {
-            throw new ProfileConfigurationException($"{setting}:VaultUri must be the vault's https URI, such as https://my-vault.vault.azure.net/.");
-        }
-        if (string.IsNullOrWhiteSpace(options.Name))
-        {
-            throw new ProfileConfigurationException($"{setting}:Name is missing: the certificate's name in the vault.");
-        }
-        var version = string.IsNullOrWhiteSpace(options.Version) ? null : options.Version.Trim();
-        // Clients (and the credential) are only created when a profile actually uses Key Vault.
-        return new KeyVaultCertificateSource(keyVault().For(options.VaultUri), options.Name.Trim(), version, role);
-    }
-
-    private string RequirePath(string? path, string setting) =>
-        string.IsNullOrWhiteSpace(path) ? throw new ProfileConfigurationException($"{setting} is missing.") : Resolve(path);
-
-    private string Resolve(string path) => Path.GetFullPath(path, contentRoot);
+    private string Resolve(string path) => Path.GetFullPath(path.Trim(), contentRoot);
 }

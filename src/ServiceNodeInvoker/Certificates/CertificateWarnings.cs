@@ -15,8 +15,7 @@ public sealed partial class CertificateWarnings(int warningDays, TimeProvider ti
     public void CheckExpiry(string profile, ClientCertificate certificate)
     {
         var now = time.GetUtcNow();
-        var daysLeft = (certificate.NotAfter - now).TotalDays;
-        if (daysLeft > warningDays)
+        if (DaysLeft(certificate.NotAfter, now) > warningDays)
         {
             return;
         }
@@ -26,13 +25,26 @@ public sealed partial class CertificateWarnings(int warningDays, TimeProvider ti
             return;
         }
         _lastWarned[key] = now;
-        Log.Expiring(logger, profile, certificate.Subject, certificate.ThumbprintSha256, Math.Floor(daysLeft), certificate.NotAfter);
+        Log.Expiring(logger, profile, certificate.Subject, certificate.ThumbprintSha256,
+            DescribeDaysLeft(certificate.NotAfter, now), certificate.NotAfter.UtcDateTime);
+    }
+
+    /// <summary>Whole days until <paramref name="notAfter"/>, counted towards zero: 0 on its last day, -1 a day after it.</summary>
+    public static int DaysLeft(DateTimeOffset notAfter, DateTimeOffset now) => (int)Math.Truncate((notAfter - now).TotalDays);
+
+    /// <summary>"expires in 11 days", "expires within a day", "expired 1 day ago": the one wording for logs, health and errors.</summary>
+    public static string DescribeDaysLeft(DateTimeOffset notAfter, DateTimeOffset now)
+    {
+        var days = DaysLeft(notAfter, now);
+        return notAfter > now
+            ? days == 0 ? "expires within a day" : $"expires in {days} day{(days == 1 ? "" : "s")}"
+            : days == 0 ? "expired less than a day ago" : $"expired {-days} day{(days == -1 ? "" : "s")} ago";
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1004, LogLevel.Warning,
-            "Profile {Profile}: client certificate {Subject} (SHA-256 {Thumbprint}) expires in {DaysLeft} days, on {NotAfter:u}: rotate it.")]
-        public static partial void Expiring(ILogger logger, string profile, string subject, string thumbprint, double daysLeft, DateTimeOffset notAfter);
+        [LoggerMessage(1006, LogLevel.Warning,
+            "Profile {Profile}: client certificate {Subject} (SHA-256 {Thumbprint}) {DaysLeft}, on {NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'}: rotate it.")]
+        public static partial void Expiring(ILogger logger, string profile, string subject, string thumbprint, string daysLeft, DateTime notAfter);
     }
 }

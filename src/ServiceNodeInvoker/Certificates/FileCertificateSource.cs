@@ -3,7 +3,9 @@ namespace ServiceNodeInvoker.Certificates;
 /// <summary>A PFX file (client certificate with key and chain), or a CA file in PEM, DER or PFX form.</summary>
 public sealed class FileCertificateSource(string path, string? password, CertificateRole role) : ICertificateSource
 {
-    public string Description => $"file '{path}'";
+    public string Description => $"file '{Path.GetFileName(path)}'";
+
+    public string Location => path;
 
     public async Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken)
     {
@@ -19,7 +21,9 @@ public sealed class FileCertificateSource(string path, string? password, Certifi
 public sealed class PemCertificateSource(string certificatePath, string? keyPath, string? chainPath, string? password, CertificateRole role)
     : ICertificateSource
 {
-    public string Description => $"PEM file '{certificatePath}'";
+    public string Description => $"PEM file '{Path.GetFileName(certificatePath)}'";
+
+    public string Location => string.Join(", ", new[] { certificatePath, keyPath, chainPath }.Where(p => p is not null));
 
     public async Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken)
     {
@@ -48,17 +52,17 @@ internal static class FileContent
             var info = new FileInfo(path);
             if (!info.Exists)
             {
-                throw new CertificateLoadException($"the file '{path}' does not exist");
+                throw new CertificateLoadException($"the file '{Path.GetFileName(path)}' does not exist");
             }
             if (info.Length > MaxBytes)
             {
-                throw new CertificateLoadException($"the file '{path}' is larger than 1 MiB and is not a certificate");
+                throw new CertificateLoadException($"the file '{Path.GetFileName(path)}' is larger than 1 MiB and is not a certificate");
             }
             return await File.ReadAllBytesAsync(path, cancellationToken);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CertificateLoadException($"the file '{path}' could not be read ({e.GetType().Name})", e);
+            throw new CertificateLoadException($"the file '{Path.GetFileName(path)}' could not be read ({e.GetType().Name})", e);
         }
     }
 }

@@ -15,8 +15,11 @@ public sealed record LoadedCertificates(X509Certificate2Collection Certificates,
 /// <summary>A place certificates are loaded from (files, Key Vault). Implementations hold no cache.</summary>
 public interface ICertificateSource
 {
-    /// <summary>Where the certificate comes from, safe to show to callers and operators (never a password).</summary>
+    /// <summary>Where the certificate comes from, safe to show to callers (a file's name, never its folder; never a password).</summary>
     string Description { get; }
+
+    /// <summary>The full location (a file's absolute path, the vault URI), for the operator's log only.</summary>
+    string Location { get; }
 
     Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken);
 }

@@ -16,6 +16,8 @@ public sealed class KeyVaultCertificateSource(SecretClient client, string name, 
 
     public string Description => $"Key Vault {client.VaultUri.Host}, certificate '{name}'{(version is null ? "" : $" version {version}")}";
 
+    public string Location => client.VaultUri.ToString();
+
     public async Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken)
     {
         KeyVaultSecret secret;

@@ -19,9 +19,14 @@ public sealed record CertificateState(
 /// source while it is valid; concurrent cold requests share one load; a timer refreshes it in the
 /// background; a failed refresh keeps the last good material until it expires.
 /// </summary>
+/// <param name="name">The profile's name (or <see cref="CallerAuthorityName"/> for the caller CA).</param>
 public sealed partial class ProfileCertificates(
-    TlsProfile profile, RefreshPolicy policy, CertificateWarnings warnings, InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
+    string name, ICertificateSource? clientSource, ICertificateSource? trustedCaSource,
+    RefreshPolicy policy, CertificateWarnings warnings, InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
 {
+    /// <summary>The name the caller CA's cache goes by in logs and metrics.</summary>
+    public const string CallerAuthorityName = "Invoker:Callers:CertificateAuthority";
+
     /// <summary>With nothing cached, a failed load is not retried by requests sooner than this.</summary>
     public static readonly TimeSpan RetryDelayAfterFailure = TimeSpan.FromSeconds(5);
 
@@ -37,7 +42,12 @@ public sealed partial class ProfileCertificates(
     private ITimer? _timer;
     private bool _disposed;
 
-    public TlsProfile Profile => profile;
+    public string Name => name;
+    public ICertificateSource? ClientSource => clientSource;
+    public ICertificateSource? TrustedCaSource => trustedCaSource;
+
+    /// <summary>How logs and errors name what this cache serves.</summary>
+    private string Owner => name == CallerAuthorityName ? "the caller CA" : $"profile '{name}'";
 
     public CertificateState State
     {
@@ -71,7 +81,7 @@ public sealed partial class ProfileCertificates(
             {
                 if (current is null)
                 {
-                    throw Unavailable($"could not be loaded from {Describe()}: {e.Message}.", e);
+                    throw Unavailable($"{Capitalised(e.Message)}.", e);
                 }
                 // Expired and no newer one: fall through to the expiry error, which says so.
             }
@@ -81,11 +91,12 @@ public sealed partial class ProfileCertificates(
             var now = time.GetUtcNow();
             if (client.NotAfter <= now)
             {
-                throw Unavailable($"from {Describe()} expired on {client.NotAfter:u}; no newer certificate could be loaded.", null);
+                throw Unavailable($"The client certificate from {clientSource!.Description} expired on {client.NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'} " +
+                    $"({CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}); no newer certificate could be loaded.", null);
             }
             if (client.NotBefore > now)
             {
-                throw Unavailable($"from {Describe()} is not valid before {client.NotBefore:u}.", null);
+                throw Unavailable($"The client certificate from {clientSource!.Description} is not valid before {client.NotBefore:yyyy-MM-dd'T'HH:mm:ss'Z'}.", null);
             }
         }
         return current;
@@ -120,7 +131,7 @@ public sealed partial class ProfileCertificates(
             }
             _lastEarlyRefresh = now;
         }
-        Log.EarlyRefresh(logger, profile.Name);
+        Log.EarlyRefresh(logger, Owner);
         _ = RefreshOnScheduleAsync(); // re-arms the timer from now
         return true;
     }
@@ -174,16 +185,16 @@ public sealed partial class ProfileCertificates(
         {
             ClientCertificate? client = null;
             X509Certificate2Collection? trusted = null;
-            if (profile.ClientCertificate is { } clientSource)
+            if (clientSource is not null)
             {
-                client = ClientCertificate.From(await clientSource.LoadAsync(CancellationToken.None));
+                client = ClientCertificate.From(await LoadPartAsync(clientSource, "the client certificate"));
             }
-            if (profile.TrustedCa is { } caSource)
+            if (trustedCaSource is not null)
             {
-                trusted = (await caSource.LoadAsync(CancellationToken.None)).Certificates;
+                trusted = (await LoadPartAsync(trustedCaSource, "the trusted CA")).Certificates;
                 if (trusted.Count == 0)
                 {
-                    throw new CertificateLoadException($"the trusted CA from {caSource.Description} holds no certificate");
+                    throw new CertificateLoadException($"the trusted CA from {trustedCaSource.Description} holds no certificate");
                 }
             }
             var material = ProfileMaterial.Create(client, trusted);
@@ -197,21 +208,25 @@ public sealed partial class ProfileCertificates(
                 _lastRetryAfter = null;
                 _consecutiveFailures = 0;
             }
-            if (changed)
+            if (changed && client is not null)
             {
-                Log.Loaded(logger, profile.Name, client?.Subject, client?.ThumbprintSha256, client?.SourceVersion, client?.NotAfter);
+                Log.Loaded(logger, Owner, client.Subject, client.ThumbprintSha256, client.SourceVersion ?? "none", client.NotAfter.UtcDateTime);
             }
-            telemetry.RecordRefresh(profile.Name, success: true);
+            if (changed && trusted is not null)
+            {
+                Log.TrustedCaLoaded(logger, Owner, trusted.Count, string.Join("; ", trusted.Select(c => c.Subject)));
+            }
+            telemetry.RecordRefresh(name, success: true);
             if (client is not null)
             {
-                warnings.CheckExpiry(profile.Name, client);
+                warnings.CheckExpiry(name, client);
             }
             return _current!;
         }
         catch (Exception e) when (e is not CertificateLoadException)
         {
             // Unexpected failures still must not leak details such as key bytes: keep the type only.
-            throw Record(new CertificateLoadException($"loading failed ({e.GetType().Name})", e));
+            throw Record(new CertificateLoadException($"loading from {Describe()} failed unexpectedly ({e.GetType().Name})", e));
         }
         catch (CertificateLoadException e)
         {
@@ -221,14 +236,14 @@ public sealed partial class ProfileCertificates(
 
     private CertificateLoadException Record(CertificateLoadException e)
     {
-        telemetry.RecordRefresh(profile.Name, success: false);
+        telemetry.RecordRefresh(name, success: false);
         lock (_gate)
         {
             _lastError = e.Message;
             _lastRetryAfter = e.RetryAfter;
             _consecutiveFailures++;
         }
-        Log.LoadFailed(logger, profile.Name, Describe(), e.Message);
+        Log.LoadFailed(logger, Owner, e.Message, string.Join(", ", new[] { clientSource?.Location, trustedCaSource?.Location }.Where(l => l is not null)));
         return e;
     }
 
@@ -243,20 +258,38 @@ public sealed partial class ProfileCertificates(
         }
     }
 
-    private string Describe() => profile.ClientCertificate?.Description ?? profile.TrustedCa?.Description ?? "no source";
+    private string Describe() => clientSource?.Description ?? trustedCaSource?.Description ?? "no source";
+
+    /// <summary>Loads one part; its failures say which part and where from.</summary>
+    private static async Task<LoadedCertificates> LoadPartAsync(ICertificateSource source, string part)
+    {
+        try
+        {
+            return await source.LoadAsync(CancellationToken.None);
+        }
+        catch (CertificateLoadException e)
+        {
+            throw new CertificateLoadException($"{part} from {source.Description} could not be loaded: {e.Message}", e, e.RetryAfter);
+        }
+    }
+
+    private static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     private InvokerException Unavailable(string detail, Exception? inner) =>
-        new(ErrorCodes.CertificateUnavailable, $"The certificate of profile '{profile.Name}' {detail}", inner: inner);
+        new(ErrorCodes.CertificateUnavailable, $"{Capitalised(Owner)} cannot make calls: {detail}", inner: inner);
 
     private static partial class Log
     {
-        [LoggerMessage(1001, LogLevel.Information, "Profile {Profile}: certificate loaded (subject {Subject}, SHA-256 {Thumbprint}, version {Version}, not after {NotAfter}).")]
-        public static partial void Loaded(ILogger logger, string profile, string? subject, string? thumbprint, string? version, DateTimeOffset? notAfter);
+        [LoggerMessage(1001, LogLevel.Information, "Client certificate of {Owner} loaded: subject {Subject}, SHA-256 {Thumbprint}, version {Version}, not after {NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'}.")]
+        public static partial void Loaded(ILogger logger, string owner, string subject, string thumbprint, string version, DateTime notAfter);
 
-        [LoggerMessage(1003, LogLevel.Warning, "Profile {Profile}: a backend refused the client certificate; refreshing it early in case it was rotated.")]
-        public static partial void EarlyRefresh(ILogger logger, string profile);
+        [LoggerMessage(1005, LogLevel.Information, "Trusted CA of {Owner} loaded: {Count} certificate(s): {Subjects}.")]
+        public static partial void TrustedCaLoaded(ILogger logger, string owner, int count, string subjects);
 
-        [LoggerMessage(1002, LogLevel.Error, "Profile {Profile}: certificate from {Source} could not be loaded: {Reason}.")]
-        public static partial void LoadFailed(ILogger logger, string profile, string source, string reason);
+        [LoggerMessage(1003, LogLevel.Warning, "A backend refused the client certificate of {Owner}; re-reading it early in case it was rotated.")]
+        public static partial void EarlyRefresh(ILogger logger, string owner);
+
+        [LoggerMessage(1002, LogLevel.Warning, "Certificates of {Owner} could not be loaded: {Reason} (from {Location}).")]
+        public static partial void LoadFailed(ILogger logger, string owner, string reason, string location);
     }
 }

@@ -10,6 +10,7 @@ public sealed class RefreshPolicy(TimeSpan interval)
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan MinimumInterval = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan MaximumInterval = TimeSpan.FromHours(24);
 
     /// <summary>First retry after a failed refresh; doubles per failure, up to the interval.</summary>
     public static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(30);

@@ -1,6 +1,6 @@
 namespace ServiceNodeInvoker.Contract;
 
-/// <summary>The stable <c>code</c> values of invoker errors (see DESIGN.md). Bots branch on these.</summary>
+/// <summary>The stable <c>code</c> values of invoker errors (docs/contract.md). Bots branch on these.</summary>
 public static class ErrorCodes
 {
     public const string InvalidRequest = "invalid-request";

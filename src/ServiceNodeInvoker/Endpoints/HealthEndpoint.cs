@@ -2,16 +2,17 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Endpoints;
 
 /// <summary>
-/// GET /api/health: per profile, the certificate state (never secret material). Degraded when a
-/// certificate expires within the warning window or the last refresh failed; unhealthy (503) when a
-/// profile cannot make calls.
+/// GET /api/health: per profile, the certificate state (never secret material, never a file's
+/// folder). Degraded when a certificate expires within the warning window or the last refresh
+/// failed; unhealthy (503) when a profile cannot make calls or the caller CA cannot be loaded.
 /// </summary>
-public sealed class HealthEndpoint(CertificateStore certificates, CallerAuthenticator callers, InvokerOptions options, TimeProvider time)
+public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore certificates, CallerAuthenticator callers, InvokerOptions options, TimeProvider time)
 {
     public const string Healthy = "healthy";
     public const string Degraded = "degraded";
@@ -27,28 +28,34 @@ public sealed class HealthEndpoint(CertificateStore certificates, CallerAuthenti
         var now = time.GetUtcNow();
         var profiles = new JsonObject();
         var overall = Healthy;
-        foreach (var entry in certificates.All.OrderBy(p => p.Profile.Name, StringComparer.Ordinal))
+        foreach (var profile in catalog.Profiles.OrderBy(p => p.Name, StringComparer.Ordinal))
         {
-            var (status, report) = Report(entry, now);
-            profiles[entry.Profile.Name] = report;
+            var (status, report) = Report(profile, certificates.For(profile), now);
+            profiles[profile.Name] = report;
             overall = Worse(overall, status);
         }
         var body = new JsonObject { ["status"] = overall, ["checkedAt"] = now, ["profiles"] = profiles };
+        if (certificates.CallerAuthority is { } authority)
+        {
+            var (status, report) = ReportAuthority(authority);
+            body["callerCertificateAuthority"] = report;
+            overall = Worse(overall, status);
+            body["status"] = overall;
+        }
         return Results.Json(body, statusCode: overall == Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
     }
 
-    private (string Status, JsonObject Report) Report(ProfileCertificates entry, DateTimeOffset now)
+    private (string Status, JsonObject Report) Report(TlsProfile profile, ProfileCertificates entry, DateTimeOffset now)
     {
-        var profile = entry.Profile;
         var state = entry.State;
         var reasons = new JsonArray();
         var status = Healthy;
         var certificate = new JsonObject
         {
-            ["configured"] = profile.ClientCertificate is not null,
-            ["source"] = profile.ClientCertificate?.Description,
+            ["configured"] = entry.ClientSource is not null,
+            ["source"] = entry.ClientSource?.Description,
         };
-        if (profile.ClientCertificate is not null)
+        if (entry.ClientSource is not null)
         {
             var client = state.Material?.Client;
             certificate["loaded"] = client is not null;
@@ -59,46 +66,81 @@ public sealed class HealthEndpoint(CertificateStore certificates, CallerAuthenti
             }
             else
             {
-                var daysLeft = (client.NotAfter - now).TotalDays;
+                var daysLeft = CertificateWarnings.DaysLeft(client.NotAfter, now);
                 certificate["subject"] = client.Subject;
                 certificate["thumbprintSha256"] = client.ThumbprintSha256;
                 certificate["version"] = client.SourceVersion;
                 certificate["notAfter"] = client.NotAfter;
-                certificate["daysLeft"] = Math.Floor(daysLeft);
-                if (daysLeft <= 0)
+                certificate["daysLeft"] = daysLeft;
+                if (client.NotAfter <= now)
                 {
                     status = Unhealthy;
-                    reasons.Add("the client certificate has expired");
+                    reasons.Add($"the client certificate {CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}");
                 }
                 else if (daysLeft <= options.ExpiryWarningDays)
                 {
                     status = Worse(status, Degraded);
-                    reasons.Add($"the client certificate expires in {Math.Floor(daysLeft)} days (warning window {options.ExpiryWarningDays})");
+                    reasons.Add($"the client certificate {CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)} (warning window {options.ExpiryWarningDays} days)");
                 }
             }
         }
-        if (profile.TrustedCa is not null && state.Material?.TrustedCa is null)
+        var trustedCa = new JsonObject
         {
-            status = Unhealthy;
-            reasons.Add("the trusted CA is not loaded");
+            ["configured"] = entry.TrustedCaSource is not null,
+            ["source"] = entry.TrustedCaSource?.Description,
+        };
+        if (entry.TrustedCaSource is not null)
+        {
+            var loaded = state.Material?.TrustedCa;
+            trustedCa["loaded"] = loaded is not null;
+            if (loaded is null)
+            {
+                status = Unhealthy;
+                reasons.Add("the trusted CA is not loaded");
+            }
+            else
+            {
+                trustedCa["subjects"] = new JsonArray(loaded.Select(c => (JsonNode)c.Subject).ToArray());
+            }
         }
         if (state.LastError is not null)
         {
             status = Worse(status, Degraded);
             reasons.Add("the last refresh failed");
         }
-        certificate["lastRefresh"] = state.LastRefresh;
-        certificate["nextRefresh"] = state.NextRefresh;
-        certificate["lastError"] = state.LastError;
         var report = new JsonObject
         {
             ["status"] = status,
             ["hosts"] = new JsonArray(profile.Hosts.Select(h => (JsonNode)h.ToString()).ToArray()),
             ["certificate"] = certificate,
-            ["trustedCa"] = profile.TrustedCa?.Description,
+            ["trustedCa"] = trustedCa,
+            ["lastRefresh"] = state.LastRefresh,
+            ["nextRefresh"] = state.NextRefresh,
+            ["lastError"] = state.LastError,
             ["reasons"] = reasons,
         };
+        // Kept where earlier versions had them, for dashboards reading certificate.lastError.
+        certificate["lastRefresh"] = state.LastRefresh;
+        certificate["nextRefresh"] = state.NextRefresh;
+        certificate["lastError"] = state.LastError;
         return (status, report);
+    }
+
+    private static (string Status, JsonObject Report) ReportAuthority(ProfileCertificates authority)
+    {
+        var state = authority.State;
+        var loaded = state.Material?.TrustedCa;
+        var status = loaded is null ? Unhealthy : state.LastError is not null ? Degraded : Healthy;
+        return (status, new JsonObject
+        {
+            ["status"] = status,
+            ["source"] = authority.TrustedCaSource?.Description,
+            ["loaded"] = loaded is not null,
+            ["subjects"] = loaded is null ? null : new JsonArray(loaded.Select(c => (JsonNode)c.Subject).ToArray()),
+            ["lastRefresh"] = state.LastRefresh,
+            ["nextRefresh"] = state.NextRefresh,
+            ["lastError"] = state.LastError,
+        });
     }
 
     private static string Worse(string a, string b) =>

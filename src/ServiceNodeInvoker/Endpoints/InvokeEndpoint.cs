@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;

@@ -2,7 +2,7 @@ using ServiceNodeInvoker.Certificates;
 
 namespace ServiceNodeInvoker.Profiles;
 
-/// <summary>A validated TLS profile, ready to use.</summary>
+/// <summary>A validated TLS profile: settings only, parsed. Certificates are the certificate store's concern.</summary>
 public sealed class TlsProfile
 {
     public const double MaxTimeoutSeconds = 230; // Azure's load balancer cuts idle HTTP responses there.
@@ -11,8 +11,11 @@ public sealed class TlsProfile
 
     public required string Name { get; init; }
     public required IReadOnlySet<HostKey> Hosts { get; init; }
-    public ICertificateSource? ClientCertificate { get; init; }
-    public ICertificateSource? TrustedCa { get; init; }
+    /// <summary>The client certificate's validated source settings (the certificate store builds the source).</summary>
+    public CertificateSourceOptions? ClientCertificate { get; init; }
+
+    /// <summary>The trusted CA's validated source settings.</summary>
+    public CertificateSourceOptions? TrustedCa { get; init; }
     public IReadOnlyList<byte[]> ServerCertificatePins { get; init; } = [];
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
     public long MaxResponseBytes { get; init; } = DefaultMaxResponseBytes;

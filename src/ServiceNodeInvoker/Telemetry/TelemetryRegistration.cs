@@ -19,14 +19,18 @@ public static class TelemetryRegistration
 {
     public const string ServiceName = "service-node-invoker";
 
-    public static void AddInvokerTelemetry(this IServiceCollection services, IConfiguration configuration, Func<TokenCredential> credential, bool console)
+    public static void AddInvokerTelemetry(this IServiceCollection services, IConfiguration configuration, bool console)
     {
         var appInsights = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
         var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        void AzureMonitor(AzureMonitorExporterOptions o)
+        // The exporters take the app's one credential (local auth is off in infra) once the container is built.
+        services.AddOptions<AzureMonitorExporterOptions>().Configure<TokenCredential>((o, credential) =>
         {
             o.ConnectionString = appInsights;
-            o.Credential = credential();
+            o.Credential = credential;
+        });
+        static void AzureMonitor(AzureMonitorExporterOptions o)
+        {
         }
 
         var builder = services.AddOpenTelemetry()

@@ -9,7 +9,7 @@ public static class Tools
 
     public static string InfraDirectory => Path.Combine(RepoRoot, "infra");
 
-    public static string SharedSchemas => Path.Combine(RepoRoot, "..", "shared", "schemas");
+    public static string Schemas => Path.Combine(InfraDirectory, "checks", "schemas");
 
     public static string Bicep
     {

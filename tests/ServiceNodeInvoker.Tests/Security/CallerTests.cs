@@ -20,6 +20,7 @@ public sealed class CallerTests
         var settings = ProfileSettings.Standard(files, port).Settings;
         settings["Invoker:Callers:Mode"] = mode;
         settings["Invoker:Callers:TrustForwardedCertificate"] = trustForwarded.ToString();
+        settings["Invoker:Callers:BehindCertificateForwardingFrontEnd"] = trustForwarded.ToString();
         settings["Invoker:Callers:CertificateAuthority:Source"] = "File";
         settings["Invoker:Callers:CertificateAuthority:Path"] = files.CertificatePem("caller-root.pem", Pki.RootPublic);
         settings["Invoker:Callers:Certificates:partner-bot:Subject"] = "CN=caller-bot";

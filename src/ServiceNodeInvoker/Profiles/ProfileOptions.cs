@@ -1,0 +1,33 @@
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Configuration;
+
+namespace ServiceNodeInvoker.Profiles;
+
+/// <summary>One TLS profile: <c>Invoker:Profiles:&lt;name&gt;</c>.</summary>
+public sealed class ProfileOptions
+{
+    /// <summary><c>host:port</c> entries this profile owns (port 443 when omitted).</summary>
+    public List<string> Hosts { get; set; } = [];
+
+    /// <summary>Client certificate presented to the backend; none means plain server-verified TLS.</summary>
+    public CertificateSourceOptions? ClientCertificate { get; set; }
+
+    /// <summary>Roots the backend's certificate must chain to, instead of the system's trust store.</summary>
+    public CertificateSourceOptions? TrustedCa { get; set; }
+
+    /// <summary>SHA-256 pins (base64 or hex) of the server's public key (SPKI) or certificate.</summary>
+    public List<string> ServerCertificatePins { get; set; } = [];
+
+    /// <summary>Seconds ("30") or a TimeSpan ("00:00:30"). Default 30 s, at most 230 s.</summary>
+    public string? Timeout { get; set; }
+
+    /// <summary>Largest backend response body accepted, in bytes (default 10 MiB).</summary>
+    [Setting(Unit = "bytes", Min = 1, Max = 1L << 40)]
+    public long? MaxResponseBytes { get; set; }
+
+    /// <summary>Caller identities that may use this profile (empty: any authenticated caller).</summary>
+    public List<string> AllowedCallers { get; set; } = [];
+
+    /// <summary>Allow targets resolving to private (RFC 1918 / ULA) addresses.</summary>
+    public bool AllowPrivateNetwork { get; set; }
+}
