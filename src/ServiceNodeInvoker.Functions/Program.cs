@@ -7,7 +7,7 @@ using ServiceNodeInvoker.Configuration;
 // The Functions host is only an entry point: everything the app does lives in the library, where the
 // standalone host and the tests exercise the same code. Bad configuration: the problems on stderr
 // (the Functions host log), one per line naming the setting, and exit code 1.
-return await InvalidConfiguration.RunAsync(async () =>
+return await StartupRefusal.RunAsync(async () =>
 {
     var builder = FunctionsApplication.CreateBuilder(args);
     builder.ConfigureFunctionsWebApplication();

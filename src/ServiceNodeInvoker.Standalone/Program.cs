@@ -3,7 +3,7 @@ using ServiceNodeInvoker.Standalone;
 using ServiceNodeInvoker.Standalone.Demo;
 
 // Bad configuration: the problems on stderr, one per line naming the setting, and exit code 1.
-return await InvalidConfiguration.RunAsync(async () =>
+return await StartupRefusal.RunAsync(async () =>
 {
     if (args.Contains("--demo"))
     {

@@ -19,6 +19,8 @@ public static partial class StandaloneApp
         var builder = WebApplication.CreateSlimBuilder(args.Where(a => a != ConsoleTelemetrySwitch).ToArray());
         // ASP.NET Core's request logs print full URLs, which may carry a `code` key: keep them quiet.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // The host's "failed to start" report is a stack trace; Program prints the reason in plain lines instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         // Every line carries the trace id, so a log line leads to its trace.
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' "; o.UseUtcTimestamp = true; o.IncludeScopes = true; });

@@ -61,6 +61,51 @@ public sealed class HealthAndDemoTests
         Assert.Equal("demo", envelope.GetProperty("profile").GetString());
     }
 
+    [Fact]
+    public async Task Demo_prints_working_health_and_probe_lines_with_its_own_keys()
+    {
+        await using var demo = await DemoEnvironment.StartAsync(["--demo", "--urls", "http://127.0.0.1:0"]);
+        using var client = new HttpClient { BaseAddress = demo.InvokerAddress };
+
+        Assert.Contains(demo.ApiKey, demo.HealthCurlCommand);
+        Assert.Contains(demo.AdminKey, demo.ProbeCurlCommand);
+        Assert.Matches("^[0-9a-f]+$", demo.ApiKey); // safe in ?code= without encoding
+        using var probe = new HttpRequestMessage(HttpMethod.Post, "/api/profiles/demo/probe");
+        probe.Headers.Add(ApiKeyAuthenticator.HeaderName, demo.AdminKey);
+        using var probed = await client.SendAsync(probe);
+        var report = await InvokerHost.ReadAsync(probed, 200);
+        Assert.True(report.GetProperty("ok").GetBoolean(), report.ToString());
+        using var health = new HttpRequestMessage(HttpMethod.Get, "/api/health");
+        health.Headers.Add(ApiKeyAuthenticator.HeaderName, demo.AdminKey); // any key reads health
+        using var healthy = await client.SendAsync(health);
+        Assert.Equal(200, (int)healthy.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_second_demo_on_a_taken_port_says_so_in_one_line_and_leaves_no_files()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var temp = Directory.CreateTempSubdirectory("sni-demo-tmp-").FullName;
+        try
+        {
+            var outcome = await StandaloneProcess.RunAsync(new Dictionary<string, string> { ["TMPDIR"] = temp }, null,
+                "--demo", "--urls", $"http://127.0.0.1:{port}");
+
+            Assert.Equal(1, outcome.ExitCode);
+            var line = Assert.Single(outcome.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains($"127.0.0.1:{port}", line);
+            Assert.Contains("already in use", line);
+            Assert.DoesNotContain("   at ", outcome.Output);
+            Assert.Empty(Directory.GetFileSystemEntries(temp)); // no certificate or key file left behind
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+
     private static async Task<JsonElement> PollHealthAsync(InvokerHost host, Func<JsonElement, bool> done, string profile = "payments")
     {
         var deadline = DateTime.UtcNow.AddSeconds(15);

@@ -52,11 +52,9 @@ public sealed class DemoEnvironment : IAsyncDisposable
         DemoEnvironment demo;
         try
         {
-            // The host's own failure report is a stack trace: the line below says it all.
-            demo = await StartAsync(args, builder => builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None));
+            demo = await StartAsync(args);
         }
-        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
-                                    || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        catch (IOException e) when (Configuration.StartupRefusal.AddressInUse(e) is not null)
         {
             await Console.Error.WriteLineAsync($"The demo could not start: {Requested(args) ?? DefaultUrl} is already in use " +
                 "(another demo running?). Stop it, or pick another address with --urls http://127.0.0.1:5081.");

@@ -4,10 +4,11 @@ using Microsoft.Extensions.Options;
 namespace ServiceNodeInvoker.Configuration;
 
 /// <summary>
-/// How a host refuses to start on bad configuration: the problems, one per line, each naming its
-/// setting, on standard error, and exit code 1. No stack trace: the lines say what to fix.
+/// How a host refuses to start: on bad configuration the problems, one per line, each naming its
+/// setting; on an address already in use, that address. On standard error, with exit code 1 and no
+/// stack trace: the lines say what to fix.
 /// </summary>
-public static class InvalidConfiguration
+public static class StartupRefusal
 {
     public const int ExitCode = 1;
 
@@ -30,9 +31,28 @@ public static class InvalidConfiguration
         }
     }
 
-    /// <summary>Writes the refusal; true when <paramref name="exception"/> was a configuration failure.</summary>
+    /// <summary>The address a listener could not bind, when that is why the start failed.</summary>
+    public static string? AddressInUse(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is IOException io && e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                return io.Message.TrimEnd('.');
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Writes the refusal; true when <paramref name="exception"/> was one this class explains.</summary>
     public static bool TryReport(Exception exception, TextWriter error)
     {
+        if (AddressInUse(exception) is { } address)
+        {
+            error.WriteLine($"The invoker did not start: {address}. Stop whatever listens there, or choose another address with --urls.");
+            error.Flush();
+            return true;
+        }
         if (Problems(exception) is not { } problems)
         {
             return false;
@@ -46,14 +66,14 @@ public static class InvalidConfiguration
         return true;
     }
 
-    /// <summary>Runs a host; a configuration failure at build or start is reported and gives exit code 1.</summary>
+    /// <summary>Runs a host; a configuration failure or a taken address at build or start is reported and gives exit code 1.</summary>
     public static async Task<int> RunAsync(Func<Task<int>> run, TextWriter? error = null)
     {
         try
         {
             return await run();
         }
-        catch (Exception e) when (Problems(e) is not null)
+        catch (Exception e) when (Problems(e) is not null || AddressInUse(e) is not null)
         {
             TryReport(e, error ?? Console.Error);
             return ExitCode;

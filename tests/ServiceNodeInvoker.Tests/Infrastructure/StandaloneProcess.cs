@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace ServiceNodeInvoker.Tests.Infrastructure;
+
+/// <summary>
+/// The real standalone host as its own process, configured only through environment variables
+/// (as an operator or Azure app settings would), with what it printed and how it ended.
+/// </summary>
+public static class StandaloneProcess
+{
+    public sealed record Outcome(int? ExitCode, bool Listening, string Output, string Error);
+
+    private static string Assembly => Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
+
+    /// <summary>Starts the host; it either exits (returned with its code) or listens (then it is stopped: ExitCode null).</summary>
+    public static async Task<Outcome> RunAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout = null, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(Assembly);
+        foreach (var arg in args.Length == 0 ? ["--urls", "http://127.0.0.1:0"] : args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("Invoker", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        var error = new StringBuilder();
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+            lock (output)
+            {
+                output.AppendLine(e.Data);
+            }
+            if (e.Data.Contains("Now listening on", StringComparison.Ordinal))
+            {
+                listening.TrySetResult();
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (error)
+                {
+                    error.AppendLine(e.Data);
+                }
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var exited = process.WaitForExitAsync();
+        var first = await Task.WhenAny(exited, listening.Task, Task.Delay(timeout ?? TimeSpan.FromSeconds(60)));
+        int? code = null;
+        if (first == exited)
+        {
+            await process.WaitForExitAsync(); // drains the output streams
+            code = process.ExitCode;
+        }
+        else
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+        lock (output)
+        {
+            lock (error)
+            {
+                return new Outcome(code, first == listening.Task, output.ToString(), error.ToString());
+            }
+        }
+    }
+}
