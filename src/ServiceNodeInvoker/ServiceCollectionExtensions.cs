@@ -44,7 +44,15 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<TransportPool>();
         services.TryAddSingleton<Invoker>();
+        services.TryAddSingleton(sp => new ResponseBufferBudget(sp.GetRequiredService<InvokerOptions>().MaxBufferedResponseBytes,
+            ResponseBufferBudget.DefaultWait, sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<InvokeEndpoint>();
+        // Problem and health replies in readable UTF-8 ("é", "+"), like the envelope.
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+        // Backend header values arrive decoded as Latin-1 (obs-text, e.g. filename="résumé.pdf"); passthrough writes them
+        // back as the same bytes instead of refusing them with an empty 500.
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o =>
+            o.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1);
         services.TryAddSingleton<HealthEndpoint>();
         services.TryAddSingleton<MutualTlsProbe>();
         services.TryAddSingleton<ProbeEndpoint>();

@@ -49,8 +49,8 @@ public sealed class CertificateAuthority
     public X509Certificate2 IssueClient(string commonName, KeyKind kind = KeyKind.Rsa, DateTimeOffset? notAfter = null) =>
         IssueLeaf($"CN={commonName}", kind, "1.3.6.1.5.5.7.3.2", null, notAfter);
 
-    /// <summary>A server certificate (serverAuth EKU) for the given DNS names and IP addresses.</summary>
-    public X509Certificate2 IssueServer(IEnumerable<string> names, KeyKind kind = KeyKind.Rsa)
+    /// <summary>A server certificate (serverAuth EKU unless another is given) for the given DNS names and IP addresses.</summary>
+    public X509Certificate2 IssueServer(IEnumerable<string> names, KeyKind kind = KeyKind.Rsa, string eku = "1.3.6.1.5.5.7.3.1")
     {
         var san = new SubjectAlternativeNameBuilder();
         var list = names.ToList();
@@ -58,7 +58,7 @@ public sealed class CertificateAuthority
         {
             if (IPAddress.TryParse(name, out var ip)) { san.AddIpAddress(ip); } else { san.AddDnsName(name); }
         }
-        return IssueLeaf($"CN={list[0]}", kind, "1.3.6.1.5.5.7.3.1", san.Build(), null);
+        return IssueLeaf($"CN={list[0]}", kind, eku, san.Build(), null);
     }
 
     /// <summary>This CA's chain up to but excluding the root, nearest first: what a leaf's holder sends.</summary>

@@ -46,6 +46,13 @@ public sealed class InvokerOptions
     /// <summary>Which Azure credential to use.</summary>
     public CredentialKind Credential { get; set; } = CredentialKind.Auto;
 
+    /// <summary>
+    /// All response bytes the instance may hold in memory at once for envelopes (bodies and the envelopes
+    /// built from them). Default 512 MiB: fits a 2 GiB Flex instance beside the runtime.
+    /// </summary>
+    [Setting(Unit = "bytes", Min = 16L * 1024 * 1024, Max = 64L * 1024 * 1024 * 1024)]
+    public long MaxBufferedResponseBytes { get; set; } = Endpoints.ResponseBufferBudget.DefaultCapacity;
+
     /// <summary>Health turns degraded when a certificate expires within this many days.</summary>
     [Setting(Unit = "days", Min = 0, Max = 365)]
     public int ExpiryWarningDays { get; set; } = 30;

@@ -11,6 +11,8 @@ public static class ErrorCodes
     public const string TlsHandshakeFailed = "tls-handshake-failed";
     public const string BackendUnreachable = "backend-unreachable";
     public const string ResponseTooLarge = "response-too-large";
+    public const string InvalidBackendResponse = "invalid-backend-response";
+    public const string Busy = "busy";
     public const string CertificateUnavailable = "certificate-unavailable";
     public const string BackendTimeout = "backend-timeout";
 
@@ -21,8 +23,8 @@ public static class ErrorCodes
         Unauthenticated => 401,
         TargetNotAllowed or CallerNotAllowed => 403,
         UnknownProfile => 404,
-        TlsHandshakeFailed or BackendUnreachable or ResponseTooLarge => 502,
-        CertificateUnavailable => 503,
+        TlsHandshakeFailed or BackendUnreachable or ResponseTooLarge or InvalidBackendResponse => 502,
+        CertificateUnavailable or Busy => 503,
         BackendTimeout => 504,
         _ => 500,
     };
@@ -37,7 +39,9 @@ public static class ErrorCodes
         TlsHandshakeFailed => "The TLS handshake with the backend failed.",
         BackendUnreachable => "The backend could not be reached.",
         ResponseTooLarge => "The backend's response is larger than the profile allows.",
-        CertificateUnavailable => "The profile's client certificate is unavailable.",
+        InvalidBackendResponse => "The backend's response cannot be relayed.",
+        CertificateUnavailable => "A certificate the profile needs is unavailable.",
+        Busy => "The invoker is at its memory budget for buffered responses; retry shortly.",
         BackendTimeout => "The backend did not answer in time.",
         _ => "Invoker error.",
     };

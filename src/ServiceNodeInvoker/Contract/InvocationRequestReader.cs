@@ -52,6 +52,11 @@ public static class InvocationRequestReader
             // The reader's message gives position and reason, never the offending content.
             throw InvokerException.Invalid("$", $"The request body is not valid JSON: {Describe(e)}");
         }
+        catch (InvalidOperationException)
+        {
+            // Any other text the reader cannot turn into .NET strings (every known path is caught above, naming its field).
+            throw InvokerException.Invalid("$", "The request body holds text that is not valid Unicode.");
+        }
     }
 
     private static string Describe(JsonException e) =>
@@ -153,6 +158,18 @@ public static class InvocationRequestReader
     /// <summary>Matches the known field names without allocating; anything else is an error naming it.</summary>
     private static Field Identify(ref Utf8JsonReader reader)
     {
+        if (reader.ValueSpan.IndexOf((byte)'\\') >= 0)
+        {
+            // Escaped names are compared after unescaping, which fails on lone surrogates.
+            var unescaped = Text(ref reader, "(a field name)");
+            return unescaped switch
+            {
+                "method" => Field.Method, "url" => Field.Url, "body" => Field.Body, "headers" => Field.Headers,
+                "profile" => Field.Profile, "bodyBase64" => Field.BodyBase64, "timeoutSeconds" => Field.Timeout,
+                "response" => Field.Response,
+                _ => throw InvokerException.Invalid(Truncate(unescaped), $"Unknown field '{Telemetry.LogText.Escape(Truncate(unescaped))}'."),
+            };
+        }
         if (reader.ValueTextEquals("method"u8)) { return Field.Method; }
         if (reader.ValueTextEquals("url"u8)) { return Field.Url; }
         if (reader.ValueTextEquals("body"u8)) { return Field.Body; }
@@ -161,8 +178,25 @@ public static class InvocationRequestReader
         if (reader.ValueTextEquals("bodyBase64"u8)) { return Field.BodyBase64; }
         if (reader.ValueTextEquals("timeoutSeconds"u8)) { return Field.Timeout; }
         if (reader.ValueTextEquals("response"u8)) { return Field.Response; }
-        var name = Truncate(reader.GetString()!);
-        throw InvokerException.Invalid(name, $"Unknown field '{name}'.");
+        var name = Truncate(Text(ref reader, "(an unknown field name)"));
+        throw InvokerException.Invalid(name, $"Unknown field '{Telemetry.LogText.Escape(name)}'.");
+    }
+
+    /// <summary>
+    /// A JSON string as .NET text. An escaped lone surrogate (<c>"\ud800"</c>) is valid JSON but not
+    /// Unicode: it is refused naming the field instead of failing deep inside the reader.
+    /// </summary>
+    private static string Text(ref Utf8JsonReader reader, string field)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw InvokerException.Invalid(field,
+                $"'{field}' holds an escaped lone surrogate (such as \\ud800 without its pair): that is not Unicode text.");
+        }
     }
 
     private static string Truncate(string name) => name.Length <= 64 ? name : name[..64] + "…";
@@ -170,7 +204,7 @@ public static class InvocationRequestReader
     private static string? OptionalString(ref Utf8JsonReader reader, string field) => reader.TokenType switch
     {
         JsonTokenType.Null => null,
-        JsonTokenType.String => reader.GetString(),
+        JsonTokenType.String => Text(ref reader, field),
         _ => throw InvokerException.Invalid(field, $"'{field}' must be a string."),
     };
 
@@ -185,12 +219,22 @@ public static class InvocationRequestReader
         {
             throw InvokerException.Invalid("url", $"'url' is longer than {maxLength} characters.");
         }
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var url))
+        // "/echo" parses as an absolute file URI on Unix: a URL without a scheme is relative, whatever the parser says.
+        if (!HasScheme(text) || !Uri.TryCreate(text, UriKind.Absolute, out var url))
         {
             throw InvokerException.Invalid("url", "'url' must be an absolute URL such as https://host:port/path.");
         }
         return url;
     }
+
+    private static bool HasScheme(string text)
+    {
+        var colon = text.IndexOf(':');
+        return colon > 0 && char.IsAsciiLetter(text[0]) && text.AsSpan(1, colon - 1).IndexOfAnyExcept(SchemeCharacters) < 0;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> SchemeCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
     private static List<KeyValuePair<string, string[]>> ReadHeaders(ref Utf8JsonReader reader, RequestLimits limits)
     {
@@ -208,7 +252,7 @@ public static class InvocationRequestReader
         var bytes = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
+            var name = Text(ref reader, "headers");
             if (name.Length > 256 || !HeaderRules.IsValidName(name))
             {
                 throw InvokerException.Invalid("headers", "A header name is not a valid HTTP token (RFC 9110) of at most 256 characters.");
@@ -225,7 +269,7 @@ public static class InvocationRequestReader
             reader.Read();
             string[] values = reader.TokenType switch
             {
-                JsonTokenType.String => [reader.GetString()!],
+                JsonTokenType.String => [Text(ref reader, field)],
                 JsonTokenType.StartArray => ReadHeaderArray(ref reader, field),
                 _ => throw InvokerException.Invalid(field, $"'{field}' must be a string or an array of strings."),
             };
@@ -260,7 +304,7 @@ public static class InvocationRequestReader
             {
                 throw InvokerException.Invalid(field, $"'{field}' must be a string or an array of strings.");
             }
-            values.Add(reader.GetString()!);
+            values.Add(Text(ref reader, field));
         }
         return [.. values];
     }
@@ -273,7 +317,7 @@ public static class InvocationRequestReader
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.String:
-                return new RequestBody(Encoding.UTF8.GetBytes(reader.GetString()!), "text/plain; charset=utf-8");
+                return new RequestBody(Encoding.UTF8.GetBytes(Text(ref reader, "body")), "text/plain; charset=utf-8");
             default:
                 var start = (int)reader.TokenStartIndex;
                 if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
@@ -307,7 +351,8 @@ public static class InvocationRequestReader
         if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDouble(out var seconds)
             || !double.IsFinite(seconds) || seconds <= 0 || seconds > 86_400)
         {
-            throw InvokerException.Invalid("timeoutSeconds", "'timeoutSeconds' must be a positive number of seconds.");
+            throw InvokerException.Invalid("timeoutSeconds",
+                "'timeoutSeconds' must be a number of seconds more than 0 and at most 86400 (the profile's Timeout, at most 230, caps it).");
         }
         return TimeSpan.FromSeconds(seconds);
     }

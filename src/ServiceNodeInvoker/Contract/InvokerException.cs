@@ -27,5 +27,8 @@ public sealed class InvokerException(string code, string message, string? field 
     /// <summary>Our checks of the backend's certificate failed (trust, name or pin).</summary>
     public bool ServerCertificateRejected { get; init; }
 
+    /// <summary>For <c>busy</c>: how long the caller should wait before retrying (sent as Retry-After).</summary>
+    public int? RetryAfterSeconds { get; init; }
+
     public static InvokerException Invalid(string field, string message) => new(ErrorCodes.InvalidRequest, message, field);
 }

@@ -12,19 +12,33 @@ public sealed class BoundedBody : IDisposable
 
     public ReadOnlyMemory<byte> Memory => _buffer.WrittenMemory;
 
-    public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge, CancellationToken token)
+    public int Capacity => _buffer.Capacity;
+
+    /// <param name="reservation">When given, every buffer is reserved in the global budget before it is allocated.</param>
+    public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge,
+        CancellationToken token, ResponseBufferBudget.Reservation? reservation = null)
     {
         if (declaredLength > limit)
         {
             throw tooLarge();
         }
         // A declared length sizes the buffer exactly (plus one byte to see the end); otherwise it grows by doubling.
-        var body = new BoundedBody((int)Math.Min((declaredLength ?? 4095) + 1, limit + 1));
+        var initial = Math.Max((int)Math.Min((declaredLength ?? 4095) + 1, limit + 1), 256);
+        if (reservation is not null)
+        {
+            await reservation.GrowToAsync(initial, token);
+        }
+        var body = new BoundedBody(initial);
         try
         {
             while (true)
             {
-                var read = await stream.ReadAsync(body._buffer.GetMemory(declaredLength is null ? ReadSize : 1), token);
+                var hint = declaredLength is null ? ReadSize : 1;
+                if (reservation is not null)
+                {
+                    await reservation.GrowToAsync(body._buffer.CapacityFor(hint), token);
+                }
+                var read = await stream.ReadAsync(body._buffer.GetMemory(hint), token);
                 if (read == 0)
                 {
                     return body;

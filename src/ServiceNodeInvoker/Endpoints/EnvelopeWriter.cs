@@ -16,6 +16,16 @@ public static class EnvelopeWriter
 
     private static readonly JsonReaderOptions ValidationOptions = new() { MaxDepth = 256 };
 
+    /// <summary>
+    /// Readable UTF-8: "héllo" and "application/problem+json" as they are, not \u00E9 / \u002B. Still escaped:
+    /// quotes, backslashes and control characters (JSON requires it). The envelope is application/json for
+    /// API clients, never embedded in HTML, so the HTML-safe default escaping buys nothing here.
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     public static void Write(Utf8JsonWriter writer, InvocationOutcome outcome, ReadOnlySpan<byte> body, TimeSpan duration)
     {
         var response = outcome.Response;
@@ -75,7 +85,8 @@ public static class EnvelopeWriter
         if (IsJson(mediaType) && utf8)
         {
             var json = body.StartsWith("\xEF\xBB\xBF"u8) ? body[3..] : body;
-            if (IsValidJson(json))
+            // The JSON reader checks structure, not the UTF-8 inside strings: both must hold, or the bot could not parse the envelope.
+            if (System.Text.Unicode.Utf8.IsValid(json) && IsValidJson(json))
             {
                 writer.WritePropertyName("body");
                 writer.WriteRawValue(json, skipInputValidation: true);

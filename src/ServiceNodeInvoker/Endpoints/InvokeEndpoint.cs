@@ -3,8 +3,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
-using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
@@ -17,8 +17,14 @@ namespace ServiceNodeInvoker.Endpoints;
 /// result. Callers are authenticated here, so both hosts apply the same caller mode.
 /// </summary>
 public sealed partial class InvokeEndpoint(
-    Invoker invoker, CallerAuthenticator callers, InvokerTelemetry telemetry, InvokerOptions options, ILogger<InvokeEndpoint> logger)
+    Invoker invoker, CallerAuthenticator callers, InvokerTelemetry telemetry, InvokerOptions options, ResponseBufferBudget budget,
+    ILogger<InvokeEndpoint> logger)
 {
+    public const string DurationHeader = "invoker-duration-ms";
+
+    /// <summary>Passthrough of a HEAD, 204 or 304 answer: the backend's Content-Length (our reply to the POST has no body).</summary>
+    public const string BackendContentLengthHeader = "invoker-backend-content-length";
+
     private readonly RequestLimits _limits = options.Limits;
 
     public async Task<IResult> HandleAsync(HttpContext context)
@@ -51,7 +57,7 @@ public sealed partial class InvokeEndpoint(
         var caller = await callers.AuthenticateInvocationAsync(context);
         if (!caller.Authenticated)
         {
-            Log.Rejected(logger, ErrorCodes.Unauthenticated, null, caller.Problem!);
+            Log.Rejected(logger, ErrorCodes.Unauthenticated, "-", LogText.Escape(caller.Problem));
             return Problem(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record);
         }
         InvocationRequest request;
@@ -64,12 +70,22 @@ public sealed partial class InvokeEndpoint(
         }
         catch (InvokerException e)
         {
-            Log.Rejected(logger, e.Code, e.Field, e.Message);
+            Log.Rejected(logger, e.Code, LogText.Escape(e.Field ?? "-"), LogText.Escape(e.Message));
             return Problem(e, context, record);
         }
-        catch (Exception e) when (e is IOException or BadHttpRequestException or OperationCanceledException)
+        catch (BadHttpRequestException e)
         {
-            return Results.Empty; // the caller went away or broke the framing while sending
+            // Broken framing (a bad chunk size, a body that stops short of its Content-Length and stalls):
+            // the status the server itself gives, never a success.
+            Log.BrokenRequest(logger, e.StatusCode, LogText.Escape(e.Message));
+            record.Cut("request-framing");
+            return Results.StatusCode(e.StatusCode);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            record.Cut("caller-gone");
+            context.Abort(); // the caller went away while sending: nothing to answer, and never an empty 200
+            return Results.Empty;
         }
 
         InvocationOutcome outcome;
@@ -81,12 +97,14 @@ public sealed partial class InvokeEndpoint(
         {
             if (e.Status < 500 || e.Code == ErrorCodes.CertificateUnavailable)
             {
-                Log.Rejected(logger, e.Code, e.Field, e.Message);
+                Log.Rejected(logger, e.Code, LogText.Escape(e.Field ?? "-"), LogText.Escape(e.Message));
             }
             return Problem(e, context, record);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
+            record.Cut("caller-gone");
+            context.Abort();
             return Results.Empty;
         }
 
@@ -103,33 +121,43 @@ public sealed partial class InvokeEndpoint(
 
     private async Task<IResult> BufferEnvelopeAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record)
     {
+        var reservation = budget.Open();
         try
         {
             var stream = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
             var body = await BoundedBody.ReadAsync(stream, DeclaredBodyLength(outcome),
-                outcome.Profile.MaxResponseBytes, () => TooLarge(outcome.Profile, outcome.Profile.MaxResponseBytes), outcome.Token);
-            return new EnvelopeResult(outcome, body, outcome.Elapsed, record, logger);
+                outcome.Profile.MaxResponseBytes, () => TooLarge(outcome.Profile, outcome.Profile.MaxResponseBytes), outcome.Token, reservation);
+            return new EnvelopeResult(outcome, body, reservation, outcome.Elapsed, record, logger);
         }
         catch (Exception e)
         {
+            reservation.Dispose();
             outcome.Dispose();
             if (context.RequestAborted.IsCancellationRequested)
             {
+                record.Cut("caller-gone");
+                context.Abort();
                 return Results.Empty;
             }
-            var error = e as InvokerException
-                ?? (outcome.TimedOut ? Invoker.TimeoutError(outcome.Profile, outcome.Request)
-                    : FailureClassifier.Classify(e, outcome.Profile, outcome.Request.Url, presentedClientCertificate: false));
-            Log.Rejected(logger, error.Code, null, error.Message);
+            var error = ClassifyBodyFailure(e, outcome);
+            Log.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
             return Problem(error, context, record);
         }
     }
 
-    /// <summary>The body length the backend announced; a HEAD, 204 or 304 answer carries none, whatever its Content-Length says.</summary>
+    /// <summary>A failure while reading the backend's body, classified the one way the invoker classifies failures.</summary>
+    private static InvokerException ClassifyBodyFailure(Exception e, InvocationOutcome outcome) =>
+        e as InvokerException
+        ?? (outcome.TimedOut ? Invoker.TimeoutError(outcome.Profile, outcome.Request)
+            : FailureClassifier.Classify(e, outcome.Profile, outcome.Request.Url, presentedClientCertificate: false));
+
+    /// <summary>True when the backend's answer has no body, whatever its Content-Length says: HEAD, 204, 304.</summary>
+    private static bool HasNoBody(InvocationOutcome outcome) =>
+        outcome.Request.Method == HttpMethod.Head || (int)outcome.Response.StatusCode is 204 or 304;
+
+    /// <summary>The body length the backend announced; a HEAD, 204 or 304 answer carries none.</summary>
     private static long? DeclaredBodyLength(InvocationOutcome outcome) =>
-        outcome.Request.Method == HttpMethod.Head || (int)outcome.Response.StatusCode is 204 or 304
-            ? 0
-            : outcome.Response.Content.Headers.ContentLength;
+        HasNoBody(outcome) ? 0 : ResponseHeaders.ContentLength(outcome.Response);
 
     private static InvokerException TooLarge(TlsProfile profile, long limit) =>
         new(ErrorCodes.ResponseTooLarge,
@@ -139,91 +167,146 @@ public sealed partial class InvokeEndpoint(
     private interface IOwnsRecord;
 
     /// <summary>Writes the envelope from the buffered body, then releases everything.</summary>
-    private sealed class EnvelopeResult(InvocationOutcome outcome, BoundedBody body, TimeSpan duration, InvocationRecord record, ILogger logger)
+    private sealed class EnvelopeResult(
+        InvocationOutcome outcome, BoundedBody body, ResponseBufferBudget.Reservation reservation, TimeSpan duration, InvocationRecord record, ILogger logger)
         : IResult, IOwnsRecord
     {
         public async Task ExecuteAsync(HttpContext context)
         {
             using (record)
             using (outcome)
+            using (reservation)
             using (body)
             {
                 record.Answered((int)outcome.Response.StatusCode, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), duration);
+                var estimate = body.Memory.Length * 4 / 3 + 4096;
+                try
+                {
+                    await reservation.GrowToAsync(body.Capacity + estimate, context.RequestAborted);
+                }
+                catch (InvokerException busy)
+                {
+                    record.Failed(busy);
+                    await ProblemResponse.From(busy, context).ExecuteAsync(context);
+                    return;
+                }
                 // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.
-                using var envelope = new PooledBufferWriter(body.Memory.Length * 4 / 3 + 1024);
-                using (var writer = new Utf8JsonWriter(envelope))
+                using var envelope = new PooledBufferWriter(estimate);
+                using (var writer = new Utf8JsonWriter(envelope, EnvelopeWriter.WriterOptions))
                 {
                     EnvelopeWriter.Write(writer, outcome, body.Memory.Span, duration);
                 }
                 context.Response.StatusCode = StatusCodes.Status200OK;
                 context.Response.ContentType = "application/json; charset=utf-8";
                 context.Response.ContentLength = envelope.WrittenMemory.Length;
+                await context.Response.Body.WriteAsync(envelope.WrittenMemory, context.RequestAborted);
                 Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, HostKey.FromUri(outcome.Request.Url).ToString(),
                     (int)outcome.Response.StatusCode, duration.TotalMilliseconds, "envelope");
-                await context.Response.Body.WriteAsync(envelope.WrittenMemory, context.RequestAborted);
             }
         }
     }
 
-    /// <summary>Streams the backend's status, end-to-end headers and body; never buffers the body.</summary>
+    /// <summary>
+    /// Streams the backend's status, end-to-end headers (as sent) and body; never buffers the body.
+    /// Until the first byte of the reply has left, any failure (too large, a broken body, a timeout)
+    /// is still answered with a problem; after that, cutting the connection is the only honest signal.
+    /// </summary>
     private sealed class PassthroughResult(InvocationOutcome outcome, InvocationRecord record, ILogger logger) : IResult, IOwnsRecord
     {
-        public const string DurationHeader = "invoker-duration-ms";
+        private const int BufferSize = 64 * 1024;
 
         public async Task ExecuteAsync(HttpContext context)
         {
             using (record)
             using (outcome)
             {
-                record.Answered((int)outcome.Response.StatusCode, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), outcome.Elapsed);
+                var status = (int)outcome.Response.StatusCode;
+                record.Answered(status, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), outcome.Elapsed);
                 var response = context.Response;
-                response.StatusCode = (int)outcome.Response.StatusCode;
-                foreach (var (name, values) in ResponseHeaders.EndToEnd(outcome.Response))
-                {
-                    response.Headers.Append(name, values.ToArray());
-                }
-                response.Headers[DurationHeader] = outcome.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+                WriteHead(response);
                 context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
                 long copied = 0;
                 var limit = outcome.Profile.MaxResponseBytes;
+                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
                 try
                 {
                     await using var source = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
-                    var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
-                    try
+                    int read;
+                    while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), outcome.Token)) > 0)
                     {
-                        int read;
-                        while ((read = await source.ReadAsync(buffer, outcome.Token)) > 0)
+                        copied += read;
+                        if (copied > limit)
                         {
-                            copied += read;
-                            if (copied > limit)
-                            {
-                                // Headers are gone already: cutting the connection is the only honest signal left.
-                                Log.PassthroughCut(logger, outcome.Profile.Name, $"the body exceeded MaxResponseBytes ({limit})");
-                                record.Cut("response-too-large");
-                                context.Abort();
-                                return;
-                            }
-                            await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                            await FailAsync(context, TooLarge(outcome.Profile, limit), "response-too-large",
+                                $"the body exceeded MaxResponseBytes ({limit})");
+                            return;
                         }
-                    }
-                    finally
-                    {
-                        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                        await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
                     }
                 }
                 catch (Exception e) when (e is IOException or OperationCanceledException or HttpRequestException)
                 {
-                    record.Cut(outcome.TimedOut ? "timeout" : "stream-broken");
-                    Log.PassthroughCut(logger, outcome.Profile.Name,
-                        outcome.TimedOut ? "the timeout passed while streaming" : context.RequestAborted.IsCancellationRequested
-                            ? "the caller went away" : $"the backend connection broke ({e.GetType().Name})");
-                    context.Abort();
+                    if (context.RequestAborted.IsCancellationRequested)
+                    {
+                        record.Cut("caller-gone");
+                        Log.PassthroughCut(logger, outcome.Profile.Name, "the caller went away");
+                        context.Abort();
+                        return;
+                    }
+                    var error = ClassifyBodyFailure(e, outcome);
+                    await FailAsync(context, error, outcome.TimedOut ? "timeout" : "stream-broken",
+                        outcome.TimedOut ? "the timeout passed while streaming" : $"the backend's body broke off ({e.GetType().Name})");
                     return;
                 }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                }
                 Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, HostKey.FromUri(outcome.Request.Url).ToString(),
-                    (int)outcome.Response.StatusCode, outcome.Elapsed.TotalMilliseconds, "passthrough");
+                    status, outcome.Elapsed.TotalMilliseconds, "passthrough");
             }
+        }
+
+        private void WriteHead(HttpResponse response)
+        {
+            response.StatusCode = (int)outcome.Response.StatusCode;
+            var noBody = HasNoBody(outcome);
+            foreach (var (name, values) in ResponseHeaders.EndToEnd(outcome.Response))
+            {
+                if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                {
+                    // Checked by BackendResponse: one valid length. Our reply to the POST carries no body for
+                    // HEAD/204/304, so the length the backend announced goes in a header of its own.
+                    var length = ResponseHeaders.ContentLength(outcome.Response);
+                    if (noBody)
+                    {
+                        response.Headers[BackendContentLengthHeader] = length?.ToString(CultureInfo.InvariantCulture);
+                    }
+                    else
+                    {
+                        response.ContentLength = length;
+                    }
+                    continue;
+                }
+                response.Headers.Append(name, values.ToArray());
+            }
+            response.Headers[DurationHeader] = outcome.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+        }
+
+        private async Task FailAsync(HttpContext context, InvokerException error, string cut, string reason)
+        {
+            if (!context.Response.HasStarted)
+            {
+                // Nothing has left yet: the caller gets a problem reply instead of a cut connection.
+                context.Response.Clear();
+                record.Failed(error);
+                Log.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
+                await ProblemResponse.From(error, context).ExecuteAsync(context);
+                return;
+            }
+            record.Cut(cut);
+            Log.PassthroughCut(logger, outcome.Profile.Name, reason);
+            context.Abort();
         }
     }
 
@@ -232,10 +315,13 @@ public sealed partial class InvokeEndpoint(
         [LoggerMessage(3001, LogLevel.Information, "Invoked profile {Profile} {Method} {Target} → {Status} in {DurationMs:0.0} ms ({Mode}).")]
         public static partial void Completed(ILogger logger, string profile, string method, string target, int status, double durationMs, string mode);
 
-        [LoggerMessage(3002, LogLevel.Information, "Invocation rejected: {Code} (field {Field}): {Reason}")]
-        public static partial void Rejected(ILogger logger, string code, string? field, string reason);
+        [LoggerMessage(3002, LogLevel.Warning, "Invocation refused: {Code} (field {Field}): {Reason}")]
+        public static partial void Rejected(ILogger logger, string code, string field, string reason);
 
         [LoggerMessage(3003, LogLevel.Warning, "Passthrough for profile {Profile} cut short: {Reason}.")]
         public static partial void PassthroughCut(ILogger logger, string profile, string reason);
+
+        [LoggerMessage(3004, LogLevel.Warning, "The invocation request's framing is broken ({Status}): {Reason}")]
+        public static partial void BrokenRequest(ILogger logger, int status, string reason);
     }
 }

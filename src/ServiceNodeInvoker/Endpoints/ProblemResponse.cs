@@ -9,7 +9,21 @@ public static class ProblemResponse
 {
     public const string TypePrefix = "urn:service-node-invoker:error:";
 
-    public static IResult From(InvokerException error, HttpContext context) => Create(error.Code, error.Message, error.Field, context);
+    public static IResult From(InvokerException error, HttpContext context)
+    {
+        var problem = Create(error.Code, error.Message, error.Field, context);
+        return error.RetryAfterSeconds is { } seconds ? new WithRetryAfter(problem, seconds) : problem;
+    }
+
+    /// <summary>A problem with a Retry-After header (503 busy).</summary>
+    private sealed class WithRetryAfter(IResult inner, int seconds) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(context);
+        }
+    }
 
     public static IResult Create(string code, string detail, string? field, HttpContext context)
     {

@@ -45,6 +45,12 @@ public sealed partial class Invoker(
         {
             message = BuildMessage(request);
             var response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
+            if (BackendResponse.Check(response, request.Url, profile) is { } invalid)
+            {
+                response.Dispose();
+                transports.Discard(lease.Transport); // none of its pooled connections is reused
+                throw invalid;
+            }
             return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started);
         }
         catch (Exception e)
@@ -65,7 +71,7 @@ public sealed partial class Invoker(
                 certificates.For(profile).RequestEarlyRefresh();
             }
             Log.Failed(logger, profile.Name, request.Method.Method, HostKey.FromUri(request.Url).ToString(), error.Code,
-                time.GetElapsedTime(started).TotalMilliseconds, error.Message);
+                time.GetElapsedTime(started).TotalMilliseconds, Telemetry.LogText.Escape(error.Message));
             throw error;
         }
         finally

@@ -18,9 +18,15 @@ public sealed class AddressPolicy(bool allowLoopback)
         {
             address = address.MapToIPv4();
         }
-        if (address.AddressFamily == AddressFamily.InterNetworkV6 && EmbeddedIPv4(address) is { } embedded)
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
-            return Violation(embedded, allowPrivateNetwork);
+            foreach (var embedded in EmbeddedIPv4(address))
+            {
+                if (Violation(embedded, allowPrivateNetwork) is { } rule)
+                {
+                    return rule;
+                }
+            }
         }
         if (address.Equals(AzurePlatform))
         {
@@ -70,23 +76,40 @@ public sealed class AddressPolicy(bool allowLoopback)
             : null;
     }
 
-    /// <summary>IPv4 addresses carried inside IPv6: NAT64 (64:ff9b::/96), 6to4 (2002::/16), IPv4-compatible (::/96).</summary>
-    private static IPAddress? EmbeddedIPv4(IPAddress a)
+    /// <summary>
+    /// IPv4 addresses carried inside IPv6: NAT64 well-known (64:ff9b::/96) and local-use (64:ff9b:1::/48,
+    /// RFC 8215: both the RFC 6052 /48 layout and a /96 inside it are read), SIIT (::ffff:0:0/96),
+    /// 6to4 (2002::/16) and IPv4-compatible (::/96). Every reading is checked: any forbidden one refuses.
+    /// </summary>
+    private static List<IPAddress> EmbeddedIPv4(IPAddress a)
     {
         var b = a.GetAddressBytes();
-        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0)
+        var found = new List<IPAddress>(2);
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
         {
-            return new IPAddress(b.AsSpan(12, 4));
+            if (b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0)
+            {
+                found.Add(new IPAddress(b.AsSpan(12, 4)));
+            }
+            else if (b[4] == 0x00 && b[5] == 0x01)
+            {
+                found.Add(new IPAddress(new[] { b[6], b[7], b[9], b[10] })); // RFC 6052 /48: bits 64–71 are the u octet
+                found.Add(new IPAddress(b.AsSpan(12, 4)));                   // a /96 inside the /48
+            }
         }
-        if (b[0] == 0x20 && b[1] == 0x02)
+        else if (b[0] == 0x20 && b[1] == 0x02)
         {
-            return new IPAddress(b.AsSpan(2, 4));
+            found.Add(new IPAddress(b.AsSpan(2, 4)));
         }
-        if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && !a.Equals(IPAddress.IPv6Any) && !a.Equals(IPAddress.IPv6Loopback))
+        else if (b.AsSpan(0, 8).IndexOfAnyExcept((byte)0) < 0 && b[8] == 0xff && b[9] == 0xff && b[10] == 0 && b[11] == 0)
         {
-            return new IPAddress(b.AsSpan(12, 4));
+            found.Add(new IPAddress(b.AsSpan(12, 4))); // SIIT ::ffff:0:a.b.c.d
         }
-        return null;
+        else if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && !a.Equals(IPAddress.IPv6Any) && !a.Equals(IPAddress.IPv6Loopback))
+        {
+            found.Add(new IPAddress(b.AsSpan(12, 4)));
+        }
+        return found;
     }
 }
 

@@ -28,6 +28,9 @@ public sealed class ProfileTransport
             UseCookies = false,
             UseProxy = false,
             AutomaticDecompression = DecompressionMethods.None,
+            // An answer abandoned before its end (too large, malformed, caller gone) closes its connection:
+            // draining it could put a connection with a desynchronised stream back in the pool.
+            MaxResponseDrainSize = 0,
             PooledConnectionLifetime = TimeSpan.FromMinutes(10), // re-resolve DNS now and then
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = TimeSpan.FromSeconds(15),

@@ -10,6 +10,8 @@ namespace ServiceNodeInvoker.Transport;
 /// </summary>
 public sealed class ServerCertificateValidator(X509Certificate2Collection? trustedCa, IReadOnlyList<byte[]> pins)
 {
+    private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
+
     public bool Validate(string targetHost, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
@@ -28,14 +30,18 @@ public sealed class ServerCertificateValidator(X509Certificate2Collection? trust
             custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             custom.ChainPolicy.CustomTrustStore.AddRange(trustedCa);
             custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            // As the system trust path does: a certificate made for clients (clientAuth only) cannot act as a server.
+            custom.ChainPolicy.ApplicationPolicy.Add(new Oid(ServerAuthentication));
             if (chain is not null)
             {
                 custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
             }
             if (!custom.Build(server))
             {
-                throw new ServerCertificateRejectedException(
-                    $"the backend's certificate does not chain to the profile's TrustedCa ({Describe(custom)})");
+                var status = custom.ChainStatus.Select(s => s.Status).ToHashSet();
+                throw new ServerCertificateRejectedException(status.SetEquals([X509ChainStatusFlags.NotValidForUsage])
+                    ? "the backend's certificate chains to the profile's TrustedCa but is not made for servers (its extended key usage lacks serverAuth)"
+                    : $"the backend's certificate does not chain to the profile's TrustedCa ({Describe(custom)})");
             }
             elements = custom.ChainElements;
             return CheckPins(elements);

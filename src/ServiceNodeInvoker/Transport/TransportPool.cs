@@ -45,6 +45,23 @@ public sealed class TransportPool(AddressPolicy policy, HostResolver resolver) :
         }
     }
 
+    /// <summary>
+    /// Replaces <paramref name="transport"/> with a fresh one for the same material: its pooled connections
+    /// are no longer trusted (an answer with broken framing may have left one desynchronised, even when the
+    /// handler had already taken it back). Requests still on it finish; it is disposed once drained.
+    /// </summary>
+    public void Discard(ProfileTransport transport)
+    {
+        lock (_gate)
+        {
+            if (_current.TryGetValue(transport.Profile.Name, out var current) && ReferenceEquals(current, transport))
+            {
+                _current[transport.Profile.Name] = new ProfileTransport(transport.Profile, transport.Material, policy, resolver);
+                transport.Retire();
+            }
+        }
+    }
+
     public void Dispose()
     {
         foreach (var transport in _current.Values)

@@ -1,0 +1,49 @@
+using System.Globalization;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Profiles;
+
+namespace ServiceNodeInvoker.Invocation;
+
+/// <summary>
+/// Answers no faithful relay can pass on (RFC 9112 §6.3: conflicting or invalid Content-Length is an
+/// unrecoverable framing error; a 101 nobody asked for hands over a raw tunnel). They become 502
+/// <c>invalid-backend-response</c> at once, in both response modes, and the connection is not reused
+/// (the handler's drain size is 0: an unread body closes its connection).
+/// </summary>
+public static class BackendResponse
+{
+    /// <summary>The problem with the answer, or null when it can be relayed.</summary>
+    public static InvokerException? Check(HttpResponseMessage response, Uri url, TlsProfile profile)
+    {
+        var target = HostKey.FromUri(url);
+        if ((int)response.StatusCode == 101)
+        {
+            return Invalid($"{target} answered 101 Switching Protocols although no protocol upgrade was asked for (profile '{profile.Name}').");
+        }
+        if (response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var lengths))
+        {
+            long? first = null;
+            foreach (var line in lengths)
+            {
+                foreach (var part in line.Split(','))
+                {
+                    var text = part.Trim(' ', '\t');
+                    if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var length))
+                    {
+                        return Invalid($"{target} sent an invalid Content-Length ('{Telemetry.LogText.Escape(Cut(text))}'): its answer cannot be framed.");
+                    }
+                    if (first is { } seen && seen != length)
+                    {
+                        return Invalid($"{target} sent conflicting Content-Length values ({seen} and {length}): its answer cannot be framed.");
+                    }
+                    first = length;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static string Cut(string text) => text.Length > 32 ? text[..32] + "…" : text;
+
+    private static InvokerException Invalid(string message) => new(ErrorCodes.InvalidBackendResponse, message);
+}
