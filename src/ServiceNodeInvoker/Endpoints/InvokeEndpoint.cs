@@ -124,6 +124,12 @@ public sealed partial class InvokeEndpoint(
         var reservation = budget.Open();
         try
         {
+            if (DeclaredBodyLength(outcome) is { } declared)
+            {
+                // All of it at once (the body and the envelope built from it): taking the body's share now and the
+                // envelope's later would let responses in flight hold half each and starve one another.
+                await reservation.GrowToAsync(EnvelopeResult.Need(declared), outcome.Token);
+            }
             var stream = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
             var body = await BoundedBody.ReadAsync(stream, DeclaredBodyLength(outcome),
                 outcome.Profile.MaxResponseBytes, () => TooLarge(outcome.Profile, outcome.Profile.MaxResponseBytes), outcome.Token, reservation);
@@ -171,6 +177,11 @@ public sealed partial class InvokeEndpoint(
         InvocationOutcome outcome, BoundedBody body, ResponseBufferBudget.Reservation reservation, TimeSpan duration, InvocationRecord record, ILogger logger)
         : IResult, IOwnsRecord
     {
+        /// <summary>What an envelope of a body this long holds in memory: the body, and the envelope (base64 at worst).</summary>
+        public static long Need(long bodyLength) => bodyLength + 1 + Estimate(bodyLength);
+
+        private static int Estimate(long bodyLength) => (int)Math.Min(int.MaxValue, bodyLength * 4 / 3 + 4096);
+
         public async Task ExecuteAsync(HttpContext context)
         {
             using (record)
@@ -179,10 +190,10 @@ public sealed partial class InvokeEndpoint(
             using (body)
             {
                 record.Answered((int)outcome.Response.StatusCode, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), duration);
-                var estimate = body.Memory.Length * 4 / 3 + 4096;
+                var estimate = Estimate(body.Memory.Length);
                 try
                 {
-                    await reservation.GrowToAsync(body.Capacity + estimate, context.RequestAborted);
+                    await reservation.GrowToAsync(Need(body.Memory.Length), context.RequestAborted);
                 }
                 catch (InvokerException busy)
                 {

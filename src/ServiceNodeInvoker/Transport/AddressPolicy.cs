@@ -109,7 +109,8 @@ public sealed class AddressPolicy(bool allowLoopback)
         {
             found.Add(new IPAddress(b.AsSpan(12, 4)));
         }
-        return found;
+        // A reading of 0.0.0.0 is the other layout's padding, not an address: name the real one.
+        return found.Count > 1 ? found.Where(f => !f.Equals(IPAddress.Any)).DefaultIfEmpty(IPAddress.Any).ToList() : found;
     }
 }
 

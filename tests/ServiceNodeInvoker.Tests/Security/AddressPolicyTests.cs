@@ -15,6 +15,11 @@ public sealed class AddressPolicyTests
     [InlineData("::ffff:169.254.169.254", "link-local")]
     [InlineData("64:ff9b::a9fe:a9fe", "link-local")] // NAT64 of the metadata address
     [InlineData("2002:a9fe:a9fe::1", "link-local")] // 6to4 of the metadata address
+    [InlineData("::ffff:0:a9fe:a9fe", "link-local")] // SIIT (::ffff:0:0/96) of the metadata address
+    [InlineData("::ffff:0:7f00:1", "loopback")] // SIIT of 127.0.0.1
+    [InlineData("64:ff9b:1::a9fe:a9fe", "link-local")] // local-use NAT64 (RFC 8215), a /96 inside the /48
+    [InlineData("64:ff9b:1:a9fe:a9:fe00::", "link-local")] // local-use NAT64, RFC 6052 /48 layout (u octet skipped)
+    [InlineData("64:ff9b:1::a00:1", "private-network")] // local-use NAT64 of 10.0.0.1
     [InlineData("168.63.129.16", "azure-platform")]
     [InlineData("::ffff:168.63.129.16", "azure-platform")]
     [InlineData("127.0.0.1", "loopback")]
