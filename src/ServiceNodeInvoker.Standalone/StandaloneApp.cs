@@ -36,7 +36,7 @@ public static partial class StandaloneApp
             if (kestrel.ApplicationServices.GetRequiredService<InvokerOptions>().Callers.Mode != CallerMode.KeyOnly)
             {
                 https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-                https.AllowAnyClientCertificate();
+                https.ClientCertificateValidation = CallerCertificates.AcceptAndKeepIntermediates; // and the intermediates sent with it
             }
         }));
 

@@ -42,6 +42,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<CertificateStore>();
         services.TryAddSingleton(sp => new AddressPolicy(sp.GetRequiredService<InvokerOptions>().AllowLoopback));
         services.TryAddSingleton<HostResolver>();
+        services.TryAddSingleton<BackendConnector>();
         services.TryAddSingleton<TransportPool>();
         services.TryAddSingleton<Invoker>();
         services.TryAddSingleton(sp => new ResponseBufferBudget(sp.GetRequiredService<InvokerOptions>().MaxBufferedResponseBytes,

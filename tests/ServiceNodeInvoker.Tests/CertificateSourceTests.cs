@@ -58,9 +58,9 @@ public sealed class CertificateSourceTests
         using var response = await host.InvokeAsync(new { method = "GET", url = "https://localhost:1/echo" });
 
         var problem = await InvokerHost.AssertProblemAsync(response, 503, ErrorCodes.CertificateUnavailable);
-        Assert.Contains("does not match the certificate", problem.GetProperty("detail").GetString());
+        Assert.Contains("belongs to none of the 1 certificate(s)", problem.GetProperty("detail").GetString());
         var health = await InvokerHost.ReadAsync(await host.Client.GetAsync("/api/health"), 503);
-        Assert.Contains("does not match", health.GetProperty("profiles").GetProperty("pem").GetProperty("certificate").GetProperty("lastError").GetString());
+        Assert.Contains("belongs to none", health.GetProperty("profiles").GetProperty("pem").GetProperty("certificate").GetProperty("lastError").GetString());
     }
 
     [Fact]

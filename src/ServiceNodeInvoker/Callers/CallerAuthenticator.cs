@@ -62,7 +62,7 @@ public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthentica
             var certificate = certificates.Presented(context, out var problem);
             if (certificate is not null)
             {
-                var (caller, why) = await certificates.IdentifyAsync(certificate);
+                var (caller, why) = await certificates.IdentifyAsync(certificate, CallerCertificates.PresentedIntermediates(context));
                 // A presented but unacceptable certificate is refused even where a key would do: it is a misconfiguration to fix.
                 return caller is not null ? CallerResult.Accept(caller) : CallerResult.Refuse(why!);
             }

@@ -43,6 +43,36 @@ public sealed class CallerCertificates
         }
     }
 
+    /// <summary>The intermediates each caller certificate came with on its TLS handshake, for as long as the certificate lives.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<X509Certificate2, X509Certificate2Collection> SentWith = new();
+
+    /// <summary>
+    /// Kestrel's ClientCertificateValidation for a listener that asks for caller certificates: accepts every
+    /// certificate at the TLS layer (<see cref="IdentifyAsync"/> decides) and keeps the intermediates the
+    /// caller sent with it (the request only sees the leaf), so a certificate issued by an intermediate can
+    /// be chained to the configured root.
+    /// </summary>
+    public static bool AcceptAndKeepIntermediates(X509Certificate2 certificate, X509Chain? chain, System.Net.Security.SslPolicyErrors errors)
+    {
+        if (chain is not null)
+        {
+            var sent = new X509Certificate2Collection();
+            foreach (var extra in chain.ChainPolicy.ExtraStore)
+            {
+                if (!extra.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span))
+                {
+                    sent.Add(X509CertificateLoader.LoadCertificate(extra.RawData));
+                }
+            }
+            SentWith.AddOrUpdate(certificate, sent);
+        }
+        return true;
+    }
+
+    /// <summary>The intermediates the caller sent on this connection's TLS handshake (none for a forwarded certificate).</summary>
+    public static X509Certificate2Collection? PresentedIntermediates(HttpContext context) =>
+        context.Connection.ClientCertificate is { } leaf && SentWith.TryGetValue(leaf, out var sent) ? sent : null;
+
     /// <summary>The certificate the caller presented, if any, and where it came from.</summary>
     public X509Certificate2? Presented(HttpContext context, out string? problem)
     {
@@ -67,7 +97,8 @@ public sealed class CallerCertificates
     }
 
     /// <summary>The caller's name, or null with the reason it is not accepted.</summary>
-    public async Task<(string? Caller, string? Problem)> IdentifyAsync(X509Certificate2 certificate)
+    /// <param name="intermediates">What the caller sent with its certificate on the TLS connection, if anything.</param>
+    public async Task<(string? Caller, string? Problem)> IdentifyAsync(X509Certificate2 certificate, X509Certificate2Collection? intermediates = null)
     {
         if (_authority is null)
         {
@@ -90,6 +121,12 @@ public sealed class CallerCertificates
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        // The CA setting may hold intermediates too (X-ARR-ClientCert carries the leaf alone); they help build the chain.
+        chain.ChainPolicy.ExtraStore.AddRange(roots);
+        if (intermediates is not null)
+        {
+            chain.ChainPolicy.ExtraStore.AddRange(intermediates);
+        }
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationTime = now.UtcDateTime;
         chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ClientAuthentication));
@@ -103,6 +140,7 @@ public sealed class CallerCertificates
         {
             return (caller, null);
         }
-        return (null, "the client certificate is valid but not listed under Invoker:Callers:Certificates");
+        return (null, $"the client certificate is valid but not listed under Invoker:Callers:Certificates: list it by " +
+                      $"Thumbprint {thumbprint} or Subject '{certificate.Subject}'");
     }
 }

@@ -35,12 +35,12 @@ public static class CertificateReader
             pem.ImportFromPem(text);
             return pem;
         }
-        if (X509Certificate2.GetCertContentType(content) == X509ContentType.Pkcs12)
-        {
-            return ReadPkcs12(content, password);
-        }
         try
         {
+            if (X509Certificate2.GetCertContentType(content) == X509ContentType.Pkcs12)
+            {
+                return ReadPkcs12(content, password);
+            }
             return [X509CertificateLoader.LoadCertificate(content)];
         }
         catch (CryptographicException e)
@@ -76,7 +76,9 @@ public static class CertificateReader
                 return result;
             }
         }
-        throw new CertificateLoadException("the private key does not match the certificate");
+        throw new CertificateLoadException(
+            $"the private key ({(key is ECDsa ? "EC" : "RSA")}) belongs to none of the {certificates.Count} certificate(s) given " +
+            $"({string.Join("; ", certificates.Select(c => c.Subject))}): CertificatePath must hold the leaf that goes with KeyPath");
     }
 
     private static AsymmetricAlgorithm ImportKey(string keyPem, string? password, X509Certificate2 first)
@@ -88,32 +90,39 @@ public static class CertificateReader
         {
             throw new CertificateLoadException("no private key block (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) was found");
         }
-        // For PKCS#8 the label does not say the algorithm: go by the certificate's key type.
-        var useEc = hasEc || (!hasRsa && first.PublicKey.Oid.Value == EcOid);
-        AsymmetricAlgorithm key = useEc ? ECDsa.Create() : RSA.Create();
-        try
+        if (encrypted && password is null)
         {
-            if (encrypted)
+            throw new CertificateLoadException("the private key is encrypted and no password is configured");
+        }
+        // A PKCS#8 label does not say the algorithm, and the first certificate may be an intermediate of
+        // another key type: try RSA and EC, the certificate's own type first.
+        Func<AsymmetricAlgorithm>[] candidates = hasRsa ? [RSA.Create] : hasEc ? [ECDsa.Create]
+            : first.PublicKey.Oid.Value == EcOid ? [ECDsa.Create, RSA.Create] : [RSA.Create, ECDsa.Create];
+        Exception? last = null;
+        foreach (var create in candidates)
+        {
+            var key = create();
+            try
             {
-                if (password is null)
+                if (encrypted)
                 {
-                    throw new CertificateLoadException("the private key is encrypted and no password is configured");
+                    key.ImportFromEncryptedPem(keyPem, password);
                 }
-                key.ImportFromEncryptedPem(keyPem, password);
+                else
+                {
+                    key.ImportFromPem(keyPem);
+                }
+                return key;
             }
-            else
+            catch (Exception e) when (e is CryptographicException or ArgumentException)
             {
-                key.ImportFromPem(keyPem);
+                key.Dispose();
+                last = e;
             }
-            return key;
         }
-        catch (Exception e) when (e is CryptographicException or ArgumentException)
-        {
-            key.Dispose();
-            throw new CertificateLoadException(
-                encrypted ? "the private key could not be decrypted: the password is wrong or the key is corrupt"
-                          : $"the private key could not be read as {(useEc ? "an EC" : "an RSA")} key (the key type may not match the certificate)", e);
-        }
+        throw new CertificateLoadException(
+            encrypted ? "the private key could not be decrypted: the password is wrong or the key is corrupt"
+                      : $"the private key could not be read as {(hasRsa ? "an RSA" : hasEc ? "an EC" : "an RSA or EC")} key (the block is corrupt)", last);
     }
 
     private static X509Certificate2? TryAttach(X509Certificate2 certificate, AsymmetricAlgorithm key)

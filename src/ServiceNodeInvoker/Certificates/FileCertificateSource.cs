@@ -28,6 +28,11 @@ public sealed class PemCertificateSource(string certificatePath, string? keyPath
     public async Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken)
     {
         var certificates = System.Text.Encoding.ASCII.GetString(await FileContent.ReadAsync(certificatePath, cancellationToken));
+        if (!certificates.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            throw new CertificateLoadException($"the file '{Path.GetFileName(certificatePath)}' (CertificatePath) holds no CERTIFICATE block" +
+                (role == CertificateRole.Client ? ": it must hold the leaf certificate (ChainPath holds only the intermediates)" : ""));
+        }
         if (chainPath is not null)
         {
             certificates += "\n" + System.Text.Encoding.ASCII.GetString(await FileContent.ReadAsync(chainPath, cancellationToken));

@@ -29,6 +29,12 @@ public sealed class KeyVaultCertificateSource(SecretClient client, string name, 
         {
             throw new CertificateLoadException(Explain(e), e, RetryAfter(e));
         }
+        catch (AggregateException e) when (e.InnerExceptions.All(i => i is RequestFailedException))
+        {
+            // The SDK's retries ran out: every attempt failed, the last one says how.
+            var last = (RequestFailedException)e.InnerExceptions[^1];
+            throw new CertificateLoadException($"{Explain(last)}; {e.InnerExceptions.Count} attempts", e, RetryAfter(last));
+        }
         catch (CredentialUnavailableException e)
         {
             throw new CertificateLoadException($"no Azure credential is available ({FirstLine(e.Message)}); locally, sign in with 'az login'", e, null);
@@ -78,10 +84,34 @@ public sealed class KeyVaultCertificateSource(SecretClient client, string name, 
                "'Key Vault Secrets User' role on the vault (RBAC mode), or check that the certificate is enabled",
         404 => $"Key Vault {client.VaultUri.Host} has no certificate '{name}'{(version is null ? "" : $" version {version}")} (404 {e.ErrorCode})",
         429 => $"Key Vault {client.VaultUri.Host} is throttling requests (429)",
-        0 => $"Key Vault {client.VaultUri.Host} could not be reached ({FirstLine(e.InnerException?.Message ?? e.Message)})",
+        0 => Unreachable(e),
         >= 500 => $"Key Vault {client.VaultUri.Host} failed ({e.Status} {e.ErrorCode})",
         _ => $"Key Vault {client.VaultUri.Host} answered {e.Status} {e.ErrorCode}",
     };
+
+    /// <summary>No HTTP answer at all: which step failed (name, connect, TLS, timeout) and what to check for it.</summary>
+    private string Unreachable(Exception e)
+    {
+        var host = client.VaultUri.Host;
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            switch (inner)
+            {
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData or System.Net.Sockets.SocketError.TryAgain }:
+                    return $"Key Vault {host} could not be reached: its name does not resolve (DNS). Check the vault name in VaultUri; " +
+                           "behind a private endpoint, check the privatelink.vaultcore.azure.net DNS zone is linked to the VNet";
+                case System.Net.Sockets.SocketException socket:
+                    return $"Key Vault {host} could not be reached: {Transport.BackendConnector.Describe(socket.SocketErrorCode)}. " +
+                           "Check firewalls, the vault's network rules and, in a VNet, its private endpoint";
+                case System.Security.Authentication.AuthenticationException tls:
+                    return $"Key Vault {host} could not be reached: the TLS handshake failed ({FirstLine(tls.Message)}). " +
+                           "A proxy or firewall that intercepts TLS would do this";
+                case TaskCanceledException or TimeoutException:
+                    return $"Key Vault {host} could not be reached: no answer within the network timeout. Check firewalls and the vault's network rules";
+            }
+        }
+        return $"Key Vault {host} could not be reached ({FirstLine(e.InnerException?.Message ?? e.Message)})";
+    }
 
     private static TimeSpan? RetryAfter(RequestFailedException e)
     {

@@ -271,6 +271,11 @@ public sealed partial class ProfileCertificates(
         {
             throw new CertificateLoadException($"{part} from {source.Description} could not be loaded: {e.Message}", e, e.RetryAfter);
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Unexpected failures must not leak details such as key bytes: the type only.
+            throw new CertificateLoadException($"{part} from {source.Description} could not be read ({e.GetType().Name})", e);
+        }
     }
 
     private static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];

@@ -153,9 +153,7 @@ public sealed partial class InvokeEndpoint(
 
     /// <summary>A failure while reading the backend's body, classified the one way the invoker classifies failures.</summary>
     private static InvokerException ClassifyBodyFailure(Exception e, InvocationOutcome outcome) =>
-        e as InvokerException
-        ?? (outcome.TimedOut ? Invoker.TimeoutError(outcome.Profile, outcome.Request)
-            : FailureClassifier.Classify(e, outcome.Profile, outcome.Request.Url, presentedClientCertificate: false));
+        FailureClassifier.Classify(e, outcome.Profile, outcome.Request, outcome.TimedOut, presentedClientCertificate: false);
 
     /// <summary>True when the backend's answer has no body, whatever its Content-Length says: HEAD, 204, 304.</summary>
     private static bool HasNoBody(InvocationOutcome outcome) =>

@@ -7,12 +7,30 @@ using ServiceNodeInvoker.Transport;
 namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>
-/// Turns transport exceptions into invoker errors with plain-words messages. Messages name the
-/// host:port and the reason, never the path, query, headers or body.
+/// The one place transport failures become invoker errors with plain-words messages, whether they
+/// happen while sending (up to the response headers) or while reading the body afterwards. Messages
+/// name the host:port and the reason, never the path, query, headers or body.
 /// </summary>
 public static class FailureClassifier
 {
-    public static InvokerException Classify(Exception exception, TlsProfile profile, Uri url, bool presentedClientCertificate)
+    /// <summary>A failure of an invocation: a timeout when its deadline passed, else what the exception shows.</summary>
+    /// <param name="timedOut">The invocation's own deadline passed (not the caller going away).</param>
+    /// <param name="presentedClientCertificate">Our certificate was on offer: a close right after the handshake then reads as a refusal.</param>
+    public static InvokerException Classify(Exception exception, TlsProfile profile, InvocationRequest request, bool timedOut, bool presentedClientCertificate)
+    {
+        if (exception is InvokerException known)
+        {
+            return known;
+        }
+        return timedOut ? Timeout(profile, request) : Classify(exception, profile, request.Url, presentedClientCertificate);
+    }
+
+    public static InvokerException Timeout(TlsProfile profile, InvocationRequest request) =>
+        new(ErrorCodes.BackendTimeout,
+            $"{HostKey.FromUri(request.Url)} did not answer within {profile.EffectiveTimeout(request.Timeout).TotalSeconds:0.###} s " +
+            $"(profile '{profile.Name}' allows at most {profile.Timeout.TotalSeconds:0.###} s).");
+
+    private static InvokerException Classify(Exception exception, TlsProfile profile, Uri url, bool presentedClientCertificate)
     {
         var target = HostKey.FromUri(url).ToString();
         if (Find<TargetAddressNotAllowedException>(exception) is { } blocked)
@@ -47,7 +65,7 @@ public static class FailureClassifier
                     return new InvokerException(ErrorCodes.BackendUnreachable, $"The host name of {target} could not be resolved (DNS).", inner: exception);
                 case HttpRequestError.ConnectionError when Find<SocketException>(exception) is { } socket:
                     return new InvokerException(ErrorCodes.BackendUnreachable,
-                        $"Could not connect to {target}: {Describe(socket.SocketErrorCode)}.", inner: exception);
+                        $"Could not connect to {target}: {BackendConnector.Describe(socket.SocketErrorCode)}.", inner: exception);
                 case HttpRequestError.SecureConnectionError:
                     return new InvokerException(ErrorCodes.TlsHandshakeFailed, $"The TLS handshake with {target} failed.", inner: exception);
                 case HttpRequestError.ResponseEnded or HttpRequestError.Unknown when presentedClientCertificate && IsEndOfStream(exception):
@@ -99,16 +117,6 @@ public static class FailureClassifier
         {
             e = e.InnerException;
         }
-        return e is SocketException s ? Describe(s.SocketErrorCode) : e.Message.TrimEnd('.');
+        return e is SocketException s ? BackendConnector.Describe(s.SocketErrorCode) : e.Message.TrimEnd('.');
     }
-
-    private static string Describe(SocketError error) => error switch
-    {
-        SocketError.ConnectionRefused => "connection refused (nothing listens on that port)",
-        SocketError.TimedOut => "connection timed out",
-        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
-        SocketError.ConnectionReset => "connection reset by the backend",
-        SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => "host name not found",
-        _ => error.ToString(),
-    };
 }

@@ -62,10 +62,7 @@ public sealed partial class Invoker(
             {
                 throw new OperationCanceledException("The caller went away.", e, callerAborted);
             }
-            var error = timedOut
-                ? TimeoutError(profile, request)
-                : e is InvokerException invoker ? invoker
-                : FailureClassifier.Classify(e, profile, request.Url, material.Client is not null);
+            var error = FailureClassifier.Classify(e, profile, request, timedOut, presentedClientCertificate: material.Client is not null);
             if (error.ClientCertificateRefused)
             {
                 certificates.For(profile).RequestEarlyRefresh();
@@ -79,11 +76,6 @@ public sealed partial class Invoker(
             message?.Dispose();
         }
     }
-
-    public static InvokerException TimeoutError(TlsProfile profile, InvocationRequest request) =>
-        new(ErrorCodes.BackendTimeout,
-            $"{HostKey.FromUri(request.Url)} did not answer within {profile.EffectiveTimeout(request.Timeout).TotalSeconds:0.###} s " +
-            $"(profile '{profile.Name}' allows at most {profile.Timeout.TotalSeconds:0.###} s).");
 
     internal static HttpRequestMessage BuildMessage(InvocationRequest request)
     {

@@ -19,7 +19,7 @@ namespace ServiceNodeInvoker.Probe;
 /// connection (accepted) or drops it (refused). Our certificate is never shown to a server whose own
 /// certificate failed validation.
 /// </summary>
-public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy policy, HostResolver resolver)
+public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnector connector)
 {
     /// <summary>How long a server that accepted the handshake is watched for a late refusal (TLS 1.3 alerts come after it).</summary>
     public static readonly TimeSpan AcceptanceWait = TimeSpan.FromSeconds(1);
@@ -29,31 +29,56 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
     {
         ProfileMaterial? material = null;
         string? materialProblem = null;
+        X509Certificate2Collection? trustedCa = null;
+        string? trustedCaProblem = null;
+        var entry = certificates.For(profile);
         try
         {
-            material = await certificates.For(profile).GetAsync(cancellationToken);
+            material = await entry.GetAsync(cancellationToken);
+            trustedCa = material.TrustedCa;
         }
         catch (InvokerException e)
         {
             materialProblem = e.Message;
+            // Our certificate is unusable, but the backend's can still be judged against the profile's own CA.
+            if (entry.TrustedCaSource is { } source)
+            {
+                try
+                {
+                    trustedCa = (await source.LoadAsync(cancellationToken)).Certificates;
+                }
+                catch (CertificateLoadException ca)
+                {
+                    trustedCaProblem = $"the profile's TrustedCa from {source.Description} could not be loaded: {ca.Message}";
+                }
+            }
         }
         var hosts = new List<HostProbeReport>();
         foreach (var host in profile.Hosts.OrderBy(h => h.ToString(), StringComparer.Ordinal))
         {
-            hosts.Add(await ProbeHostAsync(profile, host, material, materialProblem, cancellationToken));
+            hosts.Add(await ProbeHostAsync(profile, host, material, trustedCa, new Problems(materialProblem, trustedCaProblem), cancellationToken));
         }
         return new ProfileProbeReport(profile.Name, hosts.All(h => h.Ok), hosts);
     }
 
-    private async Task<HostProbeReport> ProbeHostAsync(TlsProfile profile, HostKey host, ProfileMaterial? material, string? materialProblem, CancellationToken token)
+    /// <summary>Why our material is missing, if it is: the client certificate's load, the trusted CA's.</summary>
+    private sealed record Problems(string? Material, string? TrustedCa);
+
+    private async Task<HostProbeReport> ProbeHostAsync(TlsProfile profile, HostKey host, ProfileMaterial? material,
+        X509Certificate2Collection? trustedCa, Problems problems, CancellationToken token)
     {
         var report = new HostProbeReport { Host = host.Host, Port = host.Port };
+        if (problems.TrustedCa is not null)
+        {
+            report.Summary = $"Not probed: {problems.TrustedCa}. Without it the backend's certificate cannot be judged.";
+            return report;
+        }
         var addresses = await ResolveAsync(host, report, profile, token);
         if (addresses is null)
         {
             return report;
         }
-        var validator = new ServerCertificateValidator(material?.TrustedCa, profile.ServerCertificatePins);
+        var validator = new ServerCertificateValidator(trustedCa, profile.ServerCertificatePins);
 
         // 1: no certificate of ours; learn the server's chain, whether it asks and whom it trusts.
         using (var first = await ConnectAsync(addresses, host.Port, report, token))
@@ -64,12 +89,12 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
             }
             using var looked = await HandshakeAsync(first, Options(host, report, validator, material: null), report, token, recordTiming: true);
         }
-        report.Tls.ClientCertificateRequested ??= report.Tls.Ok == true ? false : null;
+        report.Tls.ClientCertificateRequested ??= report.Tls.HandshakeCompleted == true ? false : null;
 
         // 2: our certificate, only to a server that proved itself.
         if (report.Tls.ServerCertificateValid != true)
         {
-            return Finish(report, material, materialProblem);
+            return Finish(report, material, problems.Material);
         }
         if (material?.Client is { } client && report.Tls.ClientCertificateRequested == true)
         {
@@ -89,7 +114,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
                 }
             }
         }
-        return Finish(report, material, materialProblem);
+        return Finish(report, material, problems.Material);
     }
 
     private async Task<IPAddress[]?> ResolveAsync(HostKey host, HostProbeReport report, TlsProfile profile, CancellationToken token)
@@ -97,28 +122,26 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
         var watch = Stopwatch.StartNew();
         try
         {
-            var addresses = IPAddress.TryParse(host.Host, out var literal) ? [literal] : await resolver.ResolveAsync(host.Host, token);
+            var addresses = await connector.ResolveAsync(host.Host, profile, token);
             report.Dns.Milliseconds = watch.Elapsed.TotalMilliseconds;
             report.Dns.Addresses.AddRange(addresses.Select(a => a.ToString()));
-            foreach (var address in addresses)
-            {
-                if (policy.Violation(address, profile.AllowPrivateNetwork) is { } rule)
-                {
-                    report.Dns.Ok = false;
-                    report.Dns.Error = $"{address} is not allowed: {rule}";
-                    report.Summary = $"Not probed: {host} resolves to {address}, which the address policy forbids ({rule}).";
-                    return null;
-                }
-            }
-            report.Dns.Ok = addresses.Length > 0;
+            report.Dns.Ok = true;
             return addresses;
+        }
+        catch (TargetAddressNotAllowedException e)
+        {
+            report.Dns.Milliseconds = watch.Elapsed.TotalMilliseconds;
+            report.Dns.Ok = false;
+            report.Dns.Error = e.Message;
+            report.Summary = $"Not probed: {e.Message.TrimEnd('.')} (the address policy forbids it).";
+            return null;
         }
         catch (SocketException e)
         {
             report.Dns.Milliseconds = watch.Elapsed.TotalMilliseconds;
             report.Dns.Ok = false;
-            report.Dns.Error = e.SocketErrorCode.ToString();
-            report.Summary = $"The name {host.Host} could not be resolved ({e.SocketErrorCode}).";
+            report.Dns.Error = BackendConnector.Describe(e.SocketErrorCode);
+            report.Summary = $"The name {host.Host} could not be resolved: {report.Dns.Error}.";
             return null;
         }
     }
@@ -128,41 +151,30 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
         var watch = Stopwatch.StartNew();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
         timeout.CancelAfter(StepTimeout);
-        foreach (var address in addresses)
+        try
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
+            var (socket, address) = await BackendConnector.ConnectAsync(addresses, port, timeout.Token);
+            report.Connect.Milliseconds ??= watch.Elapsed.TotalMilliseconds;
+            report.Connect.Ok = true;
+            if (!report.Connect.Addresses.Contains(address.ToString()))
             {
-                await socket.ConnectAsync(address, port, timeout.Token);
-                report.Connect.Milliseconds ??= watch.Elapsed.TotalMilliseconds;
-                report.Connect.Ok = true;
-                report.Connect.Addresses.Add(address.ToString());
-                return new NetworkStream(socket, ownsSocket: true);
+                report.Connect.Addresses.Add(address.ToString()); // each pass connects; the address is listed once
             }
-            catch (Exception e) when (e is SocketException or OperationCanceledException)
-            {
-                socket.Dispose();
-                report.Connect.Error = e is SocketException s ? s.SocketErrorCode switch
-                {
-                    SocketError.ConnectionRefused => "connection refused (nothing listens on that port)",
-                    var other => other.ToString(),
-                } : $"no answer within {StepTimeout.TotalSeconds:0} s";
-            }
+            return new NetworkStream(socket, ownsSocket: true);
         }
-        report.Connect.Milliseconds = watch.Elapsed.TotalMilliseconds;
-        report.Connect.Ok = false;
-        report.Summary = $"Could not connect to {report.Host}:{report.Port}: {report.Connect.Error}.";
-        return null;
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            report.Connect.Milliseconds = watch.Elapsed.TotalMilliseconds;
+            report.Connect.Ok = false;
+            report.Connect.Error = e is SocketException s ? BackendConnector.Describe(s.SocketErrorCode) : $"no answer within {StepTimeout.TotalSeconds:0} s";
+            report.Summary = $"Could not connect to {report.Host}:{report.Port}: {report.Connect.Error}.";
+            return null;
+        }
     }
 
     private static SslClientAuthenticationOptions Options(HostKey host, HostProbeReport report, ServerCertificateValidator validator, ProfileMaterial? material)
     {
-        var options = new SslClientAuthenticationOptions
-        {
-            TargetHost = host.Host,
-            AllowTlsResume = false,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+        var options = BackendConnector.TlsOptions(host.Host, material?.Client, (_, certificate, chain, errors) =>
             {
                 if (report.Tls.ServerChain.Count == 0)
                 {
@@ -180,13 +192,8 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
                 }
                 // Pass 1 completes the handshake whatever the verdict (it presents nothing); pass 2 only with a valid server.
                 return material is null || report.Tls.ServerCertificateValid == true;
-            },
-        };
-        if (material?.Client is { } client)
-        {
-            options.ClientCertificateContext = SslStreamCertificateContext.Create(client.Leaf, client.Intermediates, offline: true);
-        }
-        else
+            });
+        if (material?.Client is null)
         {
             // .NET calls this once before the handshake (no server certificate yet) and again, with the
             // server's certificate, only when the server asks for ours.
@@ -216,7 +223,8 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
             if (recordTiming)
             {
                 report.Tls.Milliseconds = watch.Elapsed.TotalMilliseconds;
-                report.Tls.Ok = true;
+                report.Tls.HandshakeCompleted = true;
+                report.Tls.Ok = report.Tls.ServerCertificateValid != false;
                 report.Tls.Protocol = ssl.SslProtocol.ToString();
                 report.Tls.CipherSuite = ssl.NegotiatedCipherSuite.ToString();
             }
@@ -227,6 +235,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
             if (recordTiming)
             {
                 report.Tls.Milliseconds = watch.Elapsed.TotalMilliseconds;
+                report.Tls.HandshakeCompleted = false;
                 report.Tls.Ok = false;
                 report.Tls.Error = Innermost(e);
             }
@@ -274,9 +283,14 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
         {
             report.Summary = $"FAIL: {protocol}the server's certificate failed validation: {tls.ServerCertificateProblem}. Our certificate was not presented.";
         }
-        else if (tls.Ok != true)
+        else if (tls.HandshakeCompleted != true)
         {
             report.Summary = $"FAIL: the TLS handshake failed: {tls.Error}.";
+        }
+        else if (tls.ClientCertificateRequested != true && materialProblem is not null)
+        {
+            report.Summary = $"FAIL: {protocol}the server's certificate is valid and it did not ask for a client certificate, " +
+                $"but invocations fail anyway: {materialProblem}";
         }
         else if (tls.ClientCertificateRequested != true)
         {
@@ -286,8 +300,9 @@ public sealed class MutualTlsProbe(CertificateStore certificates, AddressPolicy 
         }
         else if (material?.Client is null)
         {
-            report.Summary = $"FAIL: the server asks for a client certificate, but the profile has none" +
-                (materialProblem is null ? "." : $" loaded ({materialProblem}).");
+            report.Summary = materialProblem is null
+                ? "FAIL: the server asks for a client certificate, but the profile has none (set ClientCertificate)."
+                : $"FAIL: {protocol}the server's certificate is valid and it asks for a client certificate, but ours could not be loaded: {materialProblem}";
         }
         else if (tls.ClientCertificateAccepted == true)
         {

@@ -23,8 +23,12 @@ public class StepReport
     public List<string> Addresses { get; } = [];
 }
 
+/// <summary>The TLS step. <c>Ok</c> means the handshake completed and the server's certificate passed our checks.</summary>
 public sealed class TlsReport : StepReport
 {
+    /// <summary>The handshake itself completed (the first pass completes it even with a server certificate we reject).</summary>
+    public bool? HandshakeCompleted { get; set; }
+
     public string? Protocol { get; set; }
     public string? CipherSuite { get; set; }
     public List<CertificateSummary> ServerChain { get; } = [];

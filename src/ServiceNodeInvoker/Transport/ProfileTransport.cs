@@ -17,7 +17,7 @@ public sealed class ProfileTransport
     private readonly ConcurrentDictionary<string, SslProtocols> _protocols = new();
     private int _references = 1; // the pool's own reference, released on Retire
 
-    public ProfileTransport(TlsProfile profile, ProfileMaterial material, AddressPolicy policy, HostResolver resolver)
+    public ProfileTransport(TlsProfile profile, ProfileMaterial material, BackendConnector connector)
     {
         Profile = profile;
         Material = material;
@@ -34,22 +34,15 @@ public sealed class ProfileTransport
             PooledConnectionLifetime = TimeSpan.FromMinutes(10), // re-resolve DNS now and then
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = TimeSpan.FromSeconds(15),
-            ConnectCallback = (context, token) => ConnectAsync(context, policy, resolver, token),
-            PlaintextStreamFilter = (context, _) => RecordProtocol(context),
-            SslOptions = new SslClientAuthenticationOptions
+            ConnectCallback = async (context, token) =>
             {
-                // Leaf and intermediates on the wire: ClientCertificates would send the leaf alone on Linux.
-                ClientCertificateContext = material.Client is { } client
-                    ? SslStreamCertificateContext.Create(client.Leaf, client.Intermediates, offline: true)
-                    : null,
-                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                // A resumed session carries the identity of the handshake it came from: after a rotation that
-                // would be the old certificate, and .NET servers see no client certificate at all on it.
-                // Connections are pooled, so full handshakes are rare.
-                AllowTlsResume = false,
-                RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
-                    validator.Validate(((SslStream)sender).TargetHostName, certificate, chain, errors),
+                var addresses = await connector.ResolveAsync(context.DnsEndPoint.Host, Profile, token);
+                var (socket, _) = await BackendConnector.ConnectAsync(addresses, context.DnsEndPoint.Port, token);
+                return new NetworkStream(socket, ownsSocket: true);
             },
+            PlaintextStreamFilter = (context, _) => RecordProtocol(context),
+            SslOptions = BackendConnector.TlsOptions(null, material.Client, (sender, certificate, chain, errors) =>
+                validator.Validate(((SslStream)sender).TargetHostName, certificate, chain, errors)),
         };
         Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
     }
@@ -97,46 +90,5 @@ public sealed class ProfileTransport
             _protocols[context.InitialRequestMessage.RequestUri!.Authority] = ssl.SslProtocol;
         }
         return ValueTask.FromResult(context.PlaintextStream);
-    }
-
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, AddressPolicy policy, HostResolver resolver, CancellationToken token)
-    {
-        var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
-            ? [literal]
-            : await resolver.ResolveAsync(host, token);
-        // Every address is checked before any is dialled: one bad answer refuses the name.
-        foreach (var address in addresses)
-        {
-            if (policy.Violation(address, Profile.AllowPrivateNetwork) is { } rule)
-            {
-                throw new TargetAddressNotAllowedException(host, rule);
-            }
-        }
-        if (addresses.Length == 0)
-        {
-            throw new SocketException((int)SocketError.HostNotFound);
-        }
-        Exception? last = null;
-        foreach (var address in addresses)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(address, context.DnsEndPoint.Port, token);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                last = e;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-        throw last!;
     }
 }

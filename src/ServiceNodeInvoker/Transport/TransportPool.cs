@@ -13,7 +13,7 @@ public readonly struct TransportLease(ProfileTransport transport) : IDisposable
 }
 
 /// <summary>The current transport of each profile. A newer certificate generation replaces it; the old one drains.</summary>
-public sealed class TransportPool(AddressPolicy policy, HostResolver resolver) : IDisposable
+public sealed class TransportPool(BackendConnector connector) : IDisposable
 {
     private readonly ConcurrentDictionary<string, ProfileTransport> _current = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lock _gate = new();
@@ -30,7 +30,7 @@ public sealed class TransportPool(AddressPolicy policy, HostResolver resolver) :
                 {
                     if (!_current.TryGetValue(profile.Name, out transport) || transport.Material.Generation < material.Generation)
                     {
-                        var fresh = new ProfileTransport(profile, material, policy, resolver);
+                        var fresh = new ProfileTransport(profile, material, connector);
                         _current[profile.Name] = fresh;
                         transport?.Retire();
                         transport = fresh;
@@ -56,7 +56,7 @@ public sealed class TransportPool(AddressPolicy policy, HostResolver resolver) :
         {
             if (_current.TryGetValue(transport.Profile.Name, out var current) && ReferenceEquals(current, transport))
             {
-                _current[transport.Profile.Name] = new ProfileTransport(transport.Profile, transport.Material, policy, resolver);
+                _current[transport.Profile.Name] = new ProfileTransport(transport.Profile, transport.Material, connector);
                 transport.Retire();
             }
         }

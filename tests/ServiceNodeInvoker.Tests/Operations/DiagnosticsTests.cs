@@ -1,0 +1,213 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Azure.Core;
+using Azure.Security.KeyVault.Secrets;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Tests.Infrastructure;
+
+namespace ServiceNodeInvoker.Tests.Operations;
+
+/// <summary>Errors, health and the probe name the real cause, the way an operator needs to read it.</summary>
+public sealed class DiagnosticsTests
+{
+    private static readonly TestPki Pki = TestPki.Instance;
+    private const string AdminKey = "admin-key-for-diagnostics";
+
+    private static async Task<JsonElement> HealthAsync(InvokerHost host, string profile, Func<JsonElement, bool> ready)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            using var response = await host.Client.GetAsync("/api/health");
+            var entry = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("profiles").GetProperty(profile).Clone();
+            if (ready(entry) || DateTime.UtcNow > deadline)
+            {
+                return entry;
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<JsonElement> ProbeAsync(InvokerHost host, string profile)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/profiles/{profile}/probe");
+        request.Headers.Add(ApiKeyAuthenticator.HeaderName, AdminKey);
+        using var client = new HttpClient { BaseAddress = host.Client.BaseAddress };
+        using var response = await client.SendAsync(request);
+        return (await InvokerHost.ReadAsync(response, 200)).GetProperty("hosts")[0];
+    }
+
+    private static Dictionary<string, string?> WithAdmin(Dictionary<string, string?> settings)
+    {
+        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(AdminKey);
+        return settings;
+    }
+
+    [Fact]
+    public async Task A_trusted_ca_file_that_is_no_certificate_is_reported_as_the_trusted_ca()
+    {
+        using var files = new TempFiles();
+        var settings = new ProfileSettings().Add("plain", 443, pfxPath: null, trustedCaPath: files.Text("ca.pem", "this is not a certificate")).Settings;
+        await using var host = await InvokerHost.StartAsync(settings);
+
+        using var call = await host.InvokeAsync(new { method = "GET", url = "https://localhost/" });
+
+        var problem = await InvokerHost.AssertProblemAsync(call, 503, ErrorCodes.CertificateUnavailable);
+        Assert.Contains("trusted CA from file 'ca.pem' could not be loaded", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("client certificate", problem.GetProperty("title").GetString());
+        var health = await HealthAsync(host, "plain", h => h.GetProperty("lastError").ValueKind == JsonValueKind.String);
+        Assert.False(health.GetProperty("trustedCa").GetProperty("loaded").GetBoolean());
+        Assert.False(health.GetProperty("certificate").GetProperty("configured").GetBoolean());
+        Assert.Contains("trusted CA", health.GetProperty("lastError").GetString());
+    }
+
+    [Fact]
+    public async Task A_pem_certificate_file_without_a_certificate_says_so_not_that_the_key_does_not_match()
+    {
+        using var files = new TempFiles();
+        var settings = new ProfileSettings()
+            .Set("pem", "Hosts:0", "localhost")
+            .Set("pem", "ClientCertificate:Source", "Pem")
+            .Set("pem", "ClientCertificate:CertificatePath", files.Text("leaf.pem", "\n"))
+            .Set("pem", "ClientCertificate:ChainPath", files.CertificatePem("chain.pem", Pki.IntermediatePublic))
+            .Set("pem", "ClientCertificate:KeyPath", files.KeyPem("leaf.key", Pki.ClientRsa, "pkcs8")).Settings;
+        await using var host = await InvokerHost.StartAsync(settings);
+
+        using var call = await host.InvokeAsync(new { method = "GET", url = "https://localhost/" });
+
+        var detail = (await InvokerHost.AssertProblemAsync(call, 503, ErrorCodes.CertificateUnavailable)).GetProperty("detail").GetString();
+        Assert.Contains("'leaf.pem' (CertificatePath) holds no CERTIFICATE block", detail);
+    }
+
+    [Fact]
+    public async Task A_pkcs8_ec_key_loads_even_with_an_rsa_intermediate_listed_first()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = new ProfileSettings()
+            .Set("ec", "Hosts:0", $"localhost:{backend.Port}")
+            .Set("ec", "ClientCertificate:Source", "Pem")
+            .Set("ec", "ClientCertificate:CertificatePath", files.CertificatePem("ec.pem", Pki.IntermediatePublic, Pki.ClientEc))
+            .Set("ec", "ClientCertificate:KeyPath", files.KeyPem("ec.key", Pki.ClientEc, "pkcs8"))
+            .Set("ec", "TrustedCa:Source", "File")
+            .Set("ec", "TrustedCa:Path", files.CertificatePem("root.pem", Pki.RootPublic)).Settings;
+        await using var host = await InvokerHost.StartAsync(settings);
+
+        var reply = await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
+
+        Assert.Equal("CN=bot-client-ec", reply.GetProperty("body").GetProperty("clientCertificate").GetString());
+    }
+
+    [Theory]
+    [InlineData("/echo")]
+    [InlineData("echo")]
+    [InlineData("//localhost/echo")]
+    public async Task A_relative_url_is_a_400_not_a_file_scheme_403(string url)
+    {
+        using var files = new TempFiles();
+        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, 443).Settings);
+
+        using var response = await host.InvokeAsync(new { method = "GET", url });
+
+        var problem = await InvokerHost.AssertProblemAsync(response, 400, ErrorCodes.InvalidRequest);
+        Assert.Equal("url", problem.GetProperty("field").GetString());
+        Assert.DoesNotContain("file", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_timeout_out_of_range_says_what_the_range_is()
+    {
+        using var files = new TempFiles();
+        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, 443).Settings);
+
+        using var response = await host.InvokeRawAsync("{\"method\":\"GET\",\"url\":\"https://localhost/\",\"timeoutSeconds\":1e308}");
+
+        var detail = (await InvokerHost.AssertProblemAsync(response, 400, ErrorCodes.InvalidRequest)).GetProperty("detail").GetString();
+        Assert.Contains("more than 0 and at most 86400", detail);
+    }
+
+    [Fact]
+    public async Task A_certificate_that_expired_a_day_ago_is_counted_the_same_way_in_log_and_health()
+    {
+        using var files = new TempFiles();
+        var expired = Pki.Intermediate.IssueClient("expired-bot", notAfter: DateTimeOffset.UtcNow.AddDays(-1).AddHours(-2));
+        var settings = ProfileSettings.Standard(files, 443, client: expired).Settings;
+        await using var host = await InvokerHost.StartAsync(settings);
+
+        var health = await HealthAsync(host, "payments", h => h.GetProperty("certificate").TryGetProperty("daysLeft", out _));
+
+        Assert.Equal(-1, health.GetProperty("certificate").GetProperty("daysLeft").GetInt32());
+        Assert.Contains("the client certificate expired 1 day ago", health.GetProperty("reasons").ToString());
+        Assert.Contains(host.Logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("expired 1 day ago", StringComparison.Ordinal));
+        Assert.DoesNotContain(host.Logs.Lines, l => l.Contains("-2 days", StringComparison.Ordinal) || l.Contains("(null)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_unreachable_key_vault_is_named_with_what_failed_and_what_to_check()
+    {
+        using var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there now
+        var settings = new ProfileSettings()
+            .Set("kv", "Hosts:0", "localhost")
+            .Set("kv", "ClientCertificate:Source", "KeyVault")
+            .Set("kv", "ClientCertificate:VaultUri", $"https://127.0.0.1:{port}/")
+            .Set("kv", "ClientCertificate:Name", "bot-client").Settings;
+        var options = new SecretClientOptions { DisableChallengeResourceVerification = true };
+        options.Retry.MaxRetries = 1;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(10);
+        await using var host = await InvokerHost.StartAsync(settings, builder =>
+        {
+            builder.Services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            builder.Services.AddSingleton(options);
+        });
+
+        var health = await HealthAsync(host, "kv", h => h.GetProperty("lastError").ValueKind == JsonValueKind.String);
+        using var call = await host.InvokeAsync(new { method = "GET", url = "https://localhost/" });
+        var detail = (await InvokerHost.AssertProblemAsync(call, 503, ErrorCodes.CertificateUnavailable)).GetProperty("detail").GetString()!;
+
+        foreach (var text in new[] { health.GetProperty("lastError").GetString()!, detail })
+        {
+            Assert.Contains($"Key Vault 127.0.0.1 could not be reached: connection refused", text);
+            Assert.Contains("Check firewalls", text);
+            Assert.DoesNotContain("AggregateException", text);
+        }
+    }
+
+    [Fact]
+    public async Task The_probe_says_our_certificate_is_missing_not_that_the_backend_is_untrusted()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = new ProfileSettings().Add("payments", backend.Port, Path.Combine(files.Directory, "gone.pfx"),
+            files.CertificatePem("root.pem", Pki.RootPublic)).Settings;
+        await using var host = await InvokerHost.StartAsync(WithAdmin(settings));
+
+        var report = await ProbeAsync(host, "payments");
+
+        var summary = report.GetProperty("summary").GetString()!;
+        Assert.False(report.GetProperty("ok").GetBoolean());
+        Assert.Contains("ours could not be loaded", summary);
+        Assert.Contains("'gone.pfx' does not exist", summary);
+        Assert.DoesNotContain("TrustedCa", summary);
+        Assert.True(report.GetProperty("tls").GetProperty("serverCertificateValid").GetBoolean());
+        Assert.Single(report.GetProperty("connect").GetProperty("addresses").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task The_probe_does_not_call_a_rejected_server_certificate_ok()
+    {
+        await using var backend = await Pki.StartBackendAsync(server: Pki.UntrustedServer);
+        using var files = new TempFiles();
+        await using var host = await InvokerHost.StartAsync(WithAdmin(ProfileSettings.Standard(files, backend.Port).Settings));
+
+        var tls = (await ProbeAsync(host, "payments")).GetProperty("tls");
+
+        Assert.False(tls.GetProperty("serverCertificateValid").GetBoolean());
+        Assert.False(tls.GetProperty("ok").GetBoolean());
+        Assert.True(tls.GetProperty("handshakeCompleted").GetBoolean());
+    }
+}
