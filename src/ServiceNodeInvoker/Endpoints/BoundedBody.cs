@@ -8,7 +8,7 @@ public sealed class BoundedBody : IDisposable
     private const int ReadSize = 16 * 1024;
     private readonly PooledBufferWriter _buffer;
 
-    private BoundedBody(int initialCapacity) => _buffer = new PooledBufferWriter(Math.Max(initialCapacity, 256));
+    private BoundedBody(int initialCapacity, LargeBufferPool? large) => _buffer = new PooledBufferWriter(Math.Max(initialCapacity, 256), large);
 
     public ReadOnlyMemory<byte> Memory => _buffer.WrittenMemory;
 
@@ -17,6 +17,12 @@ public sealed class BoundedBody : IDisposable
     /// <param name="reservation">When given, every buffer is reserved in the global budget before it is allocated.</param>
     public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge,
         CancellationToken token, ResponseBufferBudget.Reservation? reservation = null)
+    {
+        return await ReadAsync(stream, declaredLength, limit, tooLarge, token, reservation, reservation?.Pool);
+    }
+
+    private static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge,
+        CancellationToken token, ResponseBufferBudget.Reservation? reservation, LargeBufferPool? large)
     {
         if (declaredLength > limit)
         {
@@ -28,7 +34,7 @@ public sealed class BoundedBody : IDisposable
         {
             await reservation.GrowToAsync(initial, token);
         }
-        var body = new BoundedBody(initial);
+        var body = new BoundedBody(initial, large);
         try
         {
             while (true)

@@ -27,6 +27,9 @@ public sealed partial class InvokeEndpoint(
 
     private readonly RequestLimits _limits = options.Limits;
 
+    /// <summary>What an envelope of a body this long reserves in the buffered-response budget.</summary>
+    public static long EnvelopeNeed(long bodyLength) => EnvelopeResult.Need(bodyLength);
+
     public async Task<IResult> HandleAsync(HttpContext context)
     {
         var record = telemetry.Begin();
@@ -175,8 +178,14 @@ public sealed partial class InvokeEndpoint(
         InvocationOutcome outcome, BoundedBody body, ResponseBufferBudget.Reservation reservation, TimeSpan duration, InvocationRecord record, ILogger logger)
         : IResult, IOwnsRecord
     {
+        private const int WriteSlice = 64 * 1024;
+
         /// <summary>What an envelope of a body this long holds in memory: the body, and the envelope (base64 at worst).</summary>
-        public static long Need(long bodyLength) => bodyLength + 1 + Estimate(bodyLength);
+        public static long Need(long bodyLength) => Allocated(bodyLength + 1) + Allocated(Estimate(bodyLength));
+
+        /// <summary>What an array of that size really takes: large ones are whole MiB (LargeBufferPool).</summary>
+        private static long Allocated(long size) =>
+            size <= PooledBufferWriter.LargestPooled ? size : (size + PooledBufferWriter.LargestPooled - 1) / PooledBufferWriter.LargestPooled * PooledBufferWriter.LargestPooled;
 
         private static int Estimate(long bodyLength) => (int)Math.Min(int.MaxValue, bodyLength * 4 / 3 + 4096);
 
@@ -200,7 +209,7 @@ public sealed partial class InvokeEndpoint(
                     return;
                 }
                 // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.
-                using var envelope = new PooledBufferWriter(estimate);
+                using var envelope = new PooledBufferWriter(estimate, reservation.Pool);
                 using (var writer = new Utf8JsonWriter(envelope, EnvelopeWriter.WriterOptions))
                 {
                     EnvelopeWriter.Write(writer, outcome, body.Memory.Span, duration);
@@ -208,7 +217,15 @@ public sealed partial class InvokeEndpoint(
                 context.Response.StatusCode = StatusCodes.Status200OK;
                 context.Response.ContentType = "application/json; charset=utf-8";
                 context.Response.ContentLength = envelope.WrittenMemory.Length;
-                await context.Response.Body.WriteAsync(envelope.WrittenMemory, context.RequestAborted);
+                // In slices: one write of the whole envelope would be copied entirely into the server's own
+                // buffers before any backpressure applies, a second copy of every large envelope in flight.
+                var rest = envelope.WrittenMemory;
+                while (!rest.IsEmpty)
+                {
+                    var slice = rest[..Math.Min(rest.Length, WriteSlice)];
+                    await context.Response.Body.WriteAsync(slice, context.RequestAborted);
+                    rest = rest[slice.Length..];
+                }
                 Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, HostKey.FromUri(outcome.Request.Url).ToString(),
                     (int)outcome.Response.StatusCode, duration.TotalMilliseconds, "envelope");
             }

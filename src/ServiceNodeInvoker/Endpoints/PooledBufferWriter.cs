@@ -8,11 +8,13 @@ namespace ServiceNodeInvoker.Endpoints;
 /// GC takes back, because the shared pool would keep dozens of them per core after a burst of large
 /// envelopes (seen: 3 GiB resident long after the load ended).
 /// </summary>
-public sealed class PooledBufferWriter(int initialCapacity) : IBufferWriter<byte>, IDisposable
+/// <param name="large">Where arrays over 1 MiB come from; without one they are plain allocations.</param>
+public sealed class PooledBufferWriter(int initialCapacity, LargeBufferPool? large = null) : IBufferWriter<byte>, IDisposable
 {
     public const int LargestPooled = 1024 * 1024;
 
-    private byte[] _buffer = Rent(initialCapacity);
+    private readonly LargeBufferPool? _large = large;
+    private byte[] _buffer = Rent(initialCapacity, large);
     private int _written;
 
     public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _written);
@@ -23,16 +25,24 @@ public sealed class PooledBufferWriter(int initialCapacity) : IBufferWriter<byte
     public int CapacityFor(int sizeHint)
     {
         var needed = _written + Math.Max(sizeHint, 1);
-        return needed <= _buffer.Length ? _buffer.Length : Math.Max(needed, _buffer.Length * 2);
+        var grown = needed <= _buffer.Length ? _buffer.Length : Math.Max(needed, _buffer.Length * 2);
+        return grown > LargestPooled ? (int)Math.Min(int.MaxValue, (grown + (long)LargestPooled - 1) / LargestPooled * LargestPooled) : grown;
     }
 
-    private static byte[] Rent(int size) => size > LargestPooled ? GC.AllocateUninitializedArray<byte>(size) : ArrayPool<byte>.Shared.Rent(size);
+    private static byte[] Rent(int size, LargeBufferPool? large) =>
+        size <= LargestPooled ? ArrayPool<byte>.Shared.Rent(size)
+        : large is not null ? large.Rent(size)
+        : GC.AllocateUninitializedArray<byte>(size);
 
-    private static void Return(byte[] buffer)
+    private void Return(byte[] buffer)
     {
         if (buffer.Length <= LargestPooled)
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+        else
+        {
+            _large?.Return(buffer);
         }
     }
 
@@ -57,7 +67,7 @@ public sealed class PooledBufferWriter(int initialCapacity) : IBufferWriter<byte
         {
             return;
         }
-        var larger = Rent(Math.Max(needed, _buffer.Length * 2));
+        var larger = Rent(Math.Max(needed, _buffer.Length * 2), _large);
         _buffer.AsSpan(0, _written).CopyTo(larger);
         Return(_buffer);
         _buffer = larger;

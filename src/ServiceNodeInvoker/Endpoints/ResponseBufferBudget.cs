@@ -8,8 +8,13 @@ namespace ServiceNodeInvoker.Endpoints;
 /// briefly for others to finish, then fails with 503 <c>busy</c> and a Retry-After, so many large
 /// envelopes at once queue or are refused instead of exhausting the instance's memory.
 /// </summary>
-public sealed class ResponseBufferBudget(long capacity, TimeSpan wait, TimeProvider time)
+public sealed class ResponseBufferBudget(long capacity, TimeSpan wait, TimeProvider time) : IDisposable
 {
+    /// <summary>The large arrays envelopes are built in, reused up to the budget's size.</summary>
+    public LargeBufferPool Pool { get; } = new(capacity, time);
+
+    public void Dispose() => Pool.Dispose();
+
     /// <summary>Default: 512 MiB, room for the runtime and connections beside it on a 2 GiB Flex instance.</summary>
     public const long DefaultCapacity = 512L * 1024 * 1024;
 
@@ -94,6 +99,8 @@ public sealed class ResponseBufferBudget(long capacity, TimeSpan wait, TimeProvi
         private long _held;
 
         public long Held => _held;
+
+        public LargeBufferPool Pool => budget.Pool;
 
         /// <summary>Makes the reservation at least <paramref name="total"/> bytes, waiting for room if needed.</summary>
         public async ValueTask GrowToAsync(long total, CancellationToken token)
