@@ -9,14 +9,22 @@ import { tlsProfile, callerCertificate } from 'types.bicep'
 param environmentName string
 
 @minLength(1)
-@description('Azure region for all resources.')
+@description('Azure region for all resources: only regions that offer Flex Consumption.')
+@metadata({ azd: { type: 'location' } })
+@allowed([
+  'australiaeast', 'australiasoutheast', 'brazilsouth', 'canadacentral', 'centralindia', 'centralus', 'eastasia', 'eastus'
+  'eastus2', 'francecentral', 'germanywestcentral', 'italynorth', 'japaneast', 'koreacentral', 'northcentralus', 'northeurope'
+  'norwayeast', 'southafricanorth', 'southcentralus', 'southeastasia', 'southindia', 'spaincentral', 'swedencentral'
+  'switzerlandnorth', 'uaenorth', 'uksouth', 'ukwest', 'westcentralus', 'westeurope', 'westus', 'westus2', 'westus3'
+])
 param location string
 
-@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID); gets Key Vault Certificates Officer to import client certificates.')
+@description('Object id of the deployer (azd sets AZURE_PRINCIPAL_ID): gets the Key Vault roles the documented certificate steps need.')
 param principalId string = ''
 
-@allowed(['User', 'ServicePrincipal', 'Group'])
-param principalType string = 'User'
+@allowed(['', 'User', 'ServicePrincipal', 'Group'])
+@description('The deployer\'s principal type (azd sets AZURE_PRINCIPAL_TYPE). Empty: left for Azure to infer, which works for users and service principals alike.')
+param principalType string = ''
 
 @allowed([512, 2048, 4096])
 @description('Flex Consumption instance memory (MB).')
@@ -29,6 +37,15 @@ param maximumInstanceCount int = 100
 
 @description('Integrate the app with a VNet and reach Key Vault and storage only through private endpoints.')
 param enableVnet bool = false
+
+@description('VNet mode: public IP ranges (CIDR, comma-separated) that may still reach the Key Vault, so a person or pipeline can import certificates. Empty: the vault has no public access.')
+param keyVaultAllowedIpRanges string = ''
+
+@description('VNet mode: send the app\'s outbound traffic through a NAT gateway with one static public IP, for partners that allow-list source addresses.')
+param enableNatGateway bool = false
+
+@description('Email address for alerts (certificate near expiry or expired in Key Vault, handshake failures, certificates unavailable). Empty: no alerts.')
+param alertEmail string = ''
 
 @allowed(['KeyOnly', 'CertificateRequired', 'KeyOrCertificate'])
 @description('How callers authenticate: function keys only, a client certificate required, or either (see docs/deploy.md).')
@@ -67,6 +84,9 @@ module resources 'modules/resources.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     enableVnet: enableVnet
+    keyVaultAllowedIpRanges: empty(keyVaultAllowedIpRanges) ? [] : map(split(keyVaultAllowedIpRanges, ','), r => trim(r))
+    enableNatGateway: enableVnet && enableNatGateway
+    alertEmail: alertEmail
     callerCertificateMode: callerCertificateMode
     clientCertExclusionPaths: clientCertExclusionPaths
     callerCaName: callerCaName
@@ -84,3 +104,4 @@ output SERVICE_INVOKER_ENDPOINT string = resources.outputs.invokeEndpoint
 output AZURE_KEY_VAULT_NAME string = resources.outputs.keyVaultName
 output AZURE_KEY_VAULT_ENDPOINT string = resources.outputs.keyVaultUri
 output AZURE_CLIENT_ID string = resources.outputs.identityClientId
+output OUTBOUND_IP_ADDRESS string = resources.outputs.outboundIpAddress

@@ -111,8 +111,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
+      // Flex rejects ftpsState (error 51021); FTP is off through the ftp publishing policy below.
+      // App Service asks for client certificates on HTTP/1.1 only: HTTP/2 would silently drop caller certificates.
+      http20Enabled: callerCertificateMode == 'KeyOnly'
       appSettings: concat(baseSettings, profileSettings, callerSettings)
     }
   }

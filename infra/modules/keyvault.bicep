@@ -9,11 +9,14 @@ param identityPrincipalId string
 param principalId string
 param principalType string
 param enableVnet bool
+@description('VNet mode: public CIDR ranges that may still reach the vault (certificate import by a person or pipeline).')
+param allowedIpRanges string[]
+param workspaceId string
 param privateEndpointSubnetId string
 param vnetId string
 
 var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
-var certificateUser = 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
+var secretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var certificatesOfficer = 'a4417e6f-fecd-4de8-b567-7b0420556985'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -27,35 +30,52 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
-    publicNetworkAccess: enableVnet ? 'Disabled' : 'Enabled'
+    // VNet mode: the app comes in through the private endpoint; the listed IP ranges (if any) through the
+    // public endpoint, so certificates can be imported; everyone else is denied.
+    publicNetworkAccess: enableVnet && empty(allowedIpRanges) ? 'Disabled' : 'Enabled'
     networkAcls: {
       bypass: 'AzureServices'
       defaultAction: enableVnet ? 'Deny' : 'Allow'
+      ipRules: enableVnet ? map(allowedIpRanges, r => { value: r }) : []
     }
   }
 }
 
-// The app reads certificates through their secrets (the chain is only there) and their metadata.
-resource appRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for role in [secretsUser, certificateUser]: {
-    name: guid(vault.id, identityPrincipalId, role)
+// Key Vault Secrets User (app): the app reads each certificate through its secret, the only form that carries the chain.
+resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, identityPrincipalId, secretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The deployer: Key Vault Certificates Officer to import and rotate certificates (docs/deploy.md);
+// Key Vault Secrets Officer to store CA PEMs with `az keyvault secret set` and read secrets for a local
+// Key Vault profile (func start / the standalone host under the deployer's own sign-in).
+resource deployerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in (empty(principalId) ? [] : [certificatesOfficer, secretsOfficer]): {
+    name: guid(vault.id, principalId, role)
     scope: vault
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
-      principalId: identityPrincipalId
-      principalType: 'ServicePrincipal'
+      principalId: principalId
+      principalType: empty(principalType) ? null : principalType
     }
   }
 ]
 
-// The deploying user imports and rotates client certificates.
-resource officer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
-  name: guid(vault.id, principalId, certificatesOfficer)
+// Who read or changed what, in the workspace: certificate and secret access is the audit trail of this app.
+resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-workspace'
   scope: vault
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', certificatesOfficer)
-    principalId: principalId
-    principalType: principalType
+    workspaceId: workspaceId
+    logs: [
+      { category: 'AuditEvent', enabled: true }
+    ]
   }
 }
 

@@ -28,6 +28,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+// Monitoring Metrics Publisher (app): telemetry ingestion with an Entra token (local auth is off).
 resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(appInsights.id, identityPrincipalId, monitoringMetricsPublisher)
   scope: appInsights
@@ -39,3 +40,5 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output connectionString string = appInsights.properties.ConnectionString
+output appInsightsId string = appInsights.id
+output workspaceId string = workspace.id

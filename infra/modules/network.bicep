@@ -2,6 +2,30 @@
 param location string
 param tags object
 param resourceToken string
+@description('Route the app subnet\'s outbound traffic through a NAT gateway with one static public IP.')
+param enableNatGateway bool
+
+resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = if (enableNatGateway) {
+  name: 'pip-nat-${resourceToken}'
+  location: location
+  tags: tags
+  sku: { name: 'Standard' }
+  properties: {
+    publicIPAllocationMethod: 'Static'
+    publicIPAddressVersion: 'IPv4'
+  }
+}
+
+resource nat 'Microsoft.Network/natGateways@2024-05-01' = if (enableNatGateway) {
+  name: 'nat-${resourceToken}'
+  location: location
+  tags: tags
+  sku: { name: 'Standard' }
+  properties: {
+    idleTimeoutInMinutes: 4
+    publicIpAddresses: [{ id: natIp.id }]
+  }
+}
 
 resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   name: 'vnet-${resourceToken}'
@@ -17,6 +41,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           delegations: [
             { name: 'flex', properties: { serviceName: 'Microsoft.App/environments' } }
           ]
+          natGateway: enableNatGateway ? { id: nat.id } : null
         }
       }
       {
@@ -33,3 +58,4 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
 output vnetId string = vnet.id
 output appSubnetId string = vnet.properties.subnets[0].id
 output privateEndpointSubnetId string = vnet.properties.subnets[1].id
+output natIpAddress string = enableNatGateway ? natIp!.properties.ipAddress : ''

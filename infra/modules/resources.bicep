@@ -9,6 +9,9 @@ param principalType string
 param instanceMemoryMB int
 param maximumInstanceCount int
 param enableVnet bool
+param keyVaultAllowedIpRanges string[]
+param enableNatGateway bool
+param alertEmail string
 param callerCertificateMode string
 param clientCertExclusionPaths string
 param callerCaName string
@@ -27,6 +30,7 @@ module network 'network.bicep' = if (enableVnet) {
     location: location
     tags: tags
     resourceToken: resourceToken
+    enableNatGateway: enableNatGateway
   }
 }
 
@@ -63,8 +67,22 @@ module keyVault 'keyvault.bicep' = {
     principalId: principalId
     principalType: principalType
     enableVnet: enableVnet
+    allowedIpRanges: keyVaultAllowedIpRanges
+    workspaceId: monitoring.outputs.workspaceId
     privateEndpointSubnetId: enableVnet ? network!.outputs.privateEndpointSubnetId : ''
     vnetId: enableVnet ? network!.outputs.vnetId : ''
+  }
+}
+
+module alerts 'alerts.bicep' = if (!empty(alertEmail)) {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    alertEmail: alertEmail
+    keyVaultName: keyVault.outputs.name
+    appInsightsId: monitoring.outputs.appInsightsId
   }
 }
 
@@ -96,3 +114,5 @@ output invokeEndpoint string = functionApp.outputs.invokeEndpoint
 output keyVaultName string = keyVault.outputs.name
 output keyVaultUri string = keyVault.outputs.uri
 output identityClientId string = identity.properties.clientId
+output outboundIpAddress string = enableVnet && enableNatGateway ? network!.outputs.natIpAddress : ''
+

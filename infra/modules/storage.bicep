@@ -11,8 +11,6 @@ param privateEndpointSubnetId string
 param vnetId string
 
 var blobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var queueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-var tableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -46,20 +44,20 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   properties: { publicAccess: 'None' }
 }
 
-resource roles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for role in [blobDataOwner, queueDataContributor, tableDataContributor]: {
-    name: guid(account.id, identityPrincipalId, role)
-    scope: account
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
-      principalId: identityPrincipalId
-      principalType: 'ServicePrincipal'
-    }
+// Storage Blob Data Owner (app): the deployment package and the host's blobs (keys, leases). An HTTP-only
+// app uses no queues or tables, so it gets no role on them and VNet mode makes no endpoints for them.
+resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account.id, identityPrincipalId, blobDataOwner)
+  scope: account
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobDataOwner)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
   }
-]
+}
 
 module endpoints 'private-endpoint.bicep' = [
-  for service in (enableVnet ? ['blob', 'queue', 'table'] : []): {
+  for service in (enableVnet ? ['blob'] : []): {
     name: 'pe-storage-${service}'
     params: {
       location: location

@@ -18,12 +18,10 @@ public sealed partial class InfraTests
     public static readonly Dictionary<string, string> ExpectedRoles = new()
     {
         ["4633458b-17de-408a-b874-0445c86b69e6"] = "Microsoft.KeyVault/vaults",          // Key Vault Secrets User (app)
-        ["db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"] = "Microsoft.KeyVault/vaults",          // Key Vault Certificate User (app)
         ["a4417e6f-fecd-4de8-b567-7b0420556985"] = "Microsoft.KeyVault/vaults",          // Key Vault Certificates Officer (deployer)
-        ["b7e6dc6d-f1e8-4753-8033-0f276bb0955b"] = "Microsoft.Storage/storageAccounts",  // Storage Blob Data Owner
-        ["974c5e8b-45b9-4653-ba55-5f855dd0fb88"] = "Microsoft.Storage/storageAccounts",  // Storage Queue Data Contributor
-        ["0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"] = "Microsoft.Storage/storageAccounts",  // Storage Table Data Contributor
-        ["3913510d-42f4-4e42-8a64-420c390055eb"] = "Microsoft.Insights/components",      // Monitoring Metrics Publisher
+        ["b86a8fe4-44ce-4948-aee5-eccb2c155cd7"] = "Microsoft.KeyVault/vaults",          // Key Vault Secrets Officer (deployer)
+        ["b7e6dc6d-f1e8-4753-8033-0f276bb0955b"] = "Microsoft.Storage/storageAccounts",  // Storage Blob Data Owner (app)
+        ["3913510d-42f4-4e42-8a64-420c390055eb"] = "Microsoft.Insights/components",      // Monitoring Metrics Publisher (app)
     };
 
     [Fact]
@@ -80,7 +78,7 @@ public sealed partial class InfraTests
         Assert.Equal("10.0", (string?)properties["functionAppConfig"]!["runtime"]!["version"]);
         Assert.True((bool?)properties["httpsOnly"]);
         Assert.Equal("1.2", (string?)properties["siteConfig"]!["minTlsVersion"]);
-        Assert.Equal("Disabled", (string?)properties["siteConfig"]!["ftpsState"]);
+        Assert.Null(properties["siteConfig"]!["ftpsState"]); // Flex rejects it (51021); the ftp policy turns FTP off
         Assert.Equal("UserAssigned", (string?)app["identity"]!["type"]);
         Assert.Equal("UserAssignedIdentity", (string?)properties["functionAppConfig"]!["deployment"]!["storage"]!["authentication"]!["type"]);
 

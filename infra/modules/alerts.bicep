@@ -1,0 +1,107 @@
+// Alerts that work while the app is scaled to zero: certificate expiry comes from Key Vault itself
+// (Event Grid → Azure Monitor alert), invocation failures from the telemetry the app already sends.
+param location string
+param tags object
+param resourceToken string
+@description('Where alert emails go.')
+param alertEmail string
+param keyVaultName string
+param appInsightsId string
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: 'ag-invoker-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'invoker'
+    enabled: true
+    emailReceivers: [
+      { name: 'operators', emailAddress: alertEmail, useCommonAlertSchema: true }
+    ]
+  }
+}
+
+// Key Vault raises CertificateNearExpiry (30 days before, by default) and CertificateExpired itself,
+// whether or not any instance of the app runs: the days-to-expiry metric exists only while one does.
+resource vaultEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
+  name: 'evgt-${keyVaultName}'
+  location: location
+  tags: tags
+  properties: {
+    source: vault.id
+    topicType: 'Microsoft.KeyVault.vaults'
+  }
+}
+
+resource expiryAlert 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = {
+  parent: vaultEvents
+  name: 'certificate-expiry'
+  properties: {
+    eventDeliverySchema: 'CloudEventSchemaV1_0'
+    filter: {
+      includedEventTypes: [
+        'Microsoft.KeyVault.CertificateNearExpiry'
+        'Microsoft.KeyVault.CertificateExpired'
+      ]
+    }
+    destination: {
+      endpointType: 'MonitorAlert'
+      properties: {
+        severity: 'Sev1'
+        description: 'A client or CA certificate in the invoker\'s Key Vault is near expiry or has expired: import a new version (docs/deploy.md, rotation).'
+        actionGroups: [actionGroup.id]
+      }
+    }
+  }
+}
+
+// The app's own telemetry: backends refusing or presenting certificates we reject, and profiles whose
+// certificate cannot be loaded (503 certificate-unavailable).
+var failureQueries = [
+  {
+    name: 'handshake-failures'
+    description: 'TLS handshakes with backends failed (server certificate rejected, our client certificate refused, or protocol): run the probe.'
+    query: 'customMetrics | where name == "invoker.tls.handshake_failures" | extend profile = tostring(customDimensions["invoker.profile"]), reason = tostring(customDimensions["invoker.tls.failure_reason"]) | summarize failures = sum(valueSum) by profile, reason'
+    column: 'failures'
+  }
+  {
+    name: 'certificate-unavailable'
+    description: 'Invocations got 503 certificate-unavailable: health shows which certificate and why.'
+    query: 'customMetrics | where name == "invoker.invocations" | where tostring(customDimensions["invoker.outcome"]) == "certificate-unavailable" | extend profile = tostring(customDimensions["invoker.profile"]) | summarize failures = sum(valueSum) by profile'
+    column: 'failures'
+  }
+]
+
+resource failureAlerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
+  for rule in failureQueries: {
+    name: 'alert-${rule.name}-${resourceToken}'
+    location: location
+    tags: tags
+    properties: {
+      displayName: 'Invoker: ${rule.name}'
+      description: rule.description
+      severity: 2
+      enabled: true
+      scopes: [appInsightsId]
+      evaluationFrequency: 'PT5M'
+      windowSize: 'PT5M'
+      criteria: {
+        allOf: [
+          {
+            query: rule.query
+            timeAggregation: 'Total'
+            metricMeasureColumn: rule.column
+            operator: 'GreaterThan'
+            threshold: 0
+            failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+          }
+        ]
+      }
+      actions: { actionGroups: [actionGroup.id] }
+    }
+  }
+]
