@@ -51,6 +51,11 @@ public sealed partial class Invoker(
                 transports.Discard(lease.Transport); // none of its pooled connections is reused
                 throw invalid;
             }
+            if (await RefusalAsync(response, profile, request, material, timeout.Token) is { } refused)
+            {
+                response.Dispose();
+                throw refused;
+            }
             return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started);
         }
         catch (Exception e)
@@ -75,6 +80,39 @@ public sealed partial class Invoker(
         {
             message?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A refusal of our certificate sent as an HTTP page after the handshake (nginx's 400s, IIS's 403.x),
+    /// recognised by exact markers only (see <see cref="CertificateRefusal"/>). A small 400/403 HTML body is
+    /// read into the response's own buffer to look, so it can still be relayed when it is the backend's own.
+    /// </summary>
+    private static async Task<InvokerException?> RefusalAsync(HttpResponseMessage response, TlsProfile profile, InvocationRequest request,
+        ProfileMaterial material, CancellationToken token)
+    {
+        var status = (int)response.StatusCode;
+        var mediaType = Endpoints.ResponseHeaders.ContentType(response)?.MediaType?.ToLowerInvariant();
+        if (!CertificateRefusal.MayBe(status, mediaType) || request.Method == HttpMethod.Head
+            || Endpoints.ResponseHeaders.ContentLength(response) is not (> 0 and <= CertificateRefusal.InspectBytes))
+        {
+            return null;
+        }
+        await response.Content.LoadIntoBufferAsync(CertificateRefusal.InspectBytes, token);
+        var body = await response.Content.ReadAsByteArrayAsync(token);
+        if (CertificateRefusal.Recognise(status, body) is not { } why)
+        {
+            return null;
+        }
+        var target = HostKey.FromUri(request.Url);
+        var ours = material.Client is { } client
+            ? $"our client certificate {client.Subject} (issued by {client.Leaf.Issuer})"
+            : "no client certificate: the profile has none (set ClientCertificate)";
+        return new InvokerException(ErrorCodes.TlsHandshakeFailed,
+            $"{target} completed the TLS handshake and then answered {status} with its certificate-refusal page: {why}. " +
+            $"We presented {ours} (profile '{profile.Name}').")
+        {
+            ClientCertificateRefused = true,
+        };
     }
 
     internal static HttpRequestMessage BuildMessage(InvocationRequest request)

@@ -6,6 +6,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Transport;
 
@@ -13,16 +14,16 @@ namespace ServiceNodeInvoker.Probe;
 
 /// <summary>
 /// "Test mutual SSL": for each host a profile owns, resolves, connects and performs the TLS handshake
-/// with the profile's certificate, and reports what happened. Nothing is sent beyond the handshake.
-/// Two handshakes per host: the first presents no certificate and learns whether the server asks for
-/// one and which CAs it names; the second presents ours and watches whether the server keeps the
-/// connection (accepted) or drops it (refused). Our certificate is never shown to a server whose own
-/// certificate failed validation.
+/// with the profile's certificate, and reports what happened. Two handshakes per host: the first
+/// presents no certificate and learns whether the server asks for one and which CAs it names; the
+/// second presents ours and sends one <c>GET /</c> (no body) to see whether the server accepts it:
+/// an answer means accepted, a closed connection or a refusal page (nginx's 400s) means refused. Our
+/// certificate is never shown to a server whose own certificate failed validation.
 /// </summary>
 public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnector connector)
 {
-    /// <summary>How long a server that accepted the handshake is watched for a late refusal (TLS 1.3 alerts come after it).</summary>
-    public static readonly TimeSpan AcceptanceWait = TimeSpan.FromSeconds(1);
+    /// <summary>How long the probe waits for the answer to its one request after the handshake.</summary>
+    public static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
 
     public async Task<ProfileProbeReport> ProbeAsync(TlsProfile profile, CancellationToken cancellationToken)
@@ -105,7 +106,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
                 using var presented = await HandshakeAsync(second, Options(host, report, validator, material), report, token, recordTiming: false);
                 if (presented is not null)
                 {
-                    await WatchForRefusalAsync(presented, report, token);
+                    await AskAsync(presented, host, report, token);
                 }
                 else
                 {
@@ -248,31 +249,74 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         }
     }
 
-    private static async Task WatchForRefusalAsync(SslStream ssl, HostProbeReport report, CancellationToken token)
+    /// <summary>
+    /// Finishes the check with one real request over the connection that presented our certificate:
+    /// a server that refuses after the handshake either ends the connection (a late TLS alert, always
+    /// so under TLS 1.3) or answers with a refusal page (nginx's 400s, IIS's 403.x; see CertificateRefusal).
+    /// Any other answer means our certificate was accepted.
+    /// </summary>
+    private static async Task AskAsync(SslStream ssl, HostKey host, HostProbeReport report, CancellationToken token)
     {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+        wait.CancelAfter(AnswerWait);
+        var received = new List<byte>();
+        try
         {
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
-            wait.CancelAfter(AcceptanceWait);
-            try
+            var hostHeader = host.Port == 443 ? host.Host : $"{host.Host}:{host.Port}";
+            await ssl.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                $"GET / HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: service-node-invoker-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"), wait.Token);
+            var buffer = new byte[4096];
+            int read;
+            while (received.Count < CertificateRefusal.InspectBytes + 4096 && (read = await ssl.ReadAsync(buffer, wait.Token)) > 0)
             {
-                var read = await ssl.ReadAsync(new byte[1], wait.Token);
-                report.Tls.ClientCertificateAccepted = read > 0 ? null : false;
-                report.Tls.ClientCertificateEvidence = read > 0
-                    ? "the server sent data before any request (unusual)"
-                    : "the server closed the connection right after the handshake: it refused our certificate";
+                received.AddRange(buffer.AsSpan(0, read));
             }
-            catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            if (received.Count == 0)
             {
                 report.Tls.ClientCertificateAccepted = true;
                 report.Tls.ClientCertificateEvidence =
-                    $"the server kept the connection open for {AcceptanceWait.TotalSeconds:0.#} s after the handshake, waiting for a request";
+                    $"the server kept the connection open for {AnswerWait.TotalSeconds:0} s after our GET / without answering or refusing";
+                return;
             }
-            catch (Exception e) when (e is IOException or AuthenticationException)
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException)
+        {
+            if (received.Count == 0)
             {
                 report.Tls.ClientCertificateAccepted = false;
                 report.Tls.ClientCertificateEvidence = $"the server ended the connection after the handshake ({Innermost(e)}): it refused our certificate";
+                return;
             }
         }
+        if (received.Count == 0)
+        {
+            report.Tls.ClientCertificateAccepted = false;
+            report.Tls.ClientCertificateEvidence = "the server closed the connection after the handshake without answering GET /: it refused our certificate";
+            return;
+        }
+        var bytes = received.ToArray();
+        var statusLine = System.Text.Encoding.ASCII.GetString(bytes, 0, Math.Max(0, Math.Min(bytes.Length, Array.IndexOf(bytes, (byte)'\r') is var cr and >= 0 ? cr : bytes.Length)));
+        var parts = statusLine.Split(' ', 3);
+        if (parts.Length < 2 || !parts[0].StartsWith("HTTP/", StringComparison.Ordinal) || !int.TryParse(parts[1], out var status))
+        {
+            report.Tls.ClientCertificateAccepted = null;
+            report.Tls.ClientCertificateEvidence = "the server answered GET / with something that is not HTTP";
+            return;
+        }
+        report.Tls.HttpStatus = status;
+        var headEnd = System.Text.Encoding.Latin1.GetString(bytes).IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        var body = headEnd < 0 ? [] : bytes.AsSpan(headEnd + 4);
+        if (CertificateRefusal.Recognise(status, body) is { } why)
+        {
+            report.Tls.ClientCertificateAccepted = false;
+            report.Tls.ClientCertificateEvidence = $"the handshake completed, then the server answered GET / with {status} and its certificate-refusal page: {why}";
+            return;
+        }
+        report.Tls.ClientCertificateAccepted = true;
+        report.Tls.ClientCertificateEvidence = $"the server answered GET / with HTTP {status} over the connection that presented our certificate";
     }
 
     private static HostProbeReport Finish(HostProbeReport report, ProfileMaterial? material, string? materialProblem)

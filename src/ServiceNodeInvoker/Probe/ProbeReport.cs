@@ -39,6 +39,9 @@ public sealed class TlsReport : StepReport
     public string? ClientCertificatePresented { get; set; }
     public bool? ClientCertificateAccepted { get; set; }
     public string? ClientCertificateEvidence { get; set; }
+
+    /// <summary>The status the server answered the probe's <c>GET /</c> with, over the connection that presented our certificate.</summary>
+    public int? HttpStatus { get; set; }
 }
 
 public sealed record CertificateSummary(string Subject, string Issuer, DateTimeOffset NotBefore, DateTimeOffset NotAfter);

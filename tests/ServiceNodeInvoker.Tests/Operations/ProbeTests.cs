@@ -49,7 +49,8 @@ public sealed class ProbeTests
         Assert.True(host.GetProperty("connect").GetProperty("milliseconds").GetDouble() >= 0);
         Assert.True(tls.GetProperty("milliseconds").GetDouble() > 0);
         Assert.StartsWith("OK", host.GetProperty("summary").GetString());
-        Assert.Equal(0, backend.Requests); // handshakes only: no request was sent
+        Assert.Equal(1, backend.Requests); // one GET / over the connection that presented our certificate
+        Assert.Equal(404, tls.GetProperty("httpStatus").GetInt32()); // any answer but a refusal page means accepted
     }
 
     [Fact]
