@@ -42,4 +42,137 @@ public sealed class FunctionsAppTests
         Assert.Equal("CN=bot-client-rsa", envelope.RootElement.GetProperty("body").GetProperty("clientCertificate").GetString());
         Assert.True(envelope.RootElement.GetProperty("body").GetProperty("clientChainVerified").GetBoolean());
     }
+
+    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, int status, string code)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"expected {status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement.Clone();
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
+        return problem;
+    }
+
+    [FunctionsFact]
+    public async Task Passthrough_health_probe_keys_and_every_error_code_behave_as_on_the_standalone_host()
+    {
+        await using var backend = await Pki.StartBackendAsync(new BackendRoutes().Map);
+        await using var untrusted = await Pki.StartBackendAsync(server: Pki.UntrustedServer);
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        foreach (var (key, value) in ProfileSettings.Standard(files, untrusted.Port, name: "untrusted").Settings)
+        {
+            settings[key] = value;
+        }
+        settings["Invoker:Profiles:closed:Hosts:0"] = "localhost:1";
+        settings["Invoker:Profiles:small:Hosts:0"] = $"127.0.0.1:{backend.Port}";
+        settings["Invoker:Profiles:small:TrustedCa:Source"] = "File";
+        settings["Invoker:Profiles:small:TrustedCa:Path"] = files.CertificatePem("small-root.pem", Pki.RootPublic);
+        settings["Invoker:Profiles:small:MaxResponseBytes"] = "10";
+        foreach (var part in new[] { "Source", "Path", "Password" })
+        {
+            settings[$"Invoker:Profiles:small:ClientCertificate:{part}"] = settings[$"Invoker:Profiles:payments:ClientCertificate:{part}"];
+        }
+        settings["Invoker:AllowLoopback"] = "true";
+        await using var host = await WorkerHost.StartAsync(AppSettings(settings));
+        var url = $"{backend.BaseAddress}";
+
+        // passthrough: the backend's status, headers and body bytes, plus the duration header
+        using (var passthrough = await host.SendAsync(Invoke(new { method = "GET", url = url + "json", response = "passthrough" })))
+        {
+            Assert.Equal(201, (int)passthrough.StatusCode);
+            Assert.Equal("yes", passthrough.Headers.GetValues("x-backend").Single());
+            Assert.True(passthrough.Headers.Contains("invoker-duration-ms"));
+            Assert.Contains("ch_1", await passthrough.Content.ReadAsStringAsync());
+        }
+
+        // each error code, as problem+json from the library, through the worker
+        using (var r = await host.SendAsync(Invoke(new { method = "GET" }))) { await ProblemAsync(r, 400, ErrorCodes.InvalidRequest); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://nobody.example/" }))) { await ProblemAsync(r, 403, ErrorCodes.TargetNotAllowed); }
+        using (var r = await host.SendAsync(Invoke(new { profile = "nope", method = "GET", url }))) { await ProblemAsync(r, 404, ErrorCodes.UnknownProfile); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = $"{untrusted.BaseAddress}echo" }))) { await ProblemAsync(r, 502, ErrorCodes.TlsHandshakeFailed); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://localhost:1/" }))) { await ProblemAsync(r, 502, ErrorCodes.BackendUnreachable); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = $"https://127.0.0.1:{backend.Port}/json" }))) { await ProblemAsync(r, 502, ErrorCodes.ResponseTooLarge); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = url + "slow", timeoutSeconds = 1 }))) { await ProblemAsync(r, 504, ErrorCodes.BackendTimeout); }
+
+        // keys, as the Functions host checks them: function level takes the function or master key, admin only the master key
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url }, key: null))) { Assert.Equal(401, (int)r.StatusCode); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = url + "json" }, key: WorkerHost.MasterKey))) { Assert.Equal(200, (int)r.StatusCode); }
+        using var health = new HttpRequestMessage(HttpMethod.Get, "/api/health?code=" + WorkerHost.FunctionKey);
+        using (var r = await host.SendAsync(health))
+        {
+            var body = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement;
+            Assert.True(body.GetProperty("profiles").TryGetProperty("payments", out _), body.ToString());
+        }
+        using var probeWithFunctionKey = new HttpRequestMessage(HttpMethod.Post, "/api/profiles/payments/probe");
+        probeWithFunctionKey.Headers.Add("x-functions-key", WorkerHost.FunctionKey);
+        using (var r = await host.SendAsync(probeWithFunctionKey)) { Assert.Equal(401, (int)r.StatusCode); }
+        using var probe = new HttpRequestMessage(HttpMethod.Post, "/api/profiles/payments/probe");
+        probe.Headers.Add("x-functions-key", WorkerHost.MasterKey);
+        using (var r = await host.SendAsync(probe))
+        {
+            var report = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement;
+            Assert.True(report.GetProperty("ok").GetBoolean(), report.ToString());
+            Assert.Equal("payments", report.GetProperty("profile").GetString()); // the route value reached the function
+        }
+    }
+
+    [FunctionsFact]
+    public async Task Thirty_two_parallel_invocations_all_succeed()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:AllowLoopback"] = "true";
+        await using var host = await WorkerHost.StartAsync(AppSettings(settings));
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
+        {
+            using var response = await host.SendAsync(Invoke(new { method = "POST", url = $"{backend.BaseAddress}echo", body = new { call = i } }));
+            using var envelope = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return ((int)response.StatusCode, envelope.RootElement.GetProperty("body").GetProperty("receivedBody").GetString());
+        }));
+
+        Assert.All(replies, r => Assert.Equal(200, r.Item1));
+        Assert.Equal(32, replies.Select(r => r.Item2).Distinct().Count()); // each its own answer
+    }
+
+    [FunctionsFact]
+    public async Task A_forwarded_caller_certificate_names_the_caller_in_the_functions_host()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var caller = Pki.Root.IssueClient("functions-caller");
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:AllowLoopback"] = "true";
+        settings["Invoker:Callers:Mode"] = "CertificateRequired";
+        settings["Invoker:Callers:TrustForwardedCertificate"] = "true"; // the Functions kind needs no front-end statement: Azure's front end sets it
+        settings["Invoker:Callers:CertificateAuthority:Source"] = "File";
+        settings["Invoker:Callers:CertificateAuthority:Path"] = files.CertificatePem("callers.pem", Pki.RootPublic);
+        settings["Invoker:Callers:Certificates:partner:Subject"] = "CN=functions-caller";
+        settings["Invoker:Profiles:payments:AllowedCallers:0"] = "partner";
+        await using var host = await WorkerHost.StartAsync(AppSettings(settings));
+
+        var withCertificate = Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" });
+        withCertificate.Headers.Add("X-ARR-ClientCert", Convert.ToBase64String(caller.RawData));
+        using (var ok = await host.SendAsync(withCertificate)) { Assert.Equal(200, (int)ok.StatusCode); }
+        using (var refused = await host.SendAsync(Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" })))
+        {
+            await ProblemAsync(refused, 401, ErrorCodes.Unauthenticated); // CertificateRequired: the function key alone is not enough
+        }
+    }
+
+    [FunctionsFact]
+    public async Task A_configuration_error_fails_the_workers_start_with_the_setting_named()
+    {
+        var (exit, output) = await WorkerHost.StartExpectingFailureAsync(new Dictionary<string, string>
+        {
+            ["Invoker__Profiles__a__Hosts__0"] = "a.contoso.com",
+            ["Invoker__Profiles__a__MaxResponseBytes"] = "10MiB",
+        });
+
+        Assert.Equal(1, exit);
+        Assert.Contains("Invoker:Profiles:a:MaxResponseBytes: '10MiB' is not a whole number of bytes", output);
+    }
 }

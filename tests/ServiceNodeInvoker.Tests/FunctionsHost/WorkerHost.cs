@@ -143,6 +143,21 @@ public sealed class WorkerHost : IAsyncDisposable
                 }
             }
         }
+        // The worker announces its HTTP listener before it accepts connections; like the host's proxy,
+        // wait (bounded) until it does.
+        while (true)
+        {
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpClient();
+                await probe.ConnectAsync(_workerUri.Host, _workerUri.Port, deadline.Token);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (!deadline.IsCancellationRequested && _worker is { HasExited: false })
+            {
+                await Task.Delay(20, deadline.Token); // poll the listener, bounded by the start deadline
+            }
+        }
     }
 
     private static void Require(StatusResult result, string what)
