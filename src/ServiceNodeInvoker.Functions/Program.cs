@@ -1,4 +1,6 @@
 using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ServiceNodeInvoker;
 using ServiceNodeInvoker.Callers;
@@ -12,6 +14,8 @@ return await StartupRefusal.RunAsync(async () =>
     var builder = FunctionsApplication.CreateBuilder(args);
     builder.ConfigureFunctionsWebApplication();
     builder.Services.AddServiceNodeInvoker(builder.Configuration, InvokerHostKind.Functions);
+    // The worker's own telemetry: the host stops emitting on its behalf, and the cloud role is the site's.
+    builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults();
     await builder.Build().RunAsync();
     return 0;
 });

@@ -32,7 +32,7 @@ public static class ServiceCollectionExtensions
         // One credential for the app: Key Vault and telemetry export share it.
         var inAzure = !string.IsNullOrEmpty(configuration["IDENTITY_ENDPOINT"]) || !string.IsNullOrEmpty(configuration["MSI_ENDPOINT"]);
         services.TryAddSingleton<TokenCredential>(sp => AzureCredentialFactory.Create(sp.GetRequiredService<InvokerOptions>(), inAzure));
-        services.AddInvokerTelemetry(configuration, consoleTelemetry);
+        services.AddInvokerTelemetry(configuration, consoleTelemetry, host);
         services.TryAddSingleton(_ => KeyVaultClients.DefaultOptions());
         services.TryAddSingleton(sp => new KeyVaultClients(sp.GetRequiredService<TokenCredential>(), sp.GetRequiredService<SecretClientOptions>()));
         services.TryAddSingleton(sp => new CertificateSourceFactory(

@@ -29,7 +29,7 @@ public sealed partial class Invoker(
         var started = time.GetTimestamp();
         var profile = catalog.Resolve(request.Profile, request.Url);
         var target = HostKey.FromUri(request.Url);
-        record?.Target(profile.Name, request.Method.Method, target.Host, target.Port);
+        record?.Target(profile.Name, request.Method.Method, target.Host, target.Port, request.Url);
         if (!grants.Allows(caller, profile))
         {
             throw new InvokerException(ErrorCodes.CallerNotAllowed,

@@ -11,9 +11,11 @@ public sealed class InvocationRecord(InvokerTelemetry telemetry, Activity? activ
 
     public Activity? Activity => activity;
 
-    public void Target(string profile, string method, string host, int port)
+    /// <param name="url">Recorded as <c>url.full</c> without its query and fragment (they may carry secrets).</param>
+    public void Target(string profile, string method, string host, int port, Uri url)
     {
         _profile = profile;
+        activity?.SetTag("url.full", url.GetLeftPart(UriPartial.Path));
         activity?.SetTag("invoker.profile", profile);
         activity?.SetTag("http.request.method", method);
         activity?.SetTag("server.address", host);

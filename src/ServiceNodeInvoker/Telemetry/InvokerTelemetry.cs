@@ -4,8 +4,8 @@ using System.Diagnostics.Metrics;
 namespace ServiceNodeInvoker.Telemetry;
 
 /// <summary>
-/// The invoker's activity source and meter. Tags carry profile, host, port, method, status, error
-/// code, TLS protocol and certificate thumbprint: never URLs' paths or queries, headers or bodies.
+/// The invoker's activity source and meter. Tags carry profile, host, port, the URL without its query,
+/// method, status, error code, TLS protocol and certificate thumbprint: never queries, headers or bodies.
 /// </summary>
 public sealed class InvokerTelemetry : IDisposable
 {
@@ -33,7 +33,8 @@ public sealed class InvokerTelemetry : IDisposable
 
     public ActivitySource Source { get; } = new(Name);
 
-    public InvocationRecord Begin() => new(this, Source.StartActivity("invoke", ActivityKind.Internal));
+    /// <summary>The invocation's span: a Client span (an outgoing call), so Application Insights shows each backend as a dependency.</summary>
+    public InvocationRecord Begin() => new(this, Source.StartActivity("invoke", ActivityKind.Client));
 
     internal void RecordInvocation(string profile, string outcome) =>
         _invocations.Add(1, new KeyValuePair<string, object?>("invoker.profile", profile), new("invoker.outcome", outcome));

@@ -19,8 +19,15 @@ public static class TelemetryRegistration
 {
     public const string ServiceName = "service-node-invoker";
 
-    public static void AddInvokerTelemetry(this IServiceCollection services, IConfiguration configuration, bool console)
+    /// <param name="host">
+    /// Functions: the host records each request, and the app adds Worker.OpenTelemetry's
+    /// UseFunctionsWorkerDefaults (cloud role = the site, like the host's); so no ASP.NET Core request
+    /// instrumentation and no service name of our own here. Standalone: both, as its own service.
+    /// </param>
+    public static void AddInvokerTelemetry(this IServiceCollection services, IConfiguration configuration, bool console,
+        Callers.InvokerHostKind host = Callers.InvokerHostKind.Standalone)
     {
+        var standalone = host == Callers.InvokerHostKind.Standalone;
         var appInsights = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
         var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         // The exporters take the app's one credential (local auth is off in infra) once the container is built.
@@ -34,11 +41,20 @@ public static class TelemetryRegistration
         }
 
         var builder = services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(ServiceName))
+            .ConfigureResource(r =>
+            {
+                if (standalone)
+                {
+                    r.AddService(ServiceName);
+                }
+            })
             .WithTracing(tracing =>
             {
-                // The incoming request's span is the parent of "invoke" (and carries the bot's own trace context).
-                tracing.AddAspNetCoreInstrumentation(o => o.Filter = context => context.Request.Path.StartsWithSegments("/api"));
+                if (standalone)
+                {
+                    // The incoming request's span is the parent of "invoke" (and carries the bot's own trace context).
+                    tracing.AddAspNetCoreInstrumentation(o => o.Filter = context => context.Request.Path.StartsWithSegments("/api"));
+                }
                 tracing.AddSource(InvokerTelemetry.Name);
                 if (!string.IsNullOrEmpty(appInsights)) { tracing.AddAzureMonitorTraceExporter(AzureMonitor); }
                 if (otlp) { tracing.AddOtlpExporter(); }

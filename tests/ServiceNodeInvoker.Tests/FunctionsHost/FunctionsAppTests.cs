@@ -41,6 +41,14 @@ public sealed class FunctionsAppTests
         Assert.Equal(200, envelope.RootElement.GetProperty("status").GetInt32());
         Assert.Equal("CN=bot-client-rsa", envelope.RootElement.GetProperty("body").GetProperty("clientCertificate").GetString());
         Assert.True(envelope.RootElement.GetProperty("body").GetProperty("clientChainVerified").GetBoolean());
+        // Worker.OpenTelemetry's defaults: the worker tells the host to stop emitting telemetry on its behalf.
+        Assert.Equal("True", host.Capabilities.GetValueOrDefault("WorkerOpenTelemetryEnabled"));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (host.Invocations.IsEmpty && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20); // the InvocationResponse may follow the HTTP answer: poll, bounded
+        }
+        Assert.Contains(host.Invocations, i => i.Result.Status == Microsoft.Azure.Functions.Worker.Grpc.Messages.StatusResult.Types.Status.Success);
     }
 
     private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, int status, string code)

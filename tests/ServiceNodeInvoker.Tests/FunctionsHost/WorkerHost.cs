@@ -52,6 +52,9 @@ public sealed class WorkerHost : IAsyncDisposable
 
     public ConcurrentQueue<InvocationResponse> Invocations { get; } = new();
 
+    /// <summary>What the worker announced in its WorkerInitResponse.</summary>
+    public IReadOnlyDictionary<string, string> Capabilities { get; private set; } = new Dictionary<string, string>();
+
     /// <summary>Starts the worker with these app settings as environment variables (as Azure app settings and local.settings.json give them).</summary>
     public static async Task<WorkerHost> StartAsync(IReadOnlyDictionary<string, string> appSettings)
     {
@@ -109,6 +112,7 @@ public sealed class WorkerHost : IAsyncDisposable
             },
         }, deadline.Token);
         Require(init.WorkerInitResponse.Result, "WorkerInitResponse");
+        Capabilities = init.WorkerInitResponse.Capabilities.ToDictionary(c => c.Key, c => c.Value);
         _workerUri = new Uri(init.WorkerInitResponse.Capabilities["HttpUri"]);
         _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false, AutomaticDecompression = DecompressionMethods.None })
         {
