@@ -17,30 +17,15 @@ public static class BudgetBenchmark
     {
         using var pki = new BenchPki();
         await using var backend = await pki.StartBackendAsync();
-        var dll = Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
-        using var portProbe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        portProbe.Start();
-        var port = ((System.Net.IPEndPoint)portProbe.LocalEndpoint).Port;
-        portProbe.Stop();
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { RedirectStandardOutput = true, RedirectStandardError = true };
-        var env = start.Environment;
-        env["Invoker__AllowLoopback"] = "true";
-        env["Invoker__Profiles__bench__Hosts__0"] = $"localhost:{backend.Port}";
-        env["Invoker__Profiles__bench__ClientCertificate__Source"] = "File";
-        env["Invoker__Profiles__bench__ClientCertificate__Path"] = pki.ClientPfx;
-        env["Invoker__Profiles__bench__ClientCertificate__Password"] = "bench";
-        env["Invoker__Profiles__bench__TrustedCa__Source"] = "File";
-        env["Invoker__Profiles__bench__TrustedCa__Path"] = pki.RootPem;
-        env["Invoker__Profiles__bench__Timeout"] = "120";
-        env["Invoker__Callers__ApiKeys__bench"] = ApiKeyAuthenticator.HashKey("bench-api-key");
-        env["Logging__LogLevel__Default"] = "Warning";
+        var start = StandaloneHostProcess.StartInfo(pki, backend, out var port);
+        start.Environment["Invoker__Profiles__bench__Timeout"] = "120";
         using var process = Process.Start(start)!;
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
         try
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(3) };
-            client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, "bench-api-key");
+            client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, StandaloneHostProcess.ApiKey);
             const long size = 10L * 1024 * 1024 - 1024;
             HttpContent Request() => new StringContent(
                 $"{{\"method\":\"GET\",\"url\":\"{backend.BaseAddress}stream?size={size}\",\"timeoutSeconds\":120}}", Encoding.UTF8, "application/json");
@@ -97,15 +82,5 @@ public static class BudgetBenchmark
         }
     }
 
-    private static long Rss(int pid)
-    {
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-            }
-        }
-        return 0;
-    }
+    private static long Rss(int pid) => StandaloneHostProcess.Rss(pid);
 }

@@ -218,24 +218,9 @@ public static class LoadHarness
     /// <summary>Start-up of the standalone host (its own process, file certificates) until its first successful invocation.</summary>
     private static async Task StartupAsync(BenchPki pki, MutualTlsBackend backend, Action<string> print)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
-        using var portProbe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        portProbe.Start();
-        var port = ((System.Net.IPEndPoint)portProbe.LocalEndpoint).Port;
-        portProbe.Stop();
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { RedirectStandardOutput = true, RedirectStandardError = true };
-        var env = start.Environment;
-        env["Invoker__AllowLoopback"] = "true";
-        env["Invoker__Profiles__bench__Hosts__0"] = $"localhost:{backend.Port}";
-        env["Invoker__Profiles__bench__ClientCertificate__Source"] = "File";
-        env["Invoker__Profiles__bench__ClientCertificate__Path"] = pki.ClientPfx;
-        env["Invoker__Profiles__bench__ClientCertificate__Password"] = "bench";
-        env["Invoker__Profiles__bench__TrustedCa__Source"] = "File";
-        env["Invoker__Profiles__bench__TrustedCa__Path"] = pki.RootPem;
-        env["Invoker__Callers__ApiKeys__bench"] = ApiKeyAuthenticator.HashKey("bench-api-key");
-        env["Logging__LogLevel__Default"] = "Warning";
+        var start = StandaloneHostProcess.StartInfo(pki, backend, out var port);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, "bench-api-key");
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, StandaloneHostProcess.ApiKey);
         var watch = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
         TimeSpan? firstListening = null;
@@ -279,17 +264,7 @@ public static class LoadHarness
         return own + nginx;
     }
 
-    private static long Rss()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-            }
-        }
-        return 0;
-    }
+    private static long Rss() => StandaloneHostProcess.Rss();
 
     /// <summary>A JSON document of about <paramref name="size"/> bytes.</summary>
     public static byte[] Payload(int size)
