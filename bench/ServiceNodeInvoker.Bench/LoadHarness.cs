@@ -169,7 +169,7 @@ public static class LoadHarness
         }, b =>
         {
             b.Services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-            b.Services.AddSingleton(vault.ClientOptions());
+            vault.Register(b.Services);
         });
         var payload = Payload(1024);
         await DriveAsync(invoker, payload, 16, TimeSpan.FromSeconds(1), null); // warm: certificate loaded, connections open

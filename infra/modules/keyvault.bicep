@@ -16,6 +16,7 @@ param privateEndpointSubnetId string
 param vnetId string
 
 var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+var certificateUser = 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
 var secretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var certificatesOfficer = 'a4417e6f-fecd-4de8-b567-7b0420556985'
 
@@ -41,16 +42,19 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// Key Vault Secrets User (app): the app reads each certificate through its secret, the only form that carries the chain.
-resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, identityPrincipalId, secretsUser)
-  scope: vault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
-    principalId: identityPrincipalId
-    principalType: 'ServicePrincipal'
+// Key Vault Certificate User (app): each refresh reads the certificate's metadata (current version, validity, policy).
+// Key Vault Secrets User (app): the key material, read through the secret (the only form with the chain) when the version changed.
+resource appRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in [certificateUser, secretsUser]: {
+    name: guid(vault.id, identityPrincipalId, role)
+    scope: vault
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: identityPrincipalId
+      principalType: 'ServicePrincipal'
+    }
   }
-}
+]
 
 // The deployer: Key Vault Certificates Officer to import and rotate certificates (docs/deploy.md);
 // Key Vault Secrets Officer to store CA PEMs with `az keyvault secret set` and read secrets for a local

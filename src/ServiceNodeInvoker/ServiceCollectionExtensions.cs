@@ -34,7 +34,9 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<TokenCredential>(sp => AzureCredentialFactory.Create(sp.GetRequiredService<InvokerOptions>(), inAzure));
         services.AddInvokerTelemetry(configuration, consoleTelemetry, host);
         services.TryAddSingleton(_ => KeyVaultClients.DefaultOptions());
-        services.TryAddSingleton(sp => new KeyVaultClients(sp.GetRequiredService<TokenCredential>(), sp.GetRequiredService<SecretClientOptions>()));
+        services.TryAddSingleton(_ => KeyVaultClients.DefaultCertificateOptions());
+        services.TryAddSingleton(sp => new KeyVaultClients(sp.GetRequiredService<TokenCredential>(), sp.GetRequiredService<SecretClientOptions>(),
+            sp.GetRequiredService<Azure.Security.KeyVault.Certificates.CertificateClientOptions>()));
         services.TryAddSingleton(sp => new CertificateSourceFactory(
             sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory,
             () => sp.GetRequiredService<KeyVaultClients>()));

@@ -45,7 +45,7 @@ public sealed class KeyVaultTests
         return InvokerHost.StartAsync(settings.Settings, builder =>
         {
             builder.Services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-            builder.Services.AddSingleton(vault.ClientOptions());
+            vault.Register(builder.Services);
             if (time is not null)
             {
                 builder.Services.AddSingleton(time);
@@ -162,7 +162,7 @@ public sealed class KeyVaultTests
 
     [Theory]
     [InlineData(VaultBehaviour.Down, "could not be reached")]
-    [InlineData(VaultBehaviour.Forbidden, "Key Vault Secrets User")]
+    [InlineData(VaultBehaviour.Forbidden, "Key Vault Certificate User")]
     [InlineData(VaultBehaviour.Throttled, "throttling")]
     [InlineData(VaultBehaviour.ServerError, "failed (500")]
     public async Task Outage_after_a_good_load_keeps_serving_until_the_certificate_expires(VaultBehaviour outage, string reason)
@@ -174,11 +174,11 @@ public sealed class KeyVaultTests
         await using var host = await StartHostAsync(vault, backend.Port, time: time);
         var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
         await host.InvokeJsonAsync(request);
-        var gets = vault.SecretGets;
+        var gets = vault.SecretGets + vault.CertificateGets;
 
         vault.Behaviour = outage;
         time.Advance(TimeSpan.FromMinutes(66));
-        await PollAsync(() => vault.SecretGets > gets && HealthOf(host).GetProperty("status").GetString() == "degraded", "a failed refresh");
+        await PollAsync(() => vault.SecretGets + vault.CertificateGets > gets && HealthOf(host).GetProperty("status").GetString() == "degraded", "a failed refresh");
 
         await host.InvokeJsonAsync(request); // still served from the cached certificate
         var profile = HealthOf(host);
@@ -223,11 +223,15 @@ public sealed class KeyVaultTests
         Assert.Contains(expected, problem.GetProperty("detail").GetString());
     }
 
-    [Fact]
-    public async Task Forbidden_with_nothing_cached_names_the_vault_the_certificate_and_the_missing_role()
+    [Theory]
+    [InlineData(true, false, "Key Vault Certificate User")]
+    [InlineData(false, true, "Key Vault Secrets User")]
+    public async Task Forbidden_with_nothing_cached_names_the_vault_the_certificate_and_the_missing_role(bool certificates, bool secrets, string role)
     {
         await using var vault = await KeyVaultFake.StartAsync();
-        vault.Behaviour = VaultBehaviour.Forbidden;
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.ForbidCertificates = certificates;
+        vault.ForbidSecrets = secrets;
         await using var host = await StartHostAsync(vault, 1, trustedCaName: null);
 
         using var response = await host.InvokeAsync(new { method = "GET", url = "https://localhost:1/" });
@@ -235,7 +239,7 @@ public sealed class KeyVaultTests
         var detail = (await InvokerHost.AssertProblemAsync(response, 503, ErrorCodes.CertificateUnavailable)).GetProperty("detail").GetString()!;
         Assert.Contains("127.0.0.1", detail);
         Assert.Contains("'bot-client'", detail);
-        Assert.Contains("Key Vault Secrets User", detail);
+        Assert.Contains(role, detail); // from which of the two calls failed
         Assert.DoesNotContain("fake-access-token", host.Logs.All);
     }
 
@@ -279,15 +283,112 @@ public sealed class KeyVaultTests
             using var refused = await host.InvokeAsync(request);
             await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
         }
-        await PollAsync(() => vault.SecretGets == 2, "one early refresh");
+        await PollAsync(() => vault.CertificateGets == 2, "one early refresh"); // the version is unchanged: no secret GET
 
         time.Advance(TimeSpan.FromMinutes(5));
         using (var refused = await host.InvokeAsync(request))
         {
             await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
         }
-        await PollAsync(() => vault.SecretGets == 3, "a second early refresh once the spacing has passed");
-        Assert.Equal(3, vault.SecretGets);
+        await PollAsync(() => vault.CertificateGets == 3, "a second early refresh once the spacing has passed");
+        Assert.Equal(3, vault.CertificateGets);
+        Assert.Equal(1, vault.SecretGets);
+    }
+
+    [Fact]
+    public async Task Steady_refreshes_cost_one_certificate_get_and_no_secret_get_a_rotation_one_of_each()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
+        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
+        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+        Assert.Equal((1, 1), (vault.CertificateGets, vault.SecretGets)); // cold start: one of each
+
+        for (var i = 1; i <= 3; i++)
+        {
+            await ArmedAsync(host);
+            time.Advance(TimeSpan.FromMinutes(66)); // past the refresh interval and its jitter
+            await PollAsync(() => vault.CertificateGets == 1 + i, $"steady refresh {i}");
+        }
+        Assert.Equal(1, vault.SecretGets); // no key material moved for an unchanged version
+
+        // Rotation under load: a new version is picked up with one secret GET and no failed invocation.
+        var failures = 0;
+        using var stop = new CancellationTokenSource();
+        var load = Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var response = await host.InvokeAsync(request);
+                if (!response.IsSuccessStatusCode)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        }));
+        var rotated = Pki.Intermediate.IssueClient("bot-client-rotated");
+        var version = vault.SetPkcs12("bot-client", rotated, Pki.IntermediatePublic);
+        await ArmedAsync(host);
+        time.Advance(TimeSpan.FromMinutes(66));
+        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("version").GetString() == version, "the rotated version");
+        await stop.CancelAsync();
+        await load;
+        Assert.Equal(0, failures);
+        Assert.Equal(2, vault.SecretGets);
+        var reply = await host.InvokeJsonAsync(request);
+        Assert.Equal("CN=bot-client-rotated", reply.GetProperty("body").GetProperty("clientCertificate").GetString());
+    }
+
+    [Fact]
+    public async Task Health_shows_the_vaults_view_and_a_disabled_version_degrades_it_before_a_backend_refuses()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var version = vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.SetRenewal("bot-client", autoRenewDaysBeforeExpiry: 30);
+        await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
+        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+
+        var view = HealthOf(host).GetProperty("certificate").GetProperty("vault");
+        Assert.Equal(version, view.GetProperty("version").GetString());
+        Assert.True(view.GetProperty("enabled").GetBoolean());
+        Assert.Equal("auto-renews 30 days before expiry with issuer Self", view.GetProperty("renewal").GetString());
+        Assert.Equal("healthy", HealthOf(host).GetProperty("status").GetString());
+        await ArmedAsync(host);
+
+        vault.DisableCurrent("bot-client");
+        time.Advance(TimeSpan.FromMinutes(66));
+        await PollAsync(() => HealthOf(host).GetProperty("status").GetString() == "degraded", "the disabled version to show");
+        var health = HealthOf(host);
+        Assert.False(health.GetProperty("certificate").GetProperty("vault").GetProperty("enabled").GetBoolean());
+        Assert.Contains($"version {version} is disabled in Key Vault", health.GetProperty("reasons").ToString());
+        Assert.Equal(1, vault.SecretGets); // the view alone told it
+    }
+
+    [Fact]
+    public async Task The_expiry_warning_says_whether_the_vault_will_renew_the_certificate()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        var soon = Pki.Intermediate.IssueClient("expiring-bot", notAfter: DateTimeOffset.UtcNow.AddDays(10));
+        vault.SetPkcs12("bot-client", soon, Pki.IntermediatePublic);
+        await using var host = await StartHostAsync(vault, backend.Port, trustedCaName: null);
+
+        await PollAsync(() => host.Logs.Lines.Any(l => l.Contains("expiring-bot", StringComparison.Ordinal) && l.Contains("expires in", StringComparison.Ordinal)), "the expiry warning");
+
+        Assert.Contains(host.Logs.Lines, l => l.Contains("rotate it: the vault will not (manual: the vault emails its contacts", StringComparison.Ordinal));
+    }
+
+    /// <summary>Waits until the next refresh is scheduled (the timer is armed after each load), so advancing time triggers it.</summary>
+    private static async Task ArmedAsync(InvokerHost host)
+    {
+        var before = HealthOf(host).GetProperty("lastRefresh").GetString();
+        await PollAsync(() => HealthOf(host) is var h && h.GetProperty("nextRefresh").ValueKind == JsonValueKind.String
+                              && h.GetProperty("lastRefresh").GetString() == before, "the next refresh to be scheduled");
     }
 
     private static JsonElement HealthOf(InvokerHost host)

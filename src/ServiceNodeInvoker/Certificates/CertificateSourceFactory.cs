@@ -13,7 +13,7 @@ public sealed class CertificateSourceFactory(string contentRoot, Func<KeyVaultCl
             role == CertificateRole.Client ? Resolve(options.KeyPath!) : null,
             string.IsNullOrWhiteSpace(options.ChainPath) ? null : Resolve(options.ChainPath), options.Password, role),
         // Clients (and the credential) are only created when a source actually uses Key Vault.
-        CertificateSourceKind.KeyVault => new KeyVaultCertificateSource(keyVault().For(options.VaultUri!), options.Name!.Trim(),
+        CertificateSourceKind.KeyVault => new KeyVaultCertificateSource(keyVault().For(options.VaultUri!), keyVault().CertificatesFor(options.VaultUri!), options.Name!.Trim(),
             string.IsNullOrWhiteSpace(options.Version) ? null : options.Version.Trim(), role),
         _ => throw new InvalidOperationException("configuration was not validated: a certificate source has no Source."),
     };

@@ -12,7 +12,8 @@ public sealed partial class CertificateWarnings(int warningDays, TimeProvider ti
     private static readonly TimeSpan Spacing = TimeSpan.FromDays(1);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastWarned = new();
 
-    public void CheckExpiry(string profile, ClientCertificate certificate)
+    /// <param name="renewal">Key Vault's renewal policy in words, when the certificate comes from a vault.</param>
+    public void CheckExpiry(string profile, ClientCertificate certificate, string? renewal = null)
     {
         var now = time.GetUtcNow();
         if (DaysLeft(certificate.NotAfter, now) > warningDays)
@@ -25,8 +26,11 @@ public sealed partial class CertificateWarnings(int warningDays, TimeProvider ti
             return;
         }
         _lastWarned[key] = now;
+        var action = renewal is not null && renewal.StartsWith("auto-renews", StringComparison.Ordinal)
+            ? $"the vault {renewal.Replace("auto-renews", "renews it", StringComparison.Ordinal)}: check that the new version arrives"
+            : renewal is null ? "rotate it" : $"rotate it: the vault will not ({renewal})";
         Log.Expiring(logger, profile, certificate.Subject, certificate.ThumbprintSha256,
-            DescribeDaysLeft(certificate.NotAfter, now), certificate.NotAfter.UtcDateTime);
+            DescribeDaysLeft(certificate.NotAfter, now), certificate.NotAfter.UtcDateTime, action);
     }
 
     /// <summary>Whole days until <paramref name="notAfter"/>, counted towards zero: 0 on its last day, -1 a day after it.</summary>
@@ -44,7 +48,7 @@ public sealed partial class CertificateWarnings(int warningDays, TimeProvider ti
     private static partial class Log
     {
         [LoggerMessage(1006, LogLevel.Warning,
-            "Profile {Profile}: client certificate {Subject} (SHA-256 {Thumbprint}) {DaysLeft}, on {NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'}: rotate it.")]
-        public static partial void Expiring(ILogger logger, string profile, string subject, string thumbprint, string daysLeft, DateTime notAfter);
+            "Profile {Profile}: client certificate {Subject} (SHA-256 {Thumbprint}) {DaysLeft}, on {NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'}: {Action}.")]
+        public static partial void Expiring(ILogger logger, string profile, string subject, string thumbprint, string daysLeft, DateTime notAfter, string action);
     }
 }

@@ -9,10 +9,44 @@ public enum CertificateRole
     TrustedCa,
 }
 
-/// <summary>Certificates loaded from a source, with the source's version when it has one.</summary>
-public sealed record LoadedCertificates(X509Certificate2Collection Certificates, string? Version);
+/// <summary>Certificates loaded from a source, with the source's version when it has one, and the vault's view of them (Key Vault).</summary>
+public sealed record LoadedCertificates(X509Certificate2Collection Certificates, string? Version)
+{
+    public VaultView? Vault { get; init; }
+}
 
-/// <summary>A place certificates are loaded from (files, Key Vault). Implementations hold no cache.</summary>
+/// <summary>What Key Vault says of a certificate's current (or pinned) version, without its key material.</summary>
+public sealed record VaultView(string Version, bool? Enabled, DateTimeOffset? NotBefore, DateTimeOffset? ExpiresOn, string Renewal)
+{
+    public static VaultView From(Azure.Security.KeyVault.Certificates.CertificateProperties properties, string renewal) =>
+        new(properties.Version, properties.Enabled, properties.NotBefore, properties.ExpiresOn, renewal);
+
+    /// <summary>The renewal policy in plain words: whether the vault will renew the certificate by itself.</summary>
+    public static string RenewalOf(Azure.Security.KeyVault.Certificates.CertificatePolicy? policy)
+    {
+        var actions = policy?.LifetimeActions ?? [];
+        var when = (Azure.Security.KeyVault.Certificates.LifetimeAction a) =>
+            a.DaysBeforeExpiry is { } days ? $"{days} days before expiry" : a.LifetimePercentage is { } percent ? $"at {percent} % of its lifetime" : "before expiry";
+        var renew = actions.FirstOrDefault(a => a.Action == Azure.Security.KeyVault.Certificates.CertificatePolicyAction.AutoRenew);
+        if (renew is not null)
+        {
+            return string.Equals(policy!.IssuerName, "Unknown", StringComparison.OrdinalIgnoreCase)
+                ? $"auto-renew is set ({when(renew)}) but the issuer is Unknown (an imported certificate): the vault cannot renew it; rotate it by hand"
+                : $"auto-renews {when(renew)} with issuer {policy!.IssuerName}";
+        }
+        var email = actions.FirstOrDefault(a => a.Action == Azure.Security.KeyVault.Certificates.CertificatePolicyAction.EmailContacts);
+        return email is not null ? $"manual: the vault emails its contacts {when(email)}" : "manual: no lifetime action";
+    }
+
+    /// <summary>Why the vault's view alone makes the certificate unusable or about to be (null: fine).</summary>
+    public string? Problem(DateTimeOffset now) =>
+        Enabled == false ? $"version {Version} is disabled in Key Vault"
+        : NotBefore > now ? $"version {Version} is not valid before {NotBefore:yyyy-MM-dd'T'HH:mm:ss'Z'} in Key Vault"
+        : ExpiresOn <= now ? $"version {Version} expired in Key Vault on {ExpiresOn:yyyy-MM-dd'T'HH:mm:ss'Z'}"
+        : null;
+}
+
+/// <summary>A place certificates are loaded from (files, Key Vault). Key Vault keeps the last material it read, to skip re-reading an unchanged version.</summary>
 public interface ICertificateSource
 {
     /// <summary>Where the certificate comes from, safe to show to callers (a file's name, never its folder; never a password).</summary>

@@ -1,16 +1,24 @@
 using System.Security.Cryptography.X509Certificates;
 using Azure;
 using Azure.Identity;
+using Azure.Security.KeyVault.Certificates;
 using Azure.Security.KeyVault.Secrets;
 
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>
-/// A Key Vault certificate, read through its secret: DownloadCertificate drops the chain, the secret
-/// holds all of it (PKCS#12 or PEM, as the certificate's policy says).
+/// A Key Vault certificate, resolved through the certificate API (current or pinned version, its
+/// validity, whether it is enabled, its renewal policy: no key material moves) and read through its
+/// secret only when that version changed. The secret is read because it is the only form that carries
+/// the chain: DownloadCertificate returns the leaf alone. A name that is no certificate (a PEM secret of
+/// CA certificates) is read as a plain secret. A steady-state refresh costs one certificate GET.
 /// </summary>
-public sealed class KeyVaultCertificateSource(SecretClient client, string name, string? version, CertificateRole role) : ICertificateSource
+public sealed class KeyVaultCertificateSource(SecretClient client, CertificateClient certificates, string name, string? version, CertificateRole role)
+    : ICertificateSource
 {
+    private LoadedCertificates? _loaded;
+    private bool _plainSecret;
+
     public const string Pkcs12ContentType = "application/x-pkcs12";
     public const string PemContentType = "application/x-pem-file";
 
@@ -20,10 +28,31 @@ public sealed class KeyVaultCertificateSource(SecretClient client, string name, 
 
     public async Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken)
     {
-        KeyVaultSecret secret;
         try
         {
-            secret = (await client.GetSecretAsync(name, version, cancellationToken)).Value;
+            VaultView? view = null;
+            if (!_plainSecret)
+            {
+                try
+                {
+                    view = await ViewAsync(cancellationToken);
+                }
+                catch (RequestFailedException e) when (e.Status == 404 && e.ErrorCode == "CertificateNotFound")
+                {
+                    _plainSecret = true; // a PEM secret of CA certificates (or a certificate stored as a plain secret)
+                }
+            }
+            if (view is not null && _loaded is { } loaded && loaded.Version == view.Version)
+            {
+                return loaded with { Vault = view }; // same version: no key material moves
+            }
+            if (view?.Problem(DateTimeOffset.UtcNow) is { } problem)
+            {
+                // A new current version the vault itself says is unusable: not worth its key material.
+                throw new CertificateLoadException($"the current {problem}");
+            }
+            var secret = await ReadSecretAsync(view?.Version ?? version, cancellationToken);
+            return _loaded = new LoadedCertificates(Read(secret), secret.Properties.Version) { Vault = view };
         }
         catch (RequestFailedException e)
         {
@@ -45,7 +74,39 @@ public sealed class KeyVaultCertificateSource(SecretClient client, string name, 
                 $"no token for Key Vault could be obtained ({FirstLine(e.Message)}); locally, sign in with 'az login'; " +
                 "in Azure, check the managed identity and AZURE_CLIENT_ID", e, null);
         }
-        return new LoadedCertificates(Read(secret), secret.Properties.Version);
+    }
+
+    /// <summary>The vault's own view of the certificate (its metadata only), from the certificate API.</summary>
+    private async Task<VaultView> ViewAsync(CancellationToken token)
+    {
+        try
+        {
+            if (version is not null)
+            {
+                var pinned = (await certificates.GetCertificateVersionAsync(name, version, token)).Value;
+                return VaultView.From(pinned.Properties, "pinned version: renewal does not apply");
+            }
+            var current = (await certificates.GetCertificateAsync(name, token)).Value;
+            return VaultView.From(current.Properties, VaultView.RenewalOf(current.Policy));
+        }
+        catch (RequestFailedException e) when (e.Status == 403)
+        {
+            throw new RequestFailedException(403, $"the app's identity may not read certificates in Key Vault {client.VaultUri.Host} (403 {e.ErrorCode}): " +
+                "grant it the 'Key Vault Certificate User' role on the vault", "CertificateForbidden", e);
+        }
+    }
+
+    private async Task<KeyVaultSecret> ReadSecretAsync(string? secretVersion, CancellationToken token)
+    {
+        try
+        {
+            return (await client.GetSecretAsync(name, secretVersion, token)).Value;
+        }
+        catch (RequestFailedException e) when (e.Status == 403)
+        {
+            throw new RequestFailedException(403, $"the app's identity may not read secrets in Key Vault {client.VaultUri.Host} (403 {e.ErrorCode}): " +
+                "grant it the 'Key Vault Secrets User' role on the vault (RBAC mode), or check that the certificate is enabled", "SecretForbidden", e);
+        }
     }
 
     private X509Certificate2Collection Read(KeyVaultSecret secret)
@@ -80,6 +141,7 @@ public sealed class KeyVaultCertificateSource(SecretClient client, string name, 
     private string Explain(RequestFailedException e) => e.Status switch
     {
         401 => $"Key Vault {client.VaultUri.Host} refused the app's token (401): check the tenant and the identity",
+        403 when e.ErrorCode is "CertificateForbidden" or "SecretForbidden" => e.Message,
         403 => $"the app's identity may not read secrets in Key Vault {client.VaultUri.Host} (403 {e.ErrorCode}): grant it the " +
                "'Key Vault Secrets User' role on the vault (RBAC mode), or check that the certificate is enabled",
         404 => $"Key Vault {client.VaultUri.Host} has no certificate '{name}'{(version is null ? "" : $" version {version}")} (404 {e.ErrorCode})",

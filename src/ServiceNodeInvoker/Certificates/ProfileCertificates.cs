@@ -7,12 +7,14 @@ using ServiceNodeInvoker.Telemetry;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>A point-in-time view of a profile's certificate state, for health and logs. Holds no secret material.</summary>
+/// <param name="Vault">Key Vault's own view of the client certificate at the last successful read.</param>
 public sealed record CertificateState(
     ProfileMaterial? Material,
     DateTimeOffset? LastRefresh,
     DateTimeOffset? LastAttempt,
     string? LastError,
-    DateTimeOffset? NextRefresh);
+    DateTimeOffset? NextRefresh,
+    VaultView? Vault = null);
 
 /// <summary>
 /// The cached certificate material of one profile. Requests read the cached value and never call the
@@ -37,6 +39,7 @@ public sealed partial class ProfileCertificates(
     private DateTimeOffset? _lastAttempt;
     private string? _lastError;
     private DateTimeOffset? _nextRefresh;
+    private VaultView? _vault;
     private DateTimeOffset? _lastEarlyRefresh;
     private int _consecutiveFailures;
     private ITimer? _timer;
@@ -55,7 +58,7 @@ public sealed partial class ProfileCertificates(
         {
             lock (_gate)
             {
-                return new CertificateState(_current, _lastRefresh, _lastAttempt, _lastError, _nextRefresh);
+                return new CertificateState(_current, _lastRefresh, _lastAttempt, _lastError, _nextRefresh, _vault);
             }
         }
     }
@@ -185,9 +188,12 @@ public sealed partial class ProfileCertificates(
         {
             ClientCertificate? client = null;
             X509Certificate2Collection? trusted = null;
+            VaultView? vault = null;
             if (clientSource is not null)
             {
-                client = ClientCertificate.From(await LoadPartAsync(clientSource, "the client certificate"));
+                var loaded = await LoadPartAsync(clientSource, "the client certificate");
+                vault = loaded.Vault;
+                client = ClientCertificate.From(loaded);
             }
             if (trustedCaSource is not null)
             {
@@ -203,6 +209,7 @@ public sealed partial class ProfileCertificates(
             {
                 changed = _current?.Version != material.Version;
                 _current = changed ? material : _current;
+                _vault = vault;
                 _lastRefresh = time.GetUtcNow();
                 _lastError = null;
                 _lastRetryAfter = null;
@@ -219,7 +226,7 @@ public sealed partial class ProfileCertificates(
             telemetry.RecordRefresh(name, success: true);
             if (client is not null)
             {
-                warnings.CheckExpiry(name, client);
+                warnings.CheckExpiry(name, client, vault?.Renewal);
             }
             return _current!;
         }

@@ -103,6 +103,22 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
                 trustedCa["subjects"] = new JsonArray(loaded.Select(c => (JsonNode)c.Subject).ToArray());
             }
         }
+        if (state.Vault is { } vault)
+        {
+            certificate["vault"] = new JsonObject
+            {
+                ["version"] = vault.Version,
+                ["enabled"] = vault.Enabled,
+                ["notBefore"] = vault.NotBefore,
+                ["expiresOn"] = vault.ExpiresOn,
+                ["renewal"] = vault.Renewal,
+            };
+            if (vault.Problem(now) is { } problem)
+            {
+                status = Worse(status, Degraded);
+                reasons.Add($"the client certificate's {problem}");
+            }
+        }
         if (state.LastError is not null)
         {
             status = Worse(status, Degraded);

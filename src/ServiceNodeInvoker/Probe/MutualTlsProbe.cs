@@ -59,7 +59,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         {
             hosts.Add(await ProbeHostAsync(profile, host, material, trustedCa, new Problems(materialProblem, trustedCaProblem), cancellationToken));
         }
-        return new ProfileProbeReport(profile.Name, hosts.All(h => h.Ok), hosts);
+        return new ProfileProbeReport(profile.Name, hosts.All(h => h.Ok), hosts, entry.State.Vault);
     }
 
     /// <summary>Why our material is missing, if it is: the client certificate's load, the trusted CA's.</summary>

@@ -1,7 +1,8 @@
 namespace ServiceNodeInvoker.Probe;
 
 /// <summary>What the probe found for one profile.</summary>
-public sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts);
+/// <param name="Vault">Key Vault's own view of the client certificate (version, enabled, validity, renewal), when it comes from a vault.</param>
+public sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts, Certificates.VaultView? Vault = null);
 
 /// <summary>What the probe found for one host:port, step by step, with a plain-words summary.</summary>
 public sealed class HostProbeReport

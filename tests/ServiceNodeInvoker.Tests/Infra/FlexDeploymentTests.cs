@@ -26,14 +26,14 @@ public sealed class FlexDeploymentTests
     }
 
     [Fact]
-    public void The_deployer_gets_what_the_documented_steps_need_and_the_app_no_unused_role()
+    public void The_deployer_gets_what_the_documented_steps_need_and_the_app_only_what_it_uses()
     {
         var assignments = Template.Value.ResourcesOfType("Microsoft.Authorization/roleAssignments").Select(Text).ToList();
         var all = string.Join('\n', Template.Value.Resources().Where(r => (string?)r.Resource["type"] == "Microsoft.Authorization/roleAssignments")
             .Select(r => CompiledTemplate.Resolve(r.Resource, r.Variables)));
         Assert.Contains("a4417e6f-fecd-4de8-b567-7b0420556985", all); // Certificates Officer: az keyvault certificate import
         Assert.Contains("b86a8fe4-44ce-4948-aee5-eccb2c155cd7", all); // Secrets Officer: az keyvault secret set (CA PEMs), local reads
-        Assert.DoesNotContain("db79e9a7-68ee-4b58-9aeb-b90e7c24fcba", all); // Certificate User: the app reads secrets only
+        Assert.Contains("db79e9a7-68ee-4b58-9aeb-b90e7c24fcba", all); // Certificate User: the app reads certificate metadata at each refresh
         Assert.DoesNotContain("974c5e8b-45b9-4653-ba55-5f855dd0fb88", all); // Queue Data Contributor: no queues in an HTTP-only app
         Assert.DoesNotContain("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", all); // Table Data Contributor
         Assert.NotEmpty(assignments);

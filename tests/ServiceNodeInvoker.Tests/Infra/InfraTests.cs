@@ -18,6 +18,7 @@ public sealed partial class InfraTests
     public static readonly Dictionary<string, string> ExpectedRoles = new()
     {
         ["4633458b-17de-408a-b874-0445c86b69e6"] = "Microsoft.KeyVault/vaults",          // Key Vault Secrets User (app)
+        ["db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"] = "Microsoft.KeyVault/vaults",          // Key Vault Certificate User (app)
         ["a4417e6f-fecd-4de8-b567-7b0420556985"] = "Microsoft.KeyVault/vaults",          // Key Vault Certificates Officer (deployer)
         ["b86a8fe4-44ce-4948-aee5-eccb2c155cd7"] = "Microsoft.KeyVault/vaults",          // Key Vault Secrets Officer (deployer)
         ["b7e6dc6d-f1e8-4753-8033-0f276bb0955b"] = "Microsoft.Storage/storageAccounts",  // Storage Blob Data Owner (app)

@@ -6,7 +6,9 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Azure.Core;
 using Azure.Core.Pipeline;
+using Azure.Security.KeyVault.Certificates;
 using Azure.Security.KeyVault.Secrets;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace ServiceNodeInvoker.Tests.Infrastructure;
 
@@ -20,16 +22,27 @@ public enum VaultBehaviour
 }
 
 /// <summary>
-/// The subset of Key Vault's REST API that SecretClient uses, over real HTTPS on a fresh loopback
-/// port (the SDK caches auth challenges per host:port). Counts authorised secret GETs.
+/// The subset of Key Vault's REST API that SecretClient and CertificateClient use, over real HTTPS on a
+/// fresh loopback port (the SDK caches auth challenges per host:port). A certificate (SetPkcs12,
+/// SetPemCertificate) is a certificate object with a policy *and* a secret of the same name and
+/// version, as an import makes them; SetPem alone is a plain secret. Counts authorised GETs of each.
 /// </summary>
 public sealed class KeyVaultFake : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly X509Certificate2 _certificate;
     private readonly ConcurrentDictionary<string, List<(string Version, string Value, string ContentType)>> _secrets = new();
+    private readonly ConcurrentDictionary<string, Certificate> _certificates = new();
     private int _secretGets;
+    private int _certificateGets;
 
+    /// <summary>A certificate object: per version its leaf, validity and enabled flag; its renewal policy.</summary>
+    private sealed class Certificate
+    {
+        public List<(string Version, X509Certificate2 Leaf, bool Enabled)> Versions { get; } = [];
+        public int? AutoRenewDaysBeforeExpiry { get; set; }
+        public string IssuerName { get; set; } = "Unknown";
+    }
     private KeyVaultFake(WebApplication app, X509Certificate2 certificate)
     {
         _app = app;
@@ -40,6 +53,13 @@ public sealed class KeyVaultFake : IAsyncDisposable
 
     public int SecretGets => Volatile.Read(ref _secretGets);
 
+    public int CertificateGets => Volatile.Read(ref _certificateGets);
+
+    /// <summary>403 on certificate GETs only (the identity lacks Key Vault Certificate User).</summary>
+    public bool ForbidCertificates { get; set; }
+
+    /// <summary>403 on secret GETs only (the identity lacks Key Vault Secrets User).</summary>
+    public bool ForbidSecrets { get; set; }
     public VaultBehaviour Behaviour { get; set; }
 
     public int RetryAfterSeconds { get; set; } = 600;
@@ -56,14 +76,70 @@ public sealed class KeyVaultFake : IAsyncDisposable
         var app = builder.Build();
         var fake = new KeyVaultFake(app, certificate);
         app.MapGet("/secrets/{name}/{version?}", fake.GetSecretAsync);
+        app.MapGet("/certificates/{name}/{version?}", fake.GetCertificateAsync);
         await app.StartAsync();
         fake.VaultUri = new Uri($"https://127.0.0.1:{new Uri(app.Urls.First()).Port}/");
         return fake;
     }
 
-    /// <summary>Adds a version (the newest wins), as importing a certificate does. Returns the version id.</summary>
-    public string SetPkcs12(string name, params X509Certificate2[] certificates) =>
-        Set(name, Convert.ToBase64String(new X509Certificate2Collection(certificates).Export(X509ContentType.Pkcs12)!), "application/x-pkcs12");
+    /// <summary>Imports a certificate version (the newest wins): the certificate object and its secret. Returns the version id.</summary>
+    public string SetPkcs12(string name, params X509Certificate2[] certificates)
+    {
+        var version = Set(name, Convert.ToBase64String(new X509Certificate2Collection(certificates).Export(X509ContentType.Pkcs12)!), "application/x-pkcs12");
+        AddCertificateVersion(name, version, certificates.FirstOrDefault(c => c.HasPrivateKey) ?? certificates[0]);
+        return version;
+    }
+
+    /// <summary>Imports a PEM certificate (key, leaf, chain in one secret) as a certificate object.</summary>
+    public string SetPemCertificate(string name, string pem, X509Certificate2 leaf)
+    {
+        var version = Set(name, pem, "application/x-pem-file");
+        AddCertificateVersion(name, version, leaf);
+        return version;
+    }
+
+    /// <summary>The certificate's renewal policy: auto-renew N days before expiry with a real issuer, or manual.</summary>
+    public void SetRenewal(string name, int? autoRenewDaysBeforeExpiry, string issuer = "Self")
+    {
+        var certificate = _certificates[name];
+        certificate.AutoRenewDaysBeforeExpiry = autoRenewDaysBeforeExpiry;
+        certificate.IssuerName = issuer;
+    }
+
+    /// <summary>Disables the current version, as `az keyvault certificate set-attributes --enabled false` does.</summary>
+    public void DisableCurrent(string name)
+    {
+        var versions = _certificates[name].Versions;
+        lock (versions)
+        {
+            versions[^1] = versions[^1] with { Enabled = false };
+        }
+    }
+
+    private void AddCertificateVersion(string name, string version, X509Certificate2 leaf)
+    {
+        var certificate = _certificates.GetOrAdd(name, _ => new Certificate());
+        lock (certificate.Versions)
+        {
+            certificate.Versions.Add((version, X509CertificateLoader.LoadCertificate(leaf.RawData), true));
+        }
+    }
+
+    /// <summary>Registers client options for both clients that reach this fake.</summary>
+    public void Register(IServiceCollection services)
+    {
+        services.Replace(ServiceDescriptor.Singleton(ClientOptions()));
+        services.Replace(ServiceDescriptor.Singleton(CertificateClientOptions()));
+    }
+
+    /// <summary>CertificateClient options that reach this fake: its certificate trusted, no retries.</summary>
+    public CertificateClientOptions CertificateClientOptions()
+    {
+        var options = new CertificateClientOptions { DisableChallengeResourceVerification = true };
+        options.Retry.MaxRetries = 0;
+        options.Transport = Transport();
+        return options;
+    }
 
     public string SetPem(string name, string pem) => Set(name, pem, "application/x-pem-file");
 
@@ -83,26 +159,119 @@ public sealed class KeyVaultFake : IAsyncDisposable
     {
         var options = new SecretClientOptions { DisableChallengeResourceVerification = true };
         options.Retry.MaxRetries = 0;
+        options.Transport = Transport();
+        return options;
+    }
+
+    private HttpClientTransport Transport()
+    {
         var thumbprint = _certificate.GetCertHash(HashAlgorithmName.SHA256);
-        options.Transport = new HttpClientTransport(new SocketsHttpHandler
+        return new HttpClientTransport(new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions
             {
                 RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.GetCertHash(HashAlgorithmName.SHA256).AsSpan().SequenceEqual(thumbprint),
             },
         });
-        return options;
     }
+
+    private static async Task<bool> ChallengeAsync(HttpContext context)
+    {
+        if (context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        var response = context.Response;
+        response.StatusCode = 401;
+        response.Headers.WWWAuthenticate =
+            "Bearer authorization=\"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"https://vault.azure.net\"";
+        await response.WriteAsJsonAsync(new { error = new { code = "Unauthorized", message = "AKV10000: Request is missing a Bearer or PoP token." } });
+        return true;
+    }
+
+    /// <summary>GET /certificates/{name}[/{version}]: the shapes of the real service, with attributes and a policy.</summary>
+    private async Task GetCertificateAsync(HttpContext context, string name, string? version)
+    {
+        if (await ChallengeAsync(context))
+        {
+            return;
+        }
+        Interlocked.Increment(ref _certificateGets);
+        var response = context.Response;
+        switch (Behaviour)
+        {
+            case VaultBehaviour.Down:
+                context.Abort();
+                return;
+            case VaultBehaviour.Throttled:
+                response.Headers.RetryAfter = RetryAfterSeconds.ToString();
+                await Error(response, 429, "Throttled", "Rate limit exceeded.");
+                return;
+            case VaultBehaviour.ServerError:
+                await Error(response, 500, "InternalServerError", "Something broke.");
+                return;
+        }
+        if (ForbidCertificates || Behaviour == VaultBehaviour.Forbidden)
+        {
+            await Error(response, 403, "Forbidden", "Caller is not authorized to perform action on resource. Action: 'Microsoft.KeyVault/vaults/certificates/read'.");
+            return;
+        }
+        if (!_certificates.TryGetValue(name, out var certificate))
+        {
+            await Error(response, 404, "CertificateNotFound", $"A certificate with (name/id) {name} was not found in this key vault.");
+            return;
+        }
+        (string Version, X509Certificate2 Leaf, bool Enabled) entry;
+        lock (certificate.Versions)
+        {
+            entry = string.IsNullOrEmpty(version) ? certificate.Versions[^1] : certificate.Versions.FirstOrDefault(v => v.Version == version);
+        }
+        if (entry.Leaf is null)
+        {
+            await Error(response, 404, "CertificateNotFound", "No such version.");
+            return;
+        }
+        var host = $"{context.Request.Host}";
+        var lifetimeAction = certificate.AutoRenewDaysBeforeExpiry is { } days
+            ? new Dictionary<string, object> { ["trigger"] = new { days_before_expiry = days }, ["action"] = new { action_type = "AutoRenew" } }
+            : new Dictionary<string, object> { ["trigger"] = new { lifetime_percentage = 80 }, ["action"] = new { action_type = "EmailContacts" } };
+        await response.WriteAsJsonAsync(new Dictionary<string, object>
+        {
+            ["id"] = $"https://{host}/certificates/{name}/{entry.Version}",
+            ["kid"] = $"https://{host}/keys/{name}/{entry.Version}",
+            ["sid"] = $"https://{host}/secrets/{name}/{entry.Version}",
+            ["x5t"] = Base64Url(entry.Leaf.GetCertHash()),
+            ["cer"] = Convert.ToBase64String(entry.Leaf.RawData),
+            ["attributes"] = new Dictionary<string, object>
+            {
+                ["enabled"] = entry.Enabled,
+                ["nbf"] = new DateTimeOffset(entry.Leaf.NotBefore.ToUniversalTime()).ToUnixTimeSeconds(),
+                ["exp"] = new DateTimeOffset(entry.Leaf.NotAfter.ToUniversalTime()).ToUnixTimeSeconds(),
+                ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                ["updated"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+                ["recoveryLevel"] = "Recoverable+Purgeable",
+                ["recoverableDays"] = 90,
+            },
+            ["policy"] = new Dictionary<string, object>
+            {
+                ["id"] = $"https://{host}/certificates/{name}/policy",
+                ["key_props"] = new { exportable = true, kty = "RSA", key_size = 2048, reuse_key = false },
+                ["secret_props"] = new { contentType = "application/x-pkcs12" },
+                ["x509_props"] = new { subject = entry.Leaf.Subject, ekus = new[] { "1.3.6.1.5.5.7.3.2" }, validity_months = 12 },
+                ["lifetime_actions"] = new[] { lifetimeAction },
+                ["issuer"] = new { name = certificate.IssuerName },
+                ["attributes"] = new { enabled = true },
+            },
+        });
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     private async Task GetSecretAsync(HttpContext context, string name, string? version)
     {
         var response = context.Response;
-        if (!context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal))
+        if (await ChallengeAsync(context))
         {
-            response.StatusCode = 401;
-            response.Headers.WWWAuthenticate =
-                "Bearer authorization=\"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"https://vault.azure.net\"";
-            await response.WriteAsJsonAsync(new { error = new { code = "Unauthorized", message = "AKV10000: Request is missing a Bearer or PoP token." } });
             return;
         }
         Interlocked.Increment(ref _secretGets);
@@ -117,6 +286,9 @@ public sealed class KeyVaultFake : IAsyncDisposable
                 return;
             case VaultBehaviour.Forbidden:
                 await Error(response, 403, "Forbidden", "Caller is not authorized to perform action on resource.");
+                return;
+            case VaultBehaviour.Normal when ForbidSecrets:
+                await Error(response, 403, "Forbidden", "Caller is not authorized to perform action on resource. Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'.");
                 return;
             case VaultBehaviour.Throttled:
                 response.Headers.RetryAfter = RetryAfterSeconds.ToString();
