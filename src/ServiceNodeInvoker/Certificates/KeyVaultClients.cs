@@ -15,21 +15,14 @@ public sealed class KeyVaultClients(TokenCredential credential, SecretClientOpti
 
     public CertificateClient CertificatesFor(Uri vaultUri) => _certificates.GetOrAdd(vaultUri, uri => new CertificateClient(uri, credential, certificateOptions));
 
-    /// <summary>Certificate client options with the same retry settings as the secrets client's.</summary>
-    public static CertificateClientOptions DefaultCertificateOptions()
-    {
-        var options = new CertificateClientOptions();
-        options.Retry.MaxRetries = 2;
-        options.Retry.Delay = TimeSpan.FromSeconds(1);
-        options.Retry.MaxDelay = TimeSpan.FromSeconds(10);
-        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
-        return options;
-    }
+    /// <summary>Secret client options with retries suited to background refresh: a few, short, and 429-aware (the SDK honours Retry-After).</summary>
+    public static SecretClientOptions DefaultOptions() => WithRefreshRetries(new SecretClientOptions());
 
-    /// <summary>Client options with retries suited to background refresh: a few, short, and 429-aware (the SDK honours Retry-After).</summary>
-    public static SecretClientOptions DefaultOptions()
+    /// <summary>Certificate client options with the same retries.</summary>
+    public static CertificateClientOptions DefaultCertificateOptions() => WithRefreshRetries(new CertificateClientOptions());
+
+    private static T WithRefreshRetries<T>(T options) where T : ClientOptions
     {
-        var options = new SecretClientOptions();
         options.Retry.MaxRetries = 2;
         options.Retry.Delay = TimeSpan.FromSeconds(1);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(10);

@@ -198,18 +198,9 @@ public sealed class KeyVaultFake : IAsyncDisposable
         }
         Interlocked.Increment(ref _certificateGets);
         var response = context.Response;
-        switch (Behaviour)
+        if (await OutageAsync(context))
         {
-            case VaultBehaviour.Down:
-                context.Abort();
-                return;
-            case VaultBehaviour.Throttled:
-                response.Headers.RetryAfter = RetryAfterSeconds.ToString();
-                await Error(response, 429, "Throttled", "Rate limit exceeded.");
-                return;
-            case VaultBehaviour.ServerError:
-                await Error(response, 500, "InternalServerError", "Something broke.");
-                return;
+            return;
         }
         if (ForbidCertificates || Behaviour == VaultBehaviour.Forbidden)
         {
@@ -327,6 +318,27 @@ public sealed class KeyVaultFake : IAsyncDisposable
                 ["enabled"] = true, ["created"] = now, ["updated"] = now, ["recoveryLevel"] = "Recoverable+Purgeable", ["recoverableDays"] = 90,
             },
         });
+    }
+
+    /// <summary>Down, throttled or failing: the same for both APIs. True when the request was answered so.</summary>
+    private async Task<bool> OutageAsync(HttpContext context)
+    {
+        var response = context.Response;
+        switch (Behaviour)
+        {
+            case VaultBehaviour.Down:
+                context.Abort();
+                return true;
+            case VaultBehaviour.Throttled:
+                response.Headers.RetryAfter = RetryAfterSeconds.ToString();
+                await Error(response, 429, "Throttled", "Rate limit exceeded.");
+                return true;
+            case VaultBehaviour.ServerError:
+                await Error(response, 500, "InternalServerError", "Something broke.");
+                return true;
+            default:
+                return false;
+        }
     }
 
     private static Task Error(HttpResponse response, int status, string code, string message)
