@@ -258,4 +258,21 @@ public sealed class RawBackendFidelityTests
         using var problem = await host.InvokeAsync(new { method = "GET", url = "https://unknown.example/é" });
         Assert.DoesNotContain("\\u0027", await problem.Content.ReadAsStringAsync()); // the apostrophes in "No profile owns …"
     }
+
+    [Fact]
+    public async Task An_iis_detailed_403_16_page_is_a_refusal_of_our_certificate_a_plain_403_is_the_backends()
+    {
+        const string iis = "<!DOCTYPE html><html><head><title>IIS 10.0 Detailed Error - 403.16 - Forbidden</title></head><body>" +
+                           "<h3>HTTP Error 403.16 - Forbidden</h3><h4>Your client certificate is either not trusted or is invalid.</h4></body></html>";
+        var (backend, host, files) = await StartAsync(request => request.Target == "/plain"
+            ? RawReply.Of($"HTTP/1.1 403 Forbidden\n{NginxDate}\nContent-Type: text/html\nContent-Length: 22", "<h1>403 Forbidden</h1>"u8.ToArray())
+            : RawReply.Of($"HTTP/1.1 403 Forbidden\nServer: Microsoft-IIS/10.0\n{NginxDate}\nContent-Type: text/html\nContent-Length: {iis.Length}", Encoding.ASCII.GetBytes(iis)));
+        await using var _ = backend; await using var __ = host; using var ___ = files;
+
+        using var refused = await host.InvokeAsync(new { method = "GET", url = backend.BaseAddress.ToString() });
+        var detail = (await InvokerHost.AssertProblemAsync(refused, 502, "tls-handshake-failed")).GetProperty("detail").GetString();
+        Assert.Contains("untrusted or invalid (IIS 403.16)", detail);
+        var plain = await host.InvokeJsonAsync(new { method = "GET", url = new Uri(backend.BaseAddress, "/plain").ToString() });
+        Assert.Equal(403, plain.GetProperty("status").GetInt32());
+    }
 }

@@ -82,6 +82,9 @@ public sealed class FunctionsAppTests
         {
             settings[$"Invoker:Profiles:small:ClientCertificate:{part}"] = settings[$"Invoker:Profiles:payments:ClientCertificate:{part}"];
         }
+        settings["Invoker:Profiles:broken:Hosts:0"] = "broken.example";
+        settings["Invoker:Profiles:broken:ClientCertificate:Source"] = "File";
+        settings["Invoker:Profiles:broken:ClientCertificate:Path"] = Path.Combine(files.Directory, "missing.pfx");
         settings["Invoker:AllowLoopback"] = "true";
         await using var host = await WorkerHost.StartAsync(AppSettings(settings));
         var url = $"{backend.BaseAddress}";
@@ -103,6 +106,7 @@ public sealed class FunctionsAppTests
         using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://localhost:1/" }))) { await ProblemAsync(r, 502, ErrorCodes.BackendUnreachable); }
         using (var r = await host.SendAsync(Invoke(new { method = "GET", url = $"https://127.0.0.1:{backend.Port}/json" }))) { await ProblemAsync(r, 502, ErrorCodes.ResponseTooLarge); }
         using (var r = await host.SendAsync(Invoke(new { method = "GET", url = url + "slow", timeoutSeconds = 1 }))) { await ProblemAsync(r, 504, ErrorCodes.BackendTimeout); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://broken.example/" }))) { await ProblemAsync(r, 503, ErrorCodes.CertificateUnavailable); }
 
         // keys, as the Functions host checks them: function level takes the function or master key, admin only the master key
         using (var r = await host.SendAsync(Invoke(new { method = "GET", url }, key: null))) { Assert.Equal(401, (int)r.StatusCode); }
@@ -169,6 +173,26 @@ public sealed class FunctionsAppTests
         {
             await ProblemAsync(refused, 401, ErrorCodes.Unauthenticated); // CertificateRequired: the function key alone is not enough
         }
+    }
+
+    [FunctionsFact]
+    public async Task An_unnamed_function_key_caller_gets_caller_not_allowed_on_a_profile_that_lists_callers()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:AllowLoopback"] = "true";
+        settings["Invoker:Callers:Mode"] = "KeyOrCertificate";
+        settings["Invoker:Callers:TrustForwardedCertificate"] = "true";
+        settings["Invoker:Callers:CertificateAuthority:Source"] = "File";
+        settings["Invoker:Callers:CertificateAuthority:Path"] = files.CertificatePem("callers.pem", Pki.RootPublic);
+        settings["Invoker:Callers:Certificates:partner:Subject"] = "CN=functions-partner";
+        settings["Invoker:Profiles:payments:AllowedCallers:0"] = "partner";
+        await using var host = await WorkerHost.StartAsync(AppSettings(settings));
+
+        using var response = await host.SendAsync(Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" }));
+
+        await ProblemAsync(response, 403, ErrorCodes.CallerNotAllowed); // the host does not say which key was used
     }
 
     [FunctionsFact]
