@@ -12,17 +12,9 @@ public sealed class BoundedBody : IDisposable
 
     public ReadOnlyMemory<byte> Memory => _buffer.WrittenMemory;
 
-    public int Capacity => _buffer.Capacity;
-
     /// <param name="reservation">When given, every buffer is reserved in the global budget before it is allocated.</param>
     public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge,
         CancellationToken token, ResponseBufferBudget.Reservation? reservation = null)
-    {
-        return await ReadAsync(stream, declaredLength, limit, tooLarge, token, reservation, reservation?.Pool);
-    }
-
-    private static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge,
-        CancellationToken token, ResponseBufferBudget.Reservation? reservation, LargeBufferPool? large)
     {
         if (declaredLength > limit)
         {
@@ -34,7 +26,7 @@ public sealed class BoundedBody : IDisposable
         {
             await reservation.GrowToAsync(initial, token);
         }
-        var body = new BoundedBody(initial, large);
+        var body = new BoundedBody(initial, reservation?.Pool);
         try
         {
             while (true)

@@ -98,8 +98,6 @@ public sealed class ResponseBufferBudget(long capacity, TimeSpan wait, TimeProvi
     {
         private long _held;
 
-        public long Held => _held;
-
         public LargeBufferPool Pool => budget.Pool;
 
         /// <summary>Makes the reservation at least <paramref name="total"/> bytes, waiting for room if needed.</summary>

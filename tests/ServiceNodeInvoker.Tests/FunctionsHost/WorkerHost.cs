@@ -281,9 +281,17 @@ public sealed class WorkerHost : IAsyncDisposable
     {
         var path = request.RequestUri!.IsAbsoluteUri ? request.RequestUri.AbsolutePath : request.RequestUri.OriginalString.Split('?')[0];
         var query = request.RequestUri.IsAbsoluteUri ? request.RequestUri.Query : (request.RequestUri.OriginalString.Contains('?') ? "?" + request.RequestUri.OriginalString.Split('?', 2)[1] : "");
+        Function? function = null;
         var values = new RouteValueDictionary();
-        var function = _functions.FirstOrDefault(f => f.Route.TryMatch(path, values = new RouteValueDictionary())
-                                                      && (f.Methods.Length == 0 || f.Methods.Contains(request.Method.Method)));
+        foreach (var candidate in _functions)
+        {
+            values = new RouteValueDictionary();
+            if (candidate.Route.TryMatch(path, values) && (candidate.Methods.Length == 0 || candidate.Methods.Contains(request.Method.Method)))
+            {
+                function = candidate;
+                break;
+            }
+        }
         if (function is null)
         {
             return new HttpResponseMessage(HttpStatusCode.NotFound);
