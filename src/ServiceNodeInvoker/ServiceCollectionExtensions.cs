@@ -78,9 +78,12 @@ public static class ServiceCollectionExtensions
         services.AddOptions<InvokerOptions>()
             .Configure(_ =>
             {
-                var problems = ConfigurationSchema.Check(configuration.GetSection(InvokerOptions.SectionName), typeof(InvokerOptions));
+                var section = configuration.GetSection(InvokerOptions.SectionName);
+                var problems = ConfigurationSchema.Check(section, typeof(InvokerOptions));
                 if (problems.Count > 0)
                 {
+                    // List the other mistakes too: what binds despite the ones above is checked for meaning as well.
+                    problems.AddRange(InvokerOptionsValidator.ProblemsDespiteSchema(section, new InvokerHostInfo(host)));
                     throw new OptionsValidationException(Options.DefaultName, typeof(InvokerOptions), problems);
                 }
             })

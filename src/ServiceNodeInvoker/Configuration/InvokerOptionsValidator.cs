@@ -29,6 +29,27 @@ public sealed partial class InvokerOptionsValidator(InvokerHostInfo hostInfo) : 
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 
+    /// <summary>
+    /// The meaning problems of a section that also has schema problems: bound leniently (a value that does
+    /// not convert leaves its setting, or its whole dictionary entry, out), then validated. Empty when even
+    /// a lenient bind fails.
+    /// </summary>
+    public static IEnumerable<string> ProblemsDespiteSchema(Microsoft.Extensions.Configuration.IConfigurationSection section, InvokerHostInfo host)
+    {
+        InvokerOptions options;
+        try
+        {
+            options = new InvokerOptions();
+            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(section, options);
+        }
+        catch (InvalidOperationException)
+        {
+            return [];
+        }
+        var result = new InvokerOptionsValidator(host).Validate(null, options);
+        return result.Failed ? result.Failures : [];
+    }
+
     private static void CheckGlobal(InvokerOptions o, List<string> problems)
     {
         if (!string.IsNullOrWhiteSpace(o.CertificateRefreshInterval))

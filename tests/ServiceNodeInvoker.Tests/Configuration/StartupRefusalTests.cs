@@ -104,6 +104,20 @@ public sealed class StartupRefusalTests
     }
 
     [Fact]
+    public async Task A_misspelt_name_and_a_bad_value_are_both_listed()
+    {
+        var environment = Base();
+        environment["Invoker__Profiles__a__ClientCertificat__Source"] = "File";
+        environment["Invoker__Profiles__a__Timeout"] = "5m";
+
+        var outcome = await StandaloneProcess.RunAsync(environment);
+
+        Assert.Equal(1, outcome.ExitCode);
+        Assert.Contains("Invoker:Profiles:a:ClientCertificat: unknown setting; did you mean 'ClientCertificate'?", outcome.Error);
+        Assert.Contains("Invoker:Profiles:a:Timeout: '5m' is neither seconds", outcome.Error);
+    }
+
+    [Fact]
     public async Task The_sample_local_settings_start_the_host()
     {
         using var sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(Tools.RepoRoot, "local.settings.sample.json")));
