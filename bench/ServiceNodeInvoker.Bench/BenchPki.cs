@@ -21,6 +21,10 @@ public sealed class BenchPki : IDisposable
         File.WriteAllText(ClientChainPem, Client.ExportCertificatePem() + "\n" + IntermediatePublic.ExportCertificatePem());
         ClientKeyPem = Path.Combine(Directory, "client.key");
         File.WriteAllText(ClientKeyPem, Client.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        ServerChainPem = Path.Combine(Directory, "server-chain.pem");
+        File.WriteAllText(ServerChainPem, Server.ExportCertificatePem() + "\n" + IntermediatePublic.ExportCertificatePem());
+        ServerKeyPem = Path.Combine(Directory, "server.key");
+        File.WriteAllText(ServerKeyPem, Server.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
     }
 
     public CertificateAuthority Root { get; }
@@ -34,6 +38,8 @@ public sealed class BenchPki : IDisposable
     public string RootPem { get; }
     public string ClientChainPem { get; }
     public string ClientKeyPem { get; }
+    public string ServerChainPem { get; }
+    public string ServerKeyPem { get; }
 
     public Task<MutualTlsBackend> StartBackendAsync() => MutualTlsBackend.StartAsync(new MutualTlsBackendOptions
     {

@@ -24,7 +24,7 @@ public static class LoadHarness
     private static readonly int[] Concurrencies = [1, 16, 64];
     private static readonly int[] Sizes = [1024, 64 * 1024, 1024 * 1024];
 
-    public static async Task RunAsync(TimeSpan duration, string? only = null)
+    public static async Task RunAsync(TimeSpan duration, string? only = null, ExternalLoad.Options? external = null)
     {
         using var pki = new BenchPki();
         await using var backend = await pki.StartBackendAsync();
@@ -66,15 +66,19 @@ public static class LoadHarness
                 $"{cell.P50Ms:0.00} | {cell.P99Ms:0.00} | {cell.P50Ms - baseline.P50Ms:+0.00;-0.00} | {cell.CpuSecondsPer1000:0.000} | {cell.Handshakes} | {cell.Errors} |"));
         }
 
-        if (only is not null)
+        if (only is null)
         {
-            return;
+            Print("");
+            Print("# Counters and memory");
+            await CountersAsync(pki, backend, Print);
+            await StreamingMemoryAsync(pki, backend, Print);
+            await StartupAsync(pki, backend, Print);
         }
-        Print("");
-        Print("# Counters and memory");
-        await CountersAsync(pki, backend, Print);
-        await StreamingMemoryAsync(pki, backend, Print);
-        await StartupAsync(pki, backend, Print);
+        if (external is not null)
+        {
+            Print("");
+            await ExternalLoad.RunAsync(external, Print);
+        }
 
         var file = Path.Combine(AppContext.BaseDirectory, "load-results.md");
         await File.WriteAllTextAsync(file, output.ToString());

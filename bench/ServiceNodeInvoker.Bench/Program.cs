@@ -10,6 +10,12 @@ if (args.FirstOrDefault() == "micro")
     return;
 }
 
+if (args.FirstOrDefault() == "yarp-host")
+{
+    await YarpHost.RunAsync(args[1..]); // the external-load mode's YARP process
+    return;
+}
+
 if (args.FirstOrDefault() == "loop")
 {
     // For a profiler: envelope invocations in a loop (dotnet-trace collect -- dotnet ServiceNodeInvoker.Bench.dll loop).
@@ -28,5 +34,15 @@ if (args.FirstOrDefault() == "budget")
     await BudgetBenchmark.RunAsync(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 20));
     return;
 }
-// --quick: direct, invoker and YARP at 1 KiB, c=1 and 16 only (for tuning)
-await LoadHarness.RunAsync(TimeSpan.FromSeconds(seconds), args.Contains("--quick") ? "quick" : null);
+var quick = args.Contains("--quick");
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), quick ? 1 : 3, [16, 64],
+    quick ? [1024] : [1024, 64 * 1024], only);
+if (args.FirstOrDefault() == "external")
+{
+    // wrk against each proxy in its own process (see docs/performance.md)
+    await ExternalLoad.RunAsync(external, Console.WriteLine);
+    return;
+}
+// load: the in-process table, then the external-load table (--quick: 1 KiB, c=1 and 16 in process; one round outside)
+await LoadHarness.RunAsync(TimeSpan.FromSeconds(seconds), quick ? "quick" : null, external);

@@ -11,24 +11,31 @@ public static class StandaloneHostProcess
     public const string ApiKey = "bench-api-key";
 
     /// <summary>A start description on a free loopback port; <paramref name="port"/> is where it will listen.</summary>
-    public static ProcessStartInfo StartInfo(BenchPki pki, MutualTlsBackend backend, out int port)
+    public static ProcessStartInfo StartInfo(BenchPki pki, MutualTlsBackend backend, out int port) =>
+        StartInfo(pki, backend.Port, out port, "Warning");
+
+    /// <param name="logLevel">Logging:LogLevel:Default, or null for the host's own (Information: a line per invocation).</param>
+    public static ProcessStartInfo StartInfo(BenchPki pki, int backendPort, out int port, string? logLevel)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
         using var portProbe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         portProbe.Start();
         port = ((System.Net.IPEndPoint)portProbe.LocalEndpoint).Port;
         portProbe.Stop();
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         var env = start.Environment;
         env["Invoker__AllowLoopback"] = "true";
-        env["Invoker__Profiles__bench__Hosts__0"] = $"localhost:{backend.Port}";
+        env["Invoker__Profiles__bench__Hosts__0"] = $"localhost:{backendPort}";
         env["Invoker__Profiles__bench__ClientCertificate__Source"] = "File";
         env["Invoker__Profiles__bench__ClientCertificate__Path"] = pki.ClientPfx;
         env["Invoker__Profiles__bench__ClientCertificate__Password"] = "bench";
         env["Invoker__Profiles__bench__TrustedCa__Source"] = "File";
         env["Invoker__Profiles__bench__TrustedCa__Path"] = pki.RootPem;
         env["Invoker__Callers__ApiKeys__bench"] = ApiKeyAuthenticator.HashKey(ApiKey);
-        env["Logging__LogLevel__Default"] = "Warning";
+        if (logLevel is not null)
+        {
+            env["Logging__LogLevel__Default"] = logLevel;
+        }
         return start;
     }
 
