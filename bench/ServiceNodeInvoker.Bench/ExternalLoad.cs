@@ -110,6 +110,11 @@ public static partial class ExternalLoad
                 }
             }
         }
+        catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException)
+        {
+            // Caught here so the finally below stops every process we started (an unhandled exception would leave them running).
+            print($"(external load stopped: {e.Message})");
+        }
         finally
         {
             foreach (var contender in contenders) { await contender.DisposeAsync(); }
@@ -314,6 +319,7 @@ public static partial class ExternalLoad
 
         public string Name { get; }
         public string BaseUrl { get; }
+        public int Pid => _process.Id;
         public double CpuSeconds() => TreeCpuSeconds(_process.Id);
 
         private static readonly Dictionary<string, string> Scripts = [];
