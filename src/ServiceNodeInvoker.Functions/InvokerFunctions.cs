@@ -6,11 +6,18 @@ using ServiceNodeInvoker.Probe;
 namespace ServiceNodeInvoker.Functions;
 
 /// <summary>The HTTP functions. The Functions host checks function keys before these run.</summary>
-public sealed class InvokerFunctions(InvokeEndpoint invoke, HealthEndpoint health, ProbeEndpoint probe)
+public sealed class InvokerFunctions(InvokeEndpoint invoke, ForwardEndpoint forward, HealthEndpoint health, ProbeEndpoint probe)
 {
     [Function("Invoke")]
     public Task<IResult> Invoke([HttpTrigger(AuthorizationLevel.Function, "post", Route = "invoke")] HttpRequest request) =>
         invoke.HandleAsync(request.HttpContext);
+
+    /// <summary>Forward mode: a catch-all route, so <c>/api/forward/{profile}</c> and everything under it reach the profile's BaseUrl.</summary>
+    [Function("Forward")]
+    public Task<IResult> Forward(
+        [HttpTrigger(AuthorizationLevel.Function, "get", "head", "post", "put", "patch", "delete", "options", Route = "forward/{profile}/{*path}")] HttpRequest request,
+        string profile) =>
+        forward.HandleAsync(request.HttpContext, profile);
 
     [Function("Health")]
     public Task<IResult> Health([HttpTrigger(AuthorizationLevel.Function, "get", Route = "health")] HttpRequest request) =>

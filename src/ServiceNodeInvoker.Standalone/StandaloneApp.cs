@@ -59,6 +59,9 @@ public static partial class StandaloneApp
         });
         var api = app.MapGroup("/api");
         api.MapPost("/invoke", (HttpContext context, InvokeEndpoint endpoint) => endpoint.HandleAsync(context));
+        // Forward mode: our URL in place of the backend's (the catch-all also matches /forward/{profile} alone).
+        api.MapMethods("/forward/{profile}/{**path}", ForwardEndpoint.Methods,
+            (HttpContext context, string profile, ForwardEndpoint endpoint) => endpoint.HandleAsync(context, profile));
         api.MapGet("/health", (HttpContext context, HealthEndpoint endpoint) => endpoint.HandleAsync(context));
         api.MapPost("/profiles/{name}/probe", (HttpContext context, string name, ProbeEndpoint endpoint) => endpoint.HandleAsync(context, name));
         return app;

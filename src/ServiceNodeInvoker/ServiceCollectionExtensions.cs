@@ -50,6 +50,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(sp => new ResponseBufferBudget(sp.GetRequiredService<InvokerOptions>().MaxBufferedResponseBytes,
             ResponseBufferBudget.DefaultWait, sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<InvokeEndpoint>();
+        services.TryAddSingleton<ForwardEndpoint>();
         // Problem and health replies in readable UTF-8 ("é", "+"), like the envelope.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
         // Backend header values arrive decoded as Latin-1 (obs-text, e.g. filename="résumé.pdf"); passthrough writes them

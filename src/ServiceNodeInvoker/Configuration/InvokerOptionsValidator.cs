@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Contract;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Callers;
@@ -100,6 +101,14 @@ public sealed partial class InvokerOptionsValidator(InvokerHostInfo hostInfo) : 
             }
             owners.TryAdd(key, name);
         }
+        CheckBaseUrl(prefix, o, problems);
+        for (var i = 0; i < o.ForwardCallerHeaders.Count; i++)
+        {
+            if (!HeaderRules.IsValidName(o.ForwardCallerHeaders[i]))
+            {
+                problems.Add($"{prefix}:ForwardCallerHeaders:{i}: '{ConfigurationSchema.Shorten(o.ForwardCallerHeaders[i])}' is not a header name.");
+            }
+        }
         if (!string.IsNullOrWhiteSpace(o.Timeout))
         {
             if (!SettingParsers.TryParseDuration(o.Timeout, out var timeout))
@@ -128,6 +137,32 @@ public sealed partial class InvokerOptionsValidator(InvokerHostInfo hostInfo) : 
                 problems.Add($"{prefix}:AllowedCallers:{i}: no caller is named '{ConfigurationSchema.Shorten(caller)}' " +
                              $"(callers are the names under {Root}:Callers:ApiKeys and {Root}:Callers:Certificates{Suggest(caller, callers)}).");
             }
+        }
+    }
+
+    /// <summary>Forward mode's base: absolute https, no query, fragment or user, on a host:port the profile owns.</summary>
+    private static void CheckBaseUrl(string prefix, ProfileOptions o, List<string> problems)
+    {
+        if (string.IsNullOrWhiteSpace(o.BaseUrl))
+        {
+            return;
+        }
+        var setting = $"{prefix}:BaseUrl";
+        if (!Uri.TryCreate(o.BaseUrl, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps || url.IdnHost.Length == 0)
+        {
+            problems.Add($"{setting}: '{ConfigurationSchema.Shorten(o.BaseUrl)}' is not an absolute https URL (https://host[:port][/path]).");
+            return;
+        }
+        if (url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0 || o.BaseUrl.Contains('\\'))
+        {
+            problems.Add($"{setting}: must have no query, fragment, user or backslash (the caller's path and query are added to it).");
+            return;
+        }
+        var key = HostKey.FromUri(url);
+        var owned = o.Hosts.Any(h => HostKey.TryParse(h, out var host) && host.Equals(key));
+        if (!owned)
+        {
+            problems.Add($"{setting}: its host:port {key} is not one of the profile's Hosts: add it to {prefix}:Hosts.");
         }
     }
 

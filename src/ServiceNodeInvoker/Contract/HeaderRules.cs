@@ -27,6 +27,32 @@ public static class HeaderRules
         "Content-MD5", "Content-Range", "Expires", "Last-Modified", "Allow",
     };
 
+    // Forward mode: our own credentials and controls, never sent on.
+    private static readonly HashSet<string> OursOnly = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "x-functions-key", "X-ARR-ClientCert", "invoker-timeout", "Expect",
+        // W3C trace context: the invocation's own span is propagated in their place (a child of the caller's).
+        "traceparent", "tracestate",
+    };
+
+    // What front ends (App Service, Front Door, API gateways, proxies) add about the caller.
+    private static readonly HashSet<string> AboutTheCaller = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Forwarded", "X-Real-IP", "X-Client-IP", "Client-IP", "True-Client-IP", "X-Client-Port", "X-AppService-Proto",
+        "X-Site-Deployment-Id", "Was-Default-Hostname", "Disguised-Host", "X-WAWS-Unencoded-URL", "X-FD-HealthProbe",
+        "X-Cluster-Client-IP", "X-ProxyUser-Ip",
+    };
+
+    private static readonly string[] AboutTheCallerPrefixes =
+        ["X-Forwarded-", "X-Original-", "X-ARR-", "X-Azure-", "X-MS-Client-Principal", "X-MS-Token-", "X-Envoy-"];
+
+    /// <summary>Forward mode: a request header that never goes to the backend (hop-by-hop aside): Host, framing, our credentials.</summary>
+    public static bool IsNotForwarded(string name) => CallerForbidden.Contains(name) || OursOnly.Contains(name);
+
+    /// <summary>Forward mode: a header a front end adds about the caller; sent on only when the profile lists it.</summary>
+    public static bool IsAboutTheCaller(string name) =>
+        AboutTheCaller.Contains(name) || AboutTheCallerPrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
+
     public static bool IsValidName(string name) => name.Length > 0 && !name.AsSpan().ContainsAnyExcept(TokenChars);
 
     /// <summary>Visible ASCII, spaces and tabs only: no CR, LF, NUL, other controls or non-ASCII.</summary>

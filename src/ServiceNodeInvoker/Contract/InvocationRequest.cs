@@ -17,6 +17,9 @@ public sealed class InvocationRequest
     public required Uri Url { get; init; }
     public IReadOnlyList<KeyValuePair<string, string[]>> Headers { get; init; } = [];
     public RequestBody? Body { get; init; }
+
+    /// <summary>Forward mode: the caller's body, streamed as it arrives (never buffered). Exclusive with <see cref="Body"/>.</summary>
+    public HttpContent? StreamedBody { get; init; }
     public TimeSpan? Timeout { get; init; }
     public ResponseMode Response { get; init; } = ResponseMode.Envelope;
 }

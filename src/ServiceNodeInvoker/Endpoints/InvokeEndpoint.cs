@@ -118,7 +118,7 @@ public sealed partial class InvokeEndpoint(
             return Problem(TooLarge(outcome.Profile, limit), context, record);
         }
         return request.Response == ResponseMode.Passthrough
-            ? new PassthroughResult(outcome, record, logger)
+            ? new PassthroughResult(outcome, record, logger, forward: false)
             : await BufferEnvelopeAsync(outcome, context, record);
     }
 
@@ -155,23 +155,23 @@ public sealed partial class InvokeEndpoint(
     }
 
     /// <summary>A failure while reading the backend's body, classified the one way the invoker classifies failures.</summary>
-    private static InvokerException ClassifyBodyFailure(Exception e, InvocationOutcome outcome) =>
+    internal static InvokerException ClassifyBodyFailure(Exception e, InvocationOutcome outcome) =>
         FailureClassifier.Classify(e, outcome.Profile, outcome.Request, outcome.TimedOut, presentedClientCertificate: false);
 
     /// <summary>True when the backend's answer has no body, whatever its Content-Length says: HEAD, 204, 304.</summary>
-    private static bool HasNoBody(InvocationOutcome outcome) =>
+    internal static bool HasNoBody(InvocationOutcome outcome) =>
         outcome.Request.Method == HttpMethod.Head || (int)outcome.Response.StatusCode is 204 or 304;
 
     /// <summary>The body length the backend announced; a HEAD, 204 or 304 answer carries none.</summary>
-    private static long? DeclaredBodyLength(InvocationOutcome outcome) =>
+    internal static long? DeclaredBodyLength(InvocationOutcome outcome) =>
         HasNoBody(outcome) ? 0 : ResponseHeaders.ContentLength(outcome.Response);
 
-    private static InvokerException TooLarge(TlsProfile profile, long limit) =>
+    internal static InvokerException TooLarge(TlsProfile profile, long limit) =>
         new(ErrorCodes.ResponseTooLarge,
             $"The backend's response body is larger than {limit} bytes, the MaxResponseBytes of profile '{profile.Name}'.");
 
     /// <summary>A result that ends the invocation's telemetry itself, once it has written the reply.</summary>
-    private interface IOwnsRecord;
+    internal interface IOwnsRecord;
 
     /// <summary>Writes the envelope from the buffered body, then releases everything.</summary>
     private sealed class EnvelopeResult(
@@ -232,111 +232,7 @@ public sealed partial class InvokeEndpoint(
         }
     }
 
-    /// <summary>
-    /// Streams the backend's status, end-to-end headers (as sent) and body; never buffers the body.
-    /// Until the first byte of the reply has left, any failure (too large, a broken body, a timeout)
-    /// is still answered with a problem; after that, cutting the connection is the only honest signal.
-    /// </summary>
-    private sealed class PassthroughResult(InvocationOutcome outcome, InvocationRecord record, ILogger logger) : IResult, IOwnsRecord
-    {
-        private const int BufferSize = 64 * 1024;
-
-        public async Task ExecuteAsync(HttpContext context)
-        {
-            using (record)
-            using (outcome)
-            {
-                var status = (int)outcome.Response.StatusCode;
-                record.Answered(status, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), outcome.Elapsed);
-                var response = context.Response;
-                WriteHead(response);
-                context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-                long copied = 0;
-                var limit = outcome.Profile.MaxResponseBytes;
-                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
-                try
-                {
-                    await using var source = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
-                    int read;
-                    while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), outcome.Token)) > 0)
-                    {
-                        copied += read;
-                        if (copied > limit)
-                        {
-                            await FailAsync(context, TooLarge(outcome.Profile, limit), "response-too-large",
-                                $"the body exceeded MaxResponseBytes ({limit})");
-                            return;
-                        }
-                        await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
-                    }
-                }
-                catch (Exception e) when (e is IOException or OperationCanceledException or HttpRequestException)
-                {
-                    if (context.RequestAborted.IsCancellationRequested)
-                    {
-                        record.Cut("caller-gone");
-                        Log.PassthroughCut(logger, outcome.Profile.Name, "the caller went away");
-                        context.Abort();
-                        return;
-                    }
-                    var error = ClassifyBodyFailure(e, outcome);
-                    await FailAsync(context, error, outcome.TimedOut ? "timeout" : "stream-broken",
-                        outcome.TimedOut ? "the timeout passed while streaming" : $"the backend's body broke off ({e.GetType().Name})");
-                    return;
-                }
-                finally
-                {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                }
-                Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, HostKey.FromUri(outcome.Request.Url).ToString(),
-                    status, outcome.Elapsed.TotalMilliseconds, "passthrough");
-            }
-        }
-
-        private void WriteHead(HttpResponse response)
-        {
-            response.StatusCode = (int)outcome.Response.StatusCode;
-            var noBody = HasNoBody(outcome);
-            foreach (var (name, values) in ResponseHeaders.EndToEnd(outcome.Response))
-            {
-                if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-                {
-                    // Checked by BackendResponse: one valid length. Our reply to the POST carries no body for
-                    // HEAD/204/304, so the length the backend announced goes in a header of its own.
-                    var length = ResponseHeaders.ContentLength(outcome.Response);
-                    if (noBody)
-                    {
-                        response.Headers[BackendContentLengthHeader] = length?.ToString(CultureInfo.InvariantCulture);
-                    }
-                    else
-                    {
-                        response.ContentLength = length;
-                    }
-                    continue;
-                }
-                response.Headers.Append(name, values.ToArray());
-            }
-            response.Headers[DurationHeader] = outcome.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
-        }
-
-        private async Task FailAsync(HttpContext context, InvokerException error, string cut, string reason)
-        {
-            if (!context.Response.HasStarted)
-            {
-                // Nothing has left yet: the caller gets a problem reply instead of a cut connection.
-                context.Response.Clear();
-                record.Failed(error);
-                Log.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
-                await ProblemResponse.From(error, context).ExecuteAsync(context);
-                return;
-            }
-            record.Cut(cut);
-            Log.PassthroughCut(logger, outcome.Profile.Name, reason);
-            context.Abort();
-        }
-    }
-
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(3001, LogLevel.Information, "Invoked profile {Profile} {Method} {Target} → {Status} in {DurationMs:0.0} ms ({Mode}).")]
         public static partial void Completed(ILogger logger, string profile, string method, string target, int status, double durationMs, string mode);

@@ -22,6 +22,15 @@ public static class FailureClassifier
         {
             return known;
         }
+        // Forward mode streams the caller's body while sending: its own faults are the caller's, not the backend's.
+        if (Find<InvokerException>(exception) is { } fromBody)
+        {
+            return fromBody;
+        }
+        if (Find<Microsoft.AspNetCore.Http.BadHttpRequestException>(exception) is { } framing)
+        {
+            return InvokerException.Invalid("body", $"The request body's framing is broken: {framing.Message}");
+        }
         return timedOut ? Timeout(profile, request) : Classify(exception, profile, request.Url, presentedClientCertificate);
     }
 

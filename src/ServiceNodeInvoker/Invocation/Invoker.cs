@@ -126,6 +126,10 @@ public sealed partial class Invoker(
         {
             message.Content = new ReadOnlyMemoryContent(body.Content);
         }
+        else if (request.StreamedBody is { } streamed)
+        {
+            message.Content = streamed;
+        }
         HashSet<string>? connectionListed = null;
         foreach (var (name, values) in request.Headers)
         {

@@ -92,5 +92,20 @@ public sealed class ProfileCatalog
         MaxResponseBytes = o.MaxResponseBytes ?? TlsProfile.DefaultMaxResponseBytes,
         AllowedCallers = new HashSet<string>(o.AllowedCallers, StringComparer.OrdinalIgnoreCase),
         AllowPrivateNetwork = o.AllowPrivateNetwork,
+        BaseUrl = string.IsNullOrWhiteSpace(o.BaseUrl) ? null : new Uri(o.BaseUrl, UriKind.Absolute),
+        ForwardCallerHeaders = new HashSet<string>(o.ForwardCallerHeaders.Where(h => !string.IsNullOrWhiteSpace(h)), StringComparer.OrdinalIgnoreCase),
     };
+
+    /// <summary>The profile forward mode names, which must have a BaseUrl.</summary>
+    public TlsProfile ForForward(string name)
+    {
+        if (!_byName.TryGetValue(name, out var profile))
+        {
+            throw new InvokerException(ErrorCodes.UnknownProfile, $"No profile is named '{name}'.", "profile");
+        }
+        return profile.BaseUrl is null
+            ? throw new InvokerException(ErrorCodes.UnknownProfile,
+                $"Profile '{profile.Name}' has no BaseUrl, so it cannot be used in forward mode (set Invoker:Profiles:{profile.Name}:BaseUrl).", "profile")
+            : profile;
+    }
 }

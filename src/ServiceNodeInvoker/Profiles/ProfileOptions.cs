@@ -28,6 +28,15 @@ public sealed class ProfileOptions
     /// <summary>Caller identities that may use this profile (empty: any authenticated caller).</summary>
     public List<string> AllowedCallers { get; set; } = [];
 
+    /// <summary>
+    /// Forward mode's base (<c>https://payments.contoso.com:8443/v1</c>): <c>/api/forward/&lt;profile&gt;/rest</c> calls
+    /// BaseUrl + <c>/rest</c> + the query. Its host:port must be one of <see cref="Hosts"/>. Unset: no forward mode.
+    /// </summary>
+    public string? BaseUrl { get; set; }
+
+    /// <summary>Front-end headers about the caller (X-Forwarded-For, …) that forward mode passes on; by default none.</summary>
+    public List<string> ForwardCallerHeaders { get; set; } = [];
+
     /// <summary>Allow targets resolving to private (RFC 1918 / ULA) addresses.</summary>
     public bool AllowPrivateNetwork { get; set; }
 }

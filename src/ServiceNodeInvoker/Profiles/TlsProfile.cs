@@ -22,6 +22,12 @@ public sealed class TlsProfile
     public IReadOnlySet<string> AllowedCallers { get; init; } = new HashSet<string>();
     public bool AllowPrivateNetwork { get; init; }
 
+    /// <summary>Forward mode's base URL (absolute https, no query), or null when the profile is not forwarded to.</summary>
+    public Uri? BaseUrl { get; init; }
+
+    /// <summary>Front-end headers about the caller that forward mode passes on.</summary>
+    public IReadOnlySet<string> ForwardCallerHeaders { get; init; } = new HashSet<string>();
+
     public bool Owns(HostKey key) => Hosts.Contains(key);
 
     /// <summary>The caller's timeout, capped by the profile's.</summary>
