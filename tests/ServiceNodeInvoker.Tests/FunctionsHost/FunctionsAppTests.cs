@@ -131,6 +131,44 @@ public sealed class FunctionsAppTests
     }
 
     [FunctionsFact]
+    public async Task Forward_mode_runs_through_the_real_worker_and_never_passes_the_function_key_on()
+    {
+        await using var backend = await Pki.StartBackendAsync(new BackendRoutes().Map);
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:AllowLoopback"] = "true";
+        settings["Invoker:Profiles:payments:BaseUrl"] = backend.BaseAddress.ToString();
+        await using var host = await WorkerHost.StartAsync(AppSettings(settings));
+
+        // The key in the query, as a bot platform's HTTP node often sends it.
+        using (var byQuery = await host.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/api/forward/payments/target?a=1&code={WorkerHost.FunctionKey}&b=2")))
+        {
+            var text = await byQuery.Content.ReadAsStringAsync();
+            Assert.True(byQuery.IsSuccessStatusCode, $"{(int)byQuery.StatusCode}: {text}\n{host.Output}");
+            Assert.Equal("/target?a=1&b=2", text);
+        }
+        using (var byHeader = await host.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/payments/headers")
+        {
+            Headers = { { "x-functions-key", WorkerHost.FunctionKey }, { "x-custom", "kept" } },
+        }))
+        {
+            using var seen = JsonDocument.Parse(await byHeader.Content.ReadAsStringAsync());
+            Assert.False(seen.RootElement.TryGetProperty("x-functions-key", out _));
+            Assert.Equal("kept", seen.RootElement.GetProperty("x-custom")[0].GetString());
+            Assert.True(byHeader.Headers.Contains("invoker-duration-ms"));
+        }
+        using (var unknown = await host.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/nope/x") { Headers = { { "x-functions-key", WorkerHost.FunctionKey } } }))
+        {
+            await ProblemAsync(unknown, 404, ErrorCodes.UnknownProfile);
+            Assert.Equal(ErrorCodes.UnknownProfile, unknown.Headers.GetValues("invoker-error").Single());
+        }
+        using (var noKey = await host.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/payments/target")))
+        {
+            Assert.Equal(401, (int)noKey.StatusCode); // the host checks the function key before the worker runs
+        }
+    }
+
+    [FunctionsFact]
     public async Task Thirty_two_parallel_invocations_all_succeed()
     {
         await using var backend = await Pki.StartBackendAsync();

@@ -17,6 +17,7 @@ public sealed class BackendRoutes
     {
         app.MapGet("/headers", (HttpRequest r) =>
             Results.Json(r.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToArray())));
+        app.MapGet("/target", (HttpContext c) => Results.Text(c.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()!.RawTarget));
         app.MapGet("/json", (HttpResponse r) =>
         {
             r.Headers["x-backend"] = "yes";
