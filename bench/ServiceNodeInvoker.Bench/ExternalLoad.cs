@@ -41,7 +41,7 @@ public static partial class ExternalLoad
             contenders.Add(await ExternalProcess.YarpAsync(pki, backend));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "envelope"));
-            // forward mode (issue 15) joins here
+            contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward"));
             if (options.Only is { } only)
             {
                 contenders.RemoveAll(c => !c.Name.Contains(only, StringComparison.OrdinalIgnoreCase) && !c.Name.StartsWith("nginx", StringComparison.Ordinal));

@@ -23,6 +23,9 @@ public static class InvocationRequestReader
         ["PATCH"] = HttpMethod.Patch, ["DELETE"] = HttpMethod.Delete, ["OPTIONS"] = HttpMethod.Options,
     };
 
+    /// <summary>The request's field names, as the contract (and docs/openapi.json) lists them; any other is refused.</summary>
+    public static readonly IReadOnlyList<string> FieldNames = ["profile", "method", "url", "headers", "body", "bodyBase64", "timeoutSeconds", "response"];
+
     [Flags]
     private enum Field
     {

@@ -1,0 +1,201 @@
+using System.Reflection;
+using System.Text.Json;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Tests.Infrastructure;
+
+namespace ServiceNodeInvoker.Tests.Forward;
+
+/// <summary>
+/// docs/openapi.json against the running host: every documented code, field, method and header is one
+/// the host uses, and every one the host uses is documented.
+/// </summary>
+public sealed class OpenApiDocumentTests : IAsyncLifetime
+{
+    private static readonly TestPki Pki = TestPki.Instance;
+    private readonly TempFiles _files = new();
+    private readonly BackendRoutes _routes = new();
+    private MutualTlsBackend _backend = null!;
+    private InvokerHost _host = null!;
+    private static readonly JsonElement Document = Load();
+
+    private static JsonElement Load()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var file = Path.Combine(dir.FullName, "docs", "openapi.json");
+            if (File.Exists(file))
+            {
+                return JsonDocument.Parse(File.ReadAllText(file)).RootElement.Clone();
+            }
+        }
+        throw new FileNotFoundException("docs/openapi.json not found above the test binaries");
+    }
+
+    private static JsonElement Schema(string name) => Document.GetProperty("components").GetProperty("schemas").GetProperty(name);
+
+    private static HashSet<string> Properties(JsonElement schema) => schema.GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet();
+
+    /// <summary>Documented properties that always appear (not marked x-when).</summary>
+    private static HashSet<string> Always(JsonElement schema) =>
+        schema.GetProperty("properties").EnumerateObject().Where(p => !p.Value.TryGetProperty("x-when", out _)).Select(p => p.Name).ToHashSet();
+
+    private static HashSet<string> Keys(JsonElement element) => element.EnumerateObject().Select(p => p.Name).ToHashSet();
+
+    public async Task InitializeAsync()
+    {
+        _backend = await Pki.StartBackendAsync(_routes.Map);
+        _host = await InvokerHost.StartAsync(ProfileSettings.Standard(_files, _backend.Port)
+            .Set("payments", "BaseUrl", _backend.BaseAddress.ToString()).Settings);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        await _backend.DisposeAsync();
+        _files.Dispose();
+    }
+
+    [Fact]
+    public void The_error_codes_and_their_statuses_are_exactly_the_hosts()
+    {
+        var codes = typeof(ErrorCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!).ToHashSet();
+        var code = Schema("ErrorCode");
+        Assert.Equal(codes.Order(), code.GetProperty("enum").EnumerateArray().Select(e => e.GetString()!).Order());
+        foreach (var entry in code.GetProperty("x-status").EnumerateObject())
+        {
+            Assert.Equal(ErrorCodes.StatusOf(entry.Name), entry.Value.GetInt32());
+        }
+        // Each operation documents exactly the statuses its codes can give.
+        var statuses = codes.Select(c => ErrorCodes.StatusOf(c).ToString()).ToHashSet();
+        var paths = Document.GetProperty("paths");
+        Assert.Equal(statuses.Append("200").Order(), Keys(paths.GetProperty("/api/invoke").GetProperty("post").GetProperty("responses")).Order());
+        foreach (var path in new[] { "/api/forward/{profile}/{path}", "/api/forward/{profile}" })
+        {
+            foreach (var operation in paths.GetProperty(path).EnumerateObject().Where(o => o.Name != "parameters"))
+            {
+                Assert.Equal(statuses.Append("default").Order(), Keys(operation.Value.GetProperty("responses")).Order());
+            }
+        }
+    }
+
+    [Fact]
+    public void Methods_and_request_fields_are_exactly_the_hosts()
+    {
+        var forward = Document.GetProperty("paths").GetProperty("/api/forward/{profile}/{path}").EnumerateObject()
+            .Where(o => o.Name != "parameters").Select(o => o.Name.ToUpperInvariant());
+        Assert.Equal(ForwardEndpoint.Methods.Order(), forward.Order());
+        var request = Schema("InvocationRequest");
+        Assert.Equal(ForwardEndpoint.Methods.Order(), request.GetProperty("properties").GetProperty("method").GetProperty("enum").EnumerateArray().Select(e => e.GetString()!).Order());
+        Assert.Equal(InvocationRequestReader.FieldNames.Order(), Properties(request).Order());
+        Assert.False(request.GetProperty("additionalProperties").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Every_documented_request_field_is_accepted_and_an_undocumented_one_is_refused()
+    {
+        var request = new Dictionary<string, object?>
+        {
+            ["profile"] = "payments", ["method"] = "POST", ["url"] = $"{_backend.BaseAddress}echo",
+            ["headers"] = new Dictionary<string, object> { ["X-One"] = "1" }, ["body"] = new { a = 1 },
+            ["timeoutSeconds"] = 10, ["response"] = "envelope",
+        };
+        Assert.Equal(Properties(Schema("InvocationRequest")).Except(["bodyBase64"]).Order(), request.Keys.Order());
+        await _host.InvokeJsonAsync(request);
+        request.Remove("body");
+        request["bodyBase64"] = Convert.ToBase64String([1, 2, 3]);
+        await _host.InvokeJsonAsync(request);
+
+        request["extra"] = true;
+        var problem = await _host.InvokeJsonAsync(request, 400);
+        Assert.Equal("extra", problem.GetProperty("field").GetString());
+    }
+
+    [Fact]
+    public async Task The_envelope_holds_exactly_the_documented_fields()
+    {
+        var envelope = await _host.InvokeJsonAsync(new { method = "GET", url = $"{_backend.BaseAddress}json" });
+        var schema = Schema("Envelope");
+        Assert.Equal(Properties(schema).Order(), Keys(envelope).Order());
+        var tls = schema.GetProperty("properties").GetProperty("tls");
+        Assert.Equal(Properties(tls).Order(), Keys(envelope.GetProperty("tls")).Order());
+        Assert.Equal(Properties(tls.GetProperty("properties").GetProperty("clientCertificate")).Order(),
+            Keys(envelope.GetProperty("tls").GetProperty("clientCertificate")).Order());
+        Assert.Contains(envelope.GetProperty("bodyEncoding").GetString(),
+            schema.GetProperty("properties").GetProperty("bodyEncoding").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task Problems_hold_the_documented_fields_and_forward_marks_them_with_invoker_error()
+    {
+        var problem = Schema("Problem");
+        var seen = new HashSet<string>();
+        foreach (var (response, forward) in new[]
+        {
+            (await _host.InvokeRawAsync("{\"method\":\"GET\"}"), false),
+            (await _host.InvokeAsync(new { method = "GET", url = "https://nobody.example/" }), false),
+            (await _host.Client.GetAsync("/api/forward/nosuch/x"), true),
+            (await _host.Client.GetAsync("/api/forward/payments/a/%252e%252e/b"), true),
+        })
+        {
+            using (response)
+            {
+                var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                var keys = Keys(body);
+                Assert.Subset(Properties(problem), keys);
+                Assert.Subset(keys, Always(problem));
+                seen.UnionWith(keys);
+                Assert.Equal(forward, response.Headers.Contains(ForwardEndpoint.ErrorHeader));
+                if (forward)
+                {
+                    Assert.Equal(body.GetProperty("code").GetString(), response.Headers.GetValues(ForwardEndpoint.ErrorHeader).Single());
+                }
+            }
+        }
+        Assert.Equal(Properties(problem).Order(), seen.Order()); // field too, from the invalid requests
+    }
+
+    [Fact]
+    public async Task Health_holds_the_documented_fields()
+    {
+        using var response = await _host.Client.GetAsync("/api/health");
+        var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var schema = Schema("Health");
+        Assert.Subset(Properties(schema), Keys(health));
+        Assert.Subset(Keys(health), Always(schema));
+        var profileSchema = Schema("ProfileHealth");
+        var profile = health.GetProperty("profiles").GetProperty("payments");
+        Assert.Equal(Always(profileSchema).Order(), Keys(profile).Order());
+        foreach (var part in new[] { "certificate", "trustedCa" })
+        {
+            var documented = profileSchema.GetProperty("properties").GetProperty(part);
+            Assert.Subset(Properties(documented), Keys(profile.GetProperty(part)));
+            Assert.Subset(Keys(profile.GetProperty(part)), Always(documented));
+        }
+    }
+
+    [Fact]
+    public async Task The_documented_headers_and_key_locations_are_the_ones_the_host_uses()
+    {
+        var headers = Document.GetProperty("components").GetProperty("parameters").GetProperty("InvokerTimeout").GetProperty("name").GetString();
+        Assert.Equal(ForwardEndpoint.TimeoutHeader, headers);
+        using (var forward = await _host.Client.GetAsync("/api/forward/payments/json"))
+        {
+            Assert.True(forward.Headers.Contains(InvokeEndpoint.DurationHeader));
+        }
+        var schemes = Document.GetProperty("components").GetProperty("securitySchemes");
+        Assert.Equal("x-functions-key", schemes.GetProperty("functionKeyHeader").GetProperty("name").GetString());
+        Assert.Equal(Callers.ApiKeyAuthenticator.HeaderName, schemes.GetProperty("functionKeyHeader").GetProperty("name").GetString());
+        // The key in the query works too, as on Azure.
+        using var anonymous = new HttpClient { BaseAddress = _host.Client.BaseAddress };
+        using var byQuery = await anonymous.GetAsync($"/api/health?{schemes.GetProperty("functionKeyQuery").GetProperty("name").GetString()}={InvokerHost.ApiKey}");
+        Assert.Equal(200, (int)byQuery.StatusCode);
+        using var passthrough = await _host.InvokeAsync(new { method = "GET", url = $"{_backend.BaseAddress}json", response = "passthrough" });
+        Assert.True(passthrough.Headers.Contains(InvokeEndpoint.DurationHeader));
+        var documented = Document.GetProperty("paths").GetProperty("/api/invoke").GetProperty("post").GetProperty("responses").GetProperty("200").GetProperty("headers");
+        Assert.Equal([InvokeEndpoint.DurationHeader], Keys(documented));
+        var forwardProblem = Document.GetProperty("components").GetProperty("responses").GetProperty("ForwardProblem").GetProperty("headers");
+        Assert.Equal([ForwardEndpoint.ErrorHeader], Keys(forwardProblem));
+    }
+}
