@@ -29,23 +29,32 @@ public static class ProfileRun
         var trace = Path.Combine(AppContext.BaseDirectory, $"profile-{mode}.nettrace");
         var counters = Path.Combine(pki.Directory, "counters.json");
         var seconds = (int)duration.TotalSeconds;
-        var load = WrkAsync(host, script, duration + TimeSpan.FromSeconds(2));
+        var load = WrkAsync(host, script, duration + TimeSpan.FromSeconds(1));
         // CPU samples from the kernel (perf_events, root only): on-CPU time, not the wall-clock thread time of `collect`,
         // whose samples are mostly threads waiting.
         var tracing = ToolAsync(repo, $"dotnet-trace collect-linux -p {host.Pid} --profile cpu-sampling --duration 00:00:00:{seconds:00} -o \"{trace}\"");
-        var counting = ToolAsync(repo, $"dotnet-counters collect -p {host.Pid} --counters System.Runtime --refresh-interval 1 --format json -o \"{counters}\" --duration 00:00:00:{seconds:00}");
-        await Task.WhenAll(tracing, counting);
+        await tracing;
         var wrk = await load;
+        // Allocations in a window of their own: a counters session in the traced window would show up in the profile.
+        var counted = WrkAsync(host, script, TimeSpan.FromSeconds(seconds + 1));
+        await ToolAsync(repo, $"dotnet-counters collect -p {host.Pid} --counters System.Runtime --refresh-interval 1 --format json -o \"{counters}\" --duration 00:00:00:{seconds:00}");
+        var countedRps = double.Parse(System.Text.RegularExpressions.Regex.Match(await counted, @"Requests/sec:\s+([\d.]+)").Groups[1].Value, CultureInfo.InvariantCulture);
         var rps = double.Parse(System.Text.RegularExpressions.Regex.Match(wrk, @"Requests/sec:\s+([\d.]+)").Groups[1].Value, CultureInfo.InvariantCulture);
         Console.WriteLine($"# Profile: {host.Name}, 1 KiB, c=16, {seconds} s under wrk: {rps:0} req/s; trace in {trace}");
+        File.Copy(counters, trace + ".counters.json", overwrite: true);
         if (AllocatedPerSecond(counters) is { } allocated)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- allocated: {allocated / rps / 1024:0.0} KiB per request (GC total-allocated counter, whole process)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"- allocated: {allocated / countedRps / 1024:0.0} KiB per request (GC total-allocated counter, whole process, {countedRps:0} req/s)"));
         }
-        Console.WriteLine(await ToolAsync(repo, $"dotnet-trace report \"{trace}\" topN -n {top} --inclusive"));
-        Console.WriteLine(await ToolAsync(repo, $"dotnet-trace report \"{trace}\" topN -n {top}"));
-        File.Copy(counters, trace + ".counters.json", overwrite: true);
+        // Inclusive CPU by frame, without the frames every sample passes through (threads, the thread pool, async plumbing, unresolved native code).
+        var report = await ToolAsync(repo, $"dotnet-trace report \"{trace}\" topN -n 600 --inclusive");
+        var kept = report.Split('\n').Where(line => !Plumbing.IsMatch(line)).Take(top);
+        Console.WriteLine(string.Join('\n', kept));
     }
+
+    private static readonly System.Text.RegularExpressions.Regex Plumbing = new(
+        @"Non-Activities|Threads\s|EventData|EventName|!\?|Missing Symbol|vmlinux!|libc\.so|libcoreclr|ld-linux|Threading\.|Tasks\.|CompilerServices\.|ExecutionContext|IThreadPoolWorkItem|AsyncReadWriteAdapter|ExecutionContextCallback|MoveNext\(class System\.Thread|__Canon\]\]::|IL_STUB",
+        System.Text.RegularExpressions.RegexOptions.Compiled);
 
     /// <summary>Bytes per second from the runtime's total-allocated counter (first to last reading).</summary>
     private static double? AllocatedPerSecond(string file)
@@ -64,8 +73,9 @@ public static class ProfileRun
             // A counter's value is the rate over the refresh interval (bytes per second).
             return readings.Skip(1).Average(r => r.Value);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException)
         {
+            Console.WriteLine($"(the allocation counter could not be read from {file}: {e.Message})");
             return null;
         }
     }

@@ -36,13 +36,14 @@ if (args.FirstOrDefault() == "budget")
 }
 var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), quick ? 1 : 3, [16, 64],
+var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(quick ? 1 : 3);
+var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), rounds, [16, 64],
     quick ? [1024] : [1024, 64 * 1024], only);
 if (args.FirstOrDefault() == "profile")
 {
     // dotnet-trace CPU samples and allocations of the standalone host under wrk (passthrough unless named)
     await ProfileRun.RunAsync(args.Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "passthrough",
-        TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 10), 40);
+        TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 10), 100);
     return;
 }
 if (args.FirstOrDefault() == "external")

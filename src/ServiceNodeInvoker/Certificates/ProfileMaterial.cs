@@ -6,14 +6,27 @@ namespace ServiceNodeInvoker.Certificates;
 /// <summary>A client certificate with its private key and the intermediates sent with it.</summary>
 public sealed class ClientCertificate
 {
-    public required X509Certificate2 Leaf { get; init; }
+    private readonly X509Certificate2 _leaf = null!;
+
+    /// <summary>The certificate with the private key. Its validity is read once here: X509Certificate2's dates convert through the local time zone on every read, and they are checked on every invocation.</summary>
+    public required X509Certificate2 Leaf
+    {
+        get => _leaf;
+        init
+        {
+            _leaf = value;
+            NotAfter = new(value.NotAfter.ToUniversalTime());
+            NotBefore = new(value.NotBefore.ToUniversalTime());
+        }
+    }
+
     public required X509Certificate2Collection Intermediates { get; init; }
     public required string ThumbprintSha256 { get; init; }
     public string? SourceVersion { get; init; }
 
     public string Subject => Leaf.Subject;
-    public DateTimeOffset NotAfter => new(Leaf.NotAfter.ToUniversalTime());
-    public DateTimeOffset NotBefore => new(Leaf.NotBefore.ToUniversalTime());
+    public DateTimeOffset NotAfter { get; private init; }
+    public DateTimeOffset NotBefore { get; private init; }
 
     /// <summary>Picks the leaf (the certificate with a private key) and keeps the non-root others as intermediates.</summary>
     public static ClientCertificate From(LoadedCertificates loaded)

@@ -234,7 +234,7 @@ public sealed partial class InvokeEndpoint(
 
     internal static partial class Log
     {
-        [LoggerMessage(3001, LogLevel.Information, "Invoked profile {Profile} {Method} {Target} → {Status} in {DurationMs:0.0} ms ({Mode}).")]
+        [LoggerMessage(3001, LogLevel.Information, "Invoked profile {Profile} {Method} {Target} → {Status} in {DurationMs:F1} ms ({Mode}).")]
         public static partial void Completed(ILogger logger, string profile, string method, string target, int status, double durationMs, string mode);
 
         [LoggerMessage(3002, LogLevel.Warning, "Invocation refused: {Code} (field {Field}): {Reason}")]

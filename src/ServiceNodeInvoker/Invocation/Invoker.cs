@@ -165,7 +165,7 @@ public sealed partial class Invoker(
 
     private static partial class Log
     {
-        [LoggerMessage(2002, LogLevel.Warning, "Invocation failed: profile {Profile} {Method} {Target} → {Code} after {DurationMs:0.0} ms: {Reason}")]
+        [LoggerMessage(2002, LogLevel.Warning, "Invocation failed: profile {Profile} {Method} {Target} → {Code} after {DurationMs:F1} ms: {Reason}")]
         public static partial void Failed(ILogger logger, string profile, string method, string target, string code, double durationMs, string reason);
     }
 }
