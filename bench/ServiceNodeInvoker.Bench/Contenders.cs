@@ -93,17 +93,20 @@ public sealed class Invoker : HostedContender
     private const string Key = "bench-api-key";
     private readonly Uri _target;
     private readonly bool _passthrough;
+    private readonly bool _forward;
 
-    private Invoker(WebApplication app, Uri target, bool passthrough) : base(app)
+    private Invoker(WebApplication app, Uri target, bool passthrough, bool forward) : base(app)
     {
         _target = target;
         _passthrough = passthrough;
+        _forward = forward;
         Client = ClientFor(app);
         Client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, Key);
     }
 
+    /// <param name="forward">Forward mode (<c>POST /api/forward/bench/data</c> with the payload as the body) instead of /api/invoke.</param>
     public static async Task<Invoker> StartAsync(BenchPki pki, MutualTlsBackend backend, bool passthrough,
-        Action<Dictionary<string, string?>>? adjust = null, Action<WebApplicationBuilder>? services = null)
+        Action<Dictionary<string, string?>>? adjust = null, Action<WebApplicationBuilder>? services = null, bool forward = false)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -116,6 +119,7 @@ public sealed class Invoker : HostedContender
             ["Invoker:Profiles:bench:TrustedCa:Path"] = pki.RootPem,
             ["Invoker:Profiles:bench:MaxResponseBytes"] = (200L * 1024 * 1024).ToString(),
             ["Invoker:Callers:ApiKeys:bench"] = ApiKeyAuthenticator.HashKey(Key),
+            ["Invoker:Profiles:bench:BaseUrl"] = backend.BaseAddress.ToString(),
         };
         adjust?.Invoke(settings);
         var app = StandaloneApp.Build([], b =>
@@ -127,13 +131,17 @@ public sealed class Invoker : HostedContender
             services?.Invoke(b);
         });
         await app.StartAsync();
-        return new Invoker(app, new Uri(backend.BaseAddress, "/data"), passthrough);
+        return new Invoker(app, new Uri(backend.BaseAddress, "/data"), passthrough, forward);
     }
 
-    public override string Name => _passthrough ? "invoker, passthrough" : "invoker, envelope";
+    public override string Name => _forward ? "invoker, forward" : _passthrough ? "invoker, passthrough" : "invoker, envelope";
 
     public override HttpRequestMessage Request(byte[] payload)
     {
+        if (_forward)
+        {
+            return new HttpRequestMessage(HttpMethod.Post, "/api/forward/bench/data") { Content = Json(payload) };
+        }
         var head = Encoding.UTF8.GetBytes($"{{\"method\":\"POST\",\"url\":\"{_target}\",\"response\":\"{(_passthrough ? "passthrough" : "envelope")}\",\"body\":");
         var body = new byte[head.Length + payload.Length + 1];
         head.CopyTo(body, 0);

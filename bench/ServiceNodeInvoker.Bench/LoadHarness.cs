@@ -24,7 +24,8 @@ public static class LoadHarness
     private static readonly int[] Concurrencies = [1, 16, 64];
     private static readonly int[] Sizes = [1024, 64 * 1024, 1024 * 1024];
 
-    public static async Task RunAsync(TimeSpan duration, string? only = null, ExternalLoad.Options? external = null)
+    /// <returns>The table and counters as printed (markdown).</returns>
+    public static async Task<string> RunAsync(TimeSpan duration, string? only = null)
     {
         using var pki = new BenchPki();
         await using var backend = await pki.StartBackendAsync();
@@ -35,6 +36,7 @@ public static class LoadHarness
         var contenders = new List<Contender> { new Direct(pki, backend) };
         contenders.Add(await Invoker.StartAsync(pki, backend, passthrough: false));
         contenders.Add(await Invoker.StartAsync(pki, backend, passthrough: true));
+        contenders.Add(await Invoker.StartAsync(pki, backend, passthrough: true, forward: true));
         contenders.Add(await Yarp.StartAsync(pki, backend));
         if (only is null)
         {
@@ -74,15 +76,8 @@ public static class LoadHarness
             await StreamingMemoryAsync(pki, backend, Print);
             await StartupAsync(pki, backend, Print);
         }
-        if (external is not null)
-        {
-            Print("");
-            await ExternalLoad.RunAsync(external, Print);
-        }
 
-        var file = Path.Combine(AppContext.BaseDirectory, "load-results.md");
-        await File.WriteAllTextAsync(file, output.ToString());
-        Console.WriteLine($"\n(written to {file})");
+        return output.ToString();
     }
 
     /// <summary>One request first: the contender must really return the payload, or its numbers mean nothing.</summary>

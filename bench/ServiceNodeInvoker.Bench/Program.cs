@@ -52,5 +52,24 @@ if (args.FirstOrDefault() == "external")
     await ExternalLoad.RunAsync(external, Console.WriteLine);
     return;
 }
-// load: the in-process table, then the external-load table (--quick: 1 KiB, c=1 and 16 in process; one round outside)
-await LoadHarness.RunAsync(TimeSpan.FromSeconds(seconds), quick ? "quick" : null, external);
+// load: the in-process table, then the external-load table from a new process of this harness, so nothing of the
+// in-process run (its backend, threads, heaps) competes with the processes measured (--quick: 1 KiB, c=1 and 16
+// in process; one round outside).
+var results = await LoadHarness.RunAsync(TimeSpan.FromSeconds(seconds), quick ? "quick" : null);
+var externalArgs = args.Skip(1).Where(a => a is not ("--seconds" or "--rounds") && !double.TryParse(a, System.Globalization.CultureInfo.InvariantCulture, out _)).ToList();
+using (var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet",
+    [System.IO.Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Bench.dll"), "external", .. externalArgs, "--rounds", rounds.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+    { RedirectStandardOutput = true })!)
+{
+    var table = new System.Text.StringBuilder();
+    while (await child.StandardOutput.ReadLineAsync() is { } line)
+    {
+        Console.WriteLine(line);
+        if (!line.StartsWith("  round ", StringComparison.Ordinal)) { table.AppendLine(line); }
+    }
+    await child.WaitForExitAsync();
+    results += "\n" + table;
+}
+var file = System.IO.Path.Combine(AppContext.BaseDirectory, "load-results.md");
+await File.WriteAllTextAsync(file, results);
+Console.WriteLine($"\n(written to {file})");
