@@ -61,7 +61,7 @@ public static class ProfileRun
     {
         if (!File.Exists(file)) { return null; }
         var text = File.ReadAllText(file).TrimEnd().TrimEnd(',');
-        if (!text.EndsWith(']')) { text += "]}"; } // dotnet-counters may stop before closing its document
+        if (!text.EndsWith("]}", StringComparison.Ordinal)) { text += "]}"; } // dotnet-counters may stop before closing its document
         try
         {
             using var json = JsonDocument.Parse(text);
