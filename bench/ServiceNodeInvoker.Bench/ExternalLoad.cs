@@ -16,7 +16,8 @@ namespace ServiceNodeInvoker.Bench;
 /// </summary>
 public static partial class ExternalLoad
 {
-    public sealed record Options(TimeSpan Duration, int Rounds, int[] Concurrencies, int[] Sizes, string? Only);
+    /// <param name="Variants">Extra passthrough contenders, each with one more environment variable (KEY=VALUE): A/B runs of runtime settings, interleaved with the rest.</param>
+    public sealed record Options(TimeSpan Duration, int Rounds, int[] Concurrencies, int[] Sizes, string? Only, IReadOnlyList<string>? Variants = null);
 
     private sealed record Sample(double RequestsPerSecond, double P50Ms, double P99Ms, long Requests, long Errors,
         double ProxyCpu, double BackendCpu, double WrkCpu);
@@ -42,6 +43,10 @@ public static partial class ExternalLoad
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "envelope"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward"));
+            foreach (var variant in options.Variants ?? [])
+            {
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough", variant));
+            }
             if (options.Only is { } only)
             {
                 contenders.RemoveAll(c => !c.Name.Contains(only, StringComparison.OrdinalIgnoreCase) && !c.Name.StartsWith("nginx", StringComparison.Ordinal));
@@ -419,7 +424,7 @@ public static partial class ExternalLoad
         }
 
         /// <param name="mode">passthrough or envelope (POST /api/invoke), or forward (GET /api/forward/bench/…).</param>
-        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode)
+        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode, string? variant = null)
         {
             var start = StandaloneHostProcess.StartInfo(pki, backend.Port, out var port, logLevel: null);
             var log = Path.Combine(pki.Directory, $"invoker-{mode}.log");
@@ -428,6 +433,11 @@ public static partial class ExternalLoad
             if (mode == "forward")
             {
                 env["Invoker__Profiles__bench__BaseUrl"] = $"https://localhost:{backend.Port}/";
+            }
+            if (variant?.Split('=', 2) is [var key, var value])
+            {
+                env[key] = value;
+                log = Path.Combine(pki.Directory, $"invoker-{mode}-{key}.log");
             }
             var process = Start("dotnet", start.Arguments, log, env, start.WorkingDirectory);
             await WaitForPortAsync(process, port, log);
@@ -441,7 +451,7 @@ public static partial class ExternalLoad
                         Headers = { { ApiKeyAuthenticator.HeaderName, StandaloneHostProcess.ApiKey } },
                     });
             }
-            return new ExternalProcess($"invoker, {mode}", process, port,
+            return new ExternalProcess(variant is null ? $"invoker, {mode}" : $"invoker, {mode} ({variant})", process, port,
                 (b, size) => $"wrk.method = \"POST\"\nwrk.path = \"/api/invoke\"\nwrk.body = [[{Envelope(b, size)}]]\n" +
                              $"wrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"{ApiKeyAuthenticator.HeaderName}\"] = \"{StandaloneHostProcess.ApiKey}\"\n",
                 (b, size) => new HttpRequestMessage(HttpMethod.Post, "/api/invoke")

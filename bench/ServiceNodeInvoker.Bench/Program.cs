@@ -21,10 +21,10 @@ if (args.FirstOrDefault() == "loop")
     // For a profiler: envelope invocations in a loop (dotnet-trace collect -- dotnet ServiceNodeInvoker.Bench.dll loop).
     var bench = new InProcessBenchmarks();
     bench.Setup();
-    var until = DateTime.UtcNow.AddSeconds(10);
+    var until = DateTime.UtcNow.AddSeconds(args.Contains("--seconds") ? double.Parse(args[Array.IndexOf(args, "--seconds") + 1], System.Globalization.CultureInfo.InvariantCulture) : 10);
     var count = 0;
     while (DateTime.UtcNow < until) { await bench.EnvelopeInvocation(); count++; }
-    Console.WriteLine($"{count} envelope invocations in 10 s");
+    Console.WriteLine($"{count} envelope invocations");
     bench.Cleanup();
     return;
 }
@@ -38,7 +38,7 @@ var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(quick ? 1 : 3);
 var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), rounds, [16, 64],
-    quick ? [1024] : [1024, 64 * 1024], only);
+    quick ? [1024] : [1024, 64 * 1024], only, args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]).ToList());
 if (args.FirstOrDefault() == "profile")
 {
     // dotnet-trace CPU samples and allocations of the standalone host under wrk (passthrough unless named)

@@ -130,6 +130,37 @@ public sealed class TelemetryTests
         Assert.Contains(exported.Points("invoker.tls.handshake_failures"), p => Equals(p.Tags["invoker.tls.failure_reason"], "server-certificate"));
     }
 
+    [Fact]
+    public async Task A_forwarded_call_is_traced_with_the_same_tags_and_its_trace_reaches_the_backend()
+    {
+        var routes = new BackendRoutes();
+        await using var backend = await Pki.StartBackendAsync(routes.Map);
+        using var files = new TempFiles();
+        var exported = new Exported();
+        var settings = ProfileSettings.Standard(files, backend.Port).Set("payments", "BaseUrl", backend.BaseAddress.ToString()).Settings;
+        await using var host = await InvokerHost.StartAsync(settings, exported.Configure);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/forward/payments/headers?token={QuerySecret}");
+        request.Headers.Add("X-Note", BodySecret);
+        using var response = await host.Client.SendAsync(request);
+        var seen = await InvokerHost.ReadAsync(response, 200);
+        await PollAsync(() => exported.HasInvocation(backend.Port));
+
+        var activity = exported.Invocation(backend.Port);
+        Assert.Equal(ActivityKind.Client, activity.Kind);
+        Assert.Equal($"{backend.BaseAddress}headers", activity.GetTagItem("url.full"));
+        Assert.Equal(backend.Port, activity.GetTagItem("server.port"));
+        Assert.Equal("GET", activity.GetTagItem("http.request.method"));
+        Assert.Equal(200, activity.GetTagItem("http.response.status_code"));
+        Assert.Equal("payments", activity.GetTagItem("invoker.profile"));
+        Assert.Equal("ok", activity.GetTagItem("invoker.outcome"));
+        AssertNoSecrets(activity);
+        // The backend's request continues the invocation's trace (its parent: the HTTP client's span under "invoke").
+        Assert.StartsWith($"00-{activity.TraceId}-", seen.GetProperty("traceparent")[0].GetString());
+        Assert.DoesNotContain(QuerySecret, host.Logs.All);
+        Assert.DoesNotContain(BodySecret, host.Logs.All);
+    }
+
     private static void AssertNoSecrets(Activity activity)
     {
         foreach (var (key, value) in activity.TagObjects)

@@ -47,6 +47,38 @@ public sealed class CallerTests
     private static HttpClient Anonymous(InvokerHost host) => new() { BaseAddress = host.Client.BaseAddress };
 
     [Fact]
+    public async Task Forward_mode_applies_the_caller_mode_and_never_passes_the_callers_certificate_on()
+    {
+        var routes = new BackendRoutes();
+        await using var backend = await Pki.StartBackendAsync(routes.Map);
+        using var files = new TempFiles();
+        var settings = CertificateCallers(files, backend.Port, "CertificateRequired", trustForwarded: true);
+        settings["Invoker:Profiles:payments:BaseUrl"] = backend.BaseAddress.ToString();
+        await using var host = await InvokerHost.StartAsync(settings);
+        using var anonymous = Anonymous(host);
+
+        var withCertificate = new HttpRequestMessage(HttpMethod.Get, "/api/forward/payments/headers");
+        withCertificate.Headers.Add(CallerCertificates.ForwardedHeader, Convert.ToBase64String(CallerCertificate.RawData));
+        using (var ok = await anonymous.SendAsync(withCertificate))
+        {
+            var headers = await InvokerHost.ReadAsync(ok, 200);
+            Assert.False(headers.TryGetProperty(CallerCertificates.ForwardedHeader.ToLowerInvariant(), out _));
+        }
+        // Certificate required: the key alone is not enough, and the refusal is marked as ours.
+        using (var keyOnly = await host.Client.GetAsync("/api/forward/payments/headers"))
+        {
+            Assert.Equal(401, (int)keyOnly.StatusCode);
+            Assert.Equal(ErrorCodes.Unauthenticated, keyOnly.Headers.GetValues("invoker-error").Single());
+        }
+        var unlisted = new HttpRequestMessage(HttpMethod.Get, "/api/forward/payments/headers");
+        unlisted.Headers.Add(CallerCertificates.ForwardedHeader, Convert.ToBase64String(OtherCaller.RawData));
+        using (var refused = await anonymous.SendAsync(unlisted))
+        {
+            Assert.Equal(401, (int)refused.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task Certificate_required_mode_accepts_a_listed_forwarded_certificate_and_refuses_the_rest()
     {
         await using var backend = await Pki.StartBackendAsync();
