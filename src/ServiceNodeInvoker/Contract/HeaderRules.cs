@@ -31,6 +31,8 @@ public static class HeaderRules
     private static readonly HashSet<string> OursOnly = new(StringComparer.OrdinalIgnoreCase)
     {
         "x-functions-key", "X-ARR-ClientCert", "invoker-timeout", "Expect",
+        // The Functions host's own, on the request it hands the worker.
+        "x-ms-invocation-id",
         // W3C trace context: the invocation's own span is propagated in their place (a child of the caller's).
         "traceparent", "tracestate",
     };

@@ -226,7 +226,7 @@ public sealed partial class InvokeEndpoint(
                     await context.Response.Body.WriteAsync(slice, context.RequestAborted);
                     rest = rest[slice.Length..];
                 }
-                Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, HostKey.FromUri(outcome.Request.Url).ToString(),
+                Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, outcome.Target.ToString(),
                     (int)outcome.Response.StatusCode, duration.TotalMilliseconds, "envelope");
             }
         }

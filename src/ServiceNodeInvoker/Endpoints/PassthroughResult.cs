@@ -65,7 +65,7 @@ internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRec
             {
                 System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
             }
-            InvokeEndpoint.Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, HostKey.FromUri(outcome.Request.Url).ToString(),
+            InvokeEndpoint.Log.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, outcome.Target.ToString(),
                 status, outcome.Elapsed.TotalMilliseconds, forward ? "forward" : "passthrough");
         }
     }

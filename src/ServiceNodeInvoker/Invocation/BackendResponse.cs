@@ -12,10 +12,16 @@ namespace ServiceNodeInvoker.Invocation;
 /// </summary>
 public static class BackendResponse
 {
+    /// <summary>The backend's host:port, worked out only when a message names it.</summary>
+    private readonly struct Target(Uri url)
+    {
+        public override string ToString() => HostKey.FromUri(url).ToString();
+    }
+
     /// <summary>The problem with the answer, or null when it can be relayed.</summary>
     public static InvokerException? Check(HttpResponseMessage response, Uri url, TlsProfile profile)
     {
-        var target = HostKey.FromUri(url);
+        var target = new Target(url); // named only when something is wrong
         if ((int)response.StatusCode == 101)
         {
             return Invalid($"{target} answered 101 Switching Protocols although no protocol upgrade was asked for (profile '{profile.Name}').");

@@ -18,9 +18,13 @@ public sealed class InvocationOutcome(
     CancellationTokenSource timeout,
     CancellationToken callerAborted,
     TimeProvider time,
-    long startedAt) : IDisposable
+    long startedAt,
+    Profiles.HostKey target) : IDisposable
 {
     public InvocationRequest Request => request;
+
+    /// <summary>The backend's host:port, as logs and messages name it.</summary>
+    public Profiles.HostKey Target => target;
     public TlsProfile Profile => profile;
     public ProfileMaterial Material => material;
     public ProfileTransport Transport => lease.Transport;

@@ -56,7 +56,7 @@ public sealed partial class Invoker(
                 response.Dispose();
                 throw refused;
             }
-            return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started);
+            return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started, target);
         }
         catch (Exception e)
         {
@@ -72,7 +72,7 @@ public sealed partial class Invoker(
             {
                 certificates.For(profile).RequestEarlyRefresh();
             }
-            Log.Failed(logger, profile.Name, request.Method.Method, HostKey.FromUri(request.Url).ToString(), error.Code,
+            Log.Failed(logger, profile.Name, request.Method.Method, target.ToString(), error.Code,
                 time.GetElapsedTime(started).TotalMilliseconds, Telemetry.LogText.Escape(error.Message));
             throw error;
         }

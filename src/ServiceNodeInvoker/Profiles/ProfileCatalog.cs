@@ -59,7 +59,7 @@ public sealed class ProfileCatalog
             throw new InvokerException(ErrorCodes.TargetNotAllowed,
                 $"Only https URLs are called (the URL's scheme is '{url.Scheme}').", "url");
         }
-        if (url.OriginalString.Contains('\\') || url.OriginalString.Any(char.IsWhiteSpace))
+        if (HasBackslashOrWhitespace(url.OriginalString))
         {
             // Parsers disagree on these (WHATWG treats \ as /, others do not): refuse rather than guess.
             throw new InvokerException(ErrorCodes.TargetNotAllowed, "URLs with backslashes or whitespace are not called.", "url");
@@ -77,6 +77,18 @@ public sealed class ProfileCatalog
             throw new InvokerException(ErrorCodes.TargetNotAllowed, "The URL has no host.", "url");
         }
         return HostKey.FromUri(url);
+    }
+
+    private static bool HasBackslashOrWhitespace(string text)
+    {
+        foreach (var c in text)
+        {
+            if (c == '\\' || char.IsWhiteSpace(c))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static TlsProfile Build(string name, ProfileOptions o) => new()

@@ -154,6 +154,7 @@ public sealed class FunctionsAppTests
         {
             using var seen = JsonDocument.Parse(await byHeader.Content.ReadAsStringAsync());
             Assert.False(seen.RootElement.TryGetProperty("x-functions-key", out _));
+            Assert.False(seen.RootElement.TryGetProperty("x-ms-invocation-id", out _)); // the host's own, to the worker
             Assert.Equal("kept", seen.RootElement.GetProperty("x-custom")[0].GetString());
             Assert.True(byHeader.Headers.Contains("invoker-duration-ms"));
         }
