@@ -16,7 +16,7 @@ namespace ServiceNodeInvoker.Bench;
 /// </summary>
 public static partial class ExternalLoad
 {
-    /// <param name="Variants">Extra passthrough contenders, each with one more environment variable (KEY=VALUE): A/B runs of runtime settings, interleaved with the rest.</param>
+    /// <param name="Variants">Extra contenders, each with one more environment variable (KEY=VALUE for passthrough, MODE:KEY=VALUE for another mode): A/B runs of runtime settings, interleaved with the rest.</param>
     public sealed record Options(TimeSpan Duration, int Rounds, int[] Concurrencies, int[] Sizes, string? Only, IReadOnlyList<string>? Variants = null);
 
     private sealed record Sample(double RequestsPerSecond, double P50Ms, double P99Ms, long Requests, long Errors,
@@ -45,7 +45,10 @@ public static partial class ExternalLoad
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward"));
             foreach (var variant in options.Variants ?? [])
             {
-                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough", variant));
+                // "KEY=VALUE" for passthrough, "MODE:KEY=VALUE" for another mode (forward, envelope).
+                var (mode, setting) = variant.IndexOf(':') is var colon and > 0 && colon < variant.IndexOf('=')
+                    ? (variant[..colon], variant[(colon + 1)..]) : ("passthrough", variant);
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, mode, setting));
             }
             if (options.Only is { } only)
             {
@@ -444,7 +447,7 @@ public static partial class ExternalLoad
             string Envelope(BackendNginx b, int size) => $"{{\"method\":\"GET\",\"url\":\"{b.Url(size)}\",\"response\":\"{mode}\"}}";
             if (mode == "forward")
             {
-                return new ExternalProcess("invoker, forward", process, port,
+                return new ExternalProcess(variant is null ? "invoker, forward" : $"invoker, forward ({variant})", process, port,
                     (_, size) => GetScript() + $"wrk.path = \"/api/forward/bench{BackendNginx.PathFor(size)}\"\nwrk.headers[\"{ApiKeyAuthenticator.HeaderName}\"] = \"{StandaloneHostProcess.ApiKey}\"\n",
                     (_, size) => new HttpRequestMessage(HttpMethod.Get, $"/api/forward/bench{BackendNginx.PathFor(size)}")
                     {
