@@ -30,32 +30,15 @@ public sealed class ForwardEndpoint(
 
     public static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-    public async Task<IResult> HandleAsync(HttpContext context, string profileName)
-    {
-        var record = telemetry.Begin();
-        try
-        {
-            var result = await HandleCoreAsync(context, profileName, record);
-            if (result is not InvokeEndpoint.IOwnsRecord)
-            {
-                record.Dispose();
-            }
-            return result;
-        }
-        catch
-        {
-            record.Dispose();
-            throw;
-        }
-    }
+    public Task<IResult> HandleAsync(HttpContext context, string profileName) =>
+        InvocationSteps.WithRecordAsync(telemetry, record => HandleCoreAsync(context, profileName, record));
 
     private async Task<IResult> HandleCoreAsync(HttpContext context, string profileName, InvocationRecord record)
     {
-        var caller = await callers.AuthenticateInvocationAsync(context);
-        if (!caller.Authenticated)
+        var (caller, refusal) = await InvocationSteps.AuthenticateAsync(callers, context, record, logger, forward: true);
+        if (refusal is not null)
         {
-            InvokeEndpoint.Log.Rejected(logger, ErrorCodes.Unauthenticated, "-", LogText.Escape(caller.Problem));
-            return Problem(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record);
+            return refusal;
         }
         InvocationRequest request;
         try
@@ -64,36 +47,10 @@ public sealed class ForwardEndpoint(
         }
         catch (InvokerException e)
         {
-            InvokeEndpoint.Log.Rejected(logger, e.Code, LogText.Escape(e.Field ?? "-"), LogText.Escape(e.Message));
-            return Problem(e, context, record);
+            return InvocationSteps.Rejected(e, context, record, logger, forward: true);
         }
-
-        InvocationOutcome outcome;
-        try
-        {
-            outcome = await invoker.SendAsync(request, caller.Caller, record, context.RequestAborted);
-        }
-        catch (InvokerException e)
-        {
-            if (e.Status < 500 || e.Code == ErrorCodes.CertificateUnavailable)
-            {
-                InvokeEndpoint.Log.Rejected(logger, e.Code, LogText.Escape(e.Field ?? "-"), LogText.Escape(e.Message));
-            }
-            return Problem(e, context, record);
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            record.Cut("caller-gone");
-            context.Abort();
-            return Results.Empty;
-        }
-        if (InvokeEndpoint.DeclaredBodyLength(outcome) > outcome.Profile.MaxResponseBytes)
-        {
-            var tooLarge = InvokeEndpoint.TooLarge(outcome.Profile, outcome.Profile.MaxResponseBytes);
-            outcome.Dispose();
-            return Problem(tooLarge, context, record);
-        }
-        return new PassthroughResult(outcome, record, logger, forward: true);
+        var (outcome, failure) = await InvocationSteps.SendAsync(invoker, request, caller.Caller, context, record, logger, forward: true);
+        return outcome is null ? failure! : new PassthroughResult(outcome, record, logger, forward: true);
     }
 
     /// <summary>The invocation the caller's request describes: target, method, headers, timeout and streamed body.</summary>
@@ -144,12 +101,5 @@ public sealed class ForwardEndpoint(
             Timeout = timeout,
             Response = ResponseMode.Passthrough,
         };
-    }
-
-    private static IResult Problem(InvokerException error, HttpContext context, InvocationRecord record)
-    {
-        record.Failed(error);
-        context.Response.Headers[ErrorHeader] = error.Code;
-        return ProblemResponse.From(error, context);
     }
 }

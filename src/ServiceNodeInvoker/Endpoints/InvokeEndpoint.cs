@@ -30,38 +30,15 @@ public sealed partial class InvokeEndpoint(
     /// <summary>What an envelope of a body this long reserves in the buffered-response budget.</summary>
     public static long EnvelopeNeed(long bodyLength) => EnvelopeResult.Need(bodyLength);
 
-    public async Task<IResult> HandleAsync(HttpContext context)
-    {
-        var record = telemetry.Begin();
-        try
-        {
-            var result = await HandleCoreAsync(context, record);
-            if (result is not IOwnsRecord)
-            {
-                record.Dispose(); // the results that stream own the record and end it when done
-            }
-            return result;
-        }
-        catch
-        {
-            record.Dispose();
-            throw;
-        }
-    }
-
-    private IResult Problem(InvokerException error, HttpContext context, InvocationRecord record)
-    {
-        record.Failed(error);
-        return ProblemResponse.From(error, context);
-    }
+    public Task<IResult> HandleAsync(HttpContext context) =>
+        InvocationSteps.WithRecordAsync(telemetry, record => HandleCoreAsync(context, record));
 
     private async Task<IResult> HandleCoreAsync(HttpContext context, InvocationRecord record)
     {
-        var caller = await callers.AuthenticateInvocationAsync(context);
-        if (!caller.Authenticated)
+        var (caller, refusal) = await InvocationSteps.AuthenticateAsync(callers, context, record, logger, forward: false);
+        if (refusal is not null)
         {
-            Log.Rejected(logger, ErrorCodes.Unauthenticated, "-", LogText.Escape(caller.Problem));
-            return Problem(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record);
+            return refusal;
         }
         InvocationRequest request;
         try
@@ -73,8 +50,7 @@ public sealed partial class InvokeEndpoint(
         }
         catch (InvokerException e)
         {
-            Log.Rejected(logger, e.Code, LogText.Escape(e.Field ?? "-"), LogText.Escape(e.Message));
-            return Problem(e, context, record);
+            return InvocationSteps.Rejected(e, context, record, logger, forward: false);
         }
         catch (BadHttpRequestException e)
         {
@@ -91,31 +67,10 @@ public sealed partial class InvokeEndpoint(
             return Results.Empty;
         }
 
-        InvocationOutcome outcome;
-        try
+        var (outcome, failure) = await InvocationSteps.SendAsync(invoker, request, caller.Caller, context, record, logger, forward: false);
+        if (outcome is null)
         {
-            outcome = await invoker.SendAsync(request, caller.Caller, record, context.RequestAborted);
-        }
-        catch (InvokerException e)
-        {
-            if (e.Status < 500 || e.Code == ErrorCodes.CertificateUnavailable)
-            {
-                Log.Rejected(logger, e.Code, LogText.Escape(e.Field ?? "-"), LogText.Escape(e.Message));
-            }
-            return Problem(e, context, record);
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            record.Cut("caller-gone");
-            context.Abort();
-            return Results.Empty;
-        }
-
-        var limit = outcome.Profile.MaxResponseBytes;
-        if (DeclaredBodyLength(outcome) > limit)
-        {
-            outcome.Dispose();
-            return Problem(TooLarge(outcome.Profile, limit), context, record);
+            return failure!;
         }
         return request.Response == ResponseMode.Passthrough
             ? new PassthroughResult(outcome, record, logger, forward: false)
@@ -127,15 +82,15 @@ public sealed partial class InvokeEndpoint(
         var reservation = budget.Open();
         try
         {
-            if (DeclaredBodyLength(outcome) is { } declared)
+            if (outcome.DeclaredBodyLength is { } declared)
             {
                 // All of it at once (the body and the envelope built from it): taking the body's share now and the
                 // envelope's later would let responses in flight hold half each and starve one another.
                 await reservation.GrowToAsync(EnvelopeResult.Need(declared), outcome.Token);
             }
             var stream = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
-            var body = await BoundedBody.ReadAsync(stream, DeclaredBodyLength(outcome),
-                outcome.Profile.MaxResponseBytes, () => TooLarge(outcome.Profile, outcome.Profile.MaxResponseBytes), outcome.Token, reservation);
+            var body = await BoundedBody.ReadAsync(stream, outcome.DeclaredBodyLength,
+                outcome.Profile.MaxResponseBytes, () => InvocationSteps.TooLarge(outcome.Profile), outcome.Token, reservation);
             return new EnvelopeResult(outcome, body, reservation, outcome.Elapsed, record, logger);
         }
         catch (Exception e)
@@ -148,35 +103,16 @@ public sealed partial class InvokeEndpoint(
                 context.Abort();
                 return Results.Empty;
             }
-            var error = ClassifyBodyFailure(e, outcome);
+            var error = outcome.ClassifyBodyFailure(e);
             Log.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
-            return Problem(error, context, record);
+            return InvocationSteps.Problem(error, context, record, forward: false);
         }
     }
-
-    /// <summary>A failure while reading the backend's body, classified the one way the invoker classifies failures.</summary>
-    internal static InvokerException ClassifyBodyFailure(Exception e, InvocationOutcome outcome) =>
-        FailureClassifier.Classify(e, outcome.Profile, outcome.Request, outcome.TimedOut, presentedClientCertificate: false);
-
-    /// <summary>True when the backend's answer has no body, whatever its Content-Length says: HEAD, 204, 304.</summary>
-    internal static bool HasNoBody(InvocationOutcome outcome) =>
-        outcome.Request.Method == HttpMethod.Head || (int)outcome.Response.StatusCode is 204 or 304;
-
-    /// <summary>The body length the backend announced; a HEAD, 204 or 304 answer carries none.</summary>
-    internal static long? DeclaredBodyLength(InvocationOutcome outcome) =>
-        HasNoBody(outcome) ? 0 : ResponseHeaders.ContentLength(outcome.Response);
-
-    internal static InvokerException TooLarge(TlsProfile profile, long limit) =>
-        new(ErrorCodes.ResponseTooLarge,
-            $"The backend's response body is larger than {limit} bytes, the MaxResponseBytes of profile '{profile.Name}'.");
-
-    /// <summary>A result that ends the invocation's telemetry itself, once it has written the reply.</summary>
-    internal interface IOwnsRecord;
 
     /// <summary>Writes the envelope from the buffered body, then releases everything.</summary>
     private sealed class EnvelopeResult(
         InvocationOutcome outcome, BoundedBody body, ResponseBufferBudget.Reservation reservation, TimeSpan duration, InvocationRecord record, ILogger logger)
-        : IResult, IOwnsRecord
+        : IResult, InvocationSteps.IOwnsRecord
     {
         private const int WriteSlice = 64 * 1024;
 
@@ -204,8 +140,7 @@ public sealed partial class InvokeEndpoint(
                 }
                 catch (InvokerException busy)
                 {
-                    record.Failed(busy);
-                    await ProblemResponse.From(busy, context).ExecuteAsync(context);
+                    await InvocationSteps.Problem(busy, context, record, forward: false).ExecuteAsync(context);
                     return;
                 }
                 // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.

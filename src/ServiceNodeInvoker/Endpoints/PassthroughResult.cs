@@ -14,7 +14,7 @@ namespace ServiceNodeInvoker.Endpoints;
 /// Until the first byte of the reply has left, any failure (too large, a broken body, a timeout)
 /// is still answered with a problem; after that, cutting the connection is the only honest signal.
 /// </summary>
-internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRecord record, ILogger logger, bool forward) : IResult, InvokeEndpoint.IOwnsRecord
+internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRecord record, ILogger logger, bool forward) : IResult, InvocationSteps.IOwnsRecord
 {
     private const int BufferSize = 64 * 1024;
 
@@ -40,7 +40,7 @@ internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRec
                     copied += read;
                     if (copied > limit)
                     {
-                        await FailAsync(context, InvokeEndpoint.TooLarge(outcome.Profile, limit), "response-too-large",
+                        await FailAsync(context, InvocationSteps.TooLarge(outcome.Profile), "response-too-large",
                             $"the body exceeded MaxResponseBytes ({limit})");
                         return;
                     }
@@ -56,7 +56,7 @@ internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRec
                     context.Abort();
                     return;
                 }
-                var error = InvokeEndpoint.ClassifyBodyFailure(e, outcome);
+                var error = outcome.ClassifyBodyFailure(e);
                 await FailAsync(context, error, outcome.TimedOut ? "timeout" : "stream-broken",
                     outcome.TimedOut ? "the timeout passed while streaming" : $"the backend's body broke off ({e.GetType().Name})");
                 return;
@@ -73,7 +73,7 @@ internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRec
     private void WriteHead(HttpResponse response)
     {
         response.StatusCode = (int)outcome.Response.StatusCode;
-        var noBody = InvokeEndpoint.HasNoBody(outcome);
+        var noBody = outcome.HasNoBody;
         foreach (var (name, values) in ResponseHeaders.EndToEnd(outcome.Response))
         {
             if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
@@ -107,9 +107,8 @@ internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRec
         {
             // Nothing has left yet: the caller gets a problem reply instead of a cut connection.
             context.Response.Clear();
-            record.Failed(error);
             InvokeEndpoint.Log.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
-            await ProblemResponse.From(error, context).ExecuteAsync(context);
+            await InvocationSteps.Problem(error, context, record, forward).ExecuteAsync(context);
             return;
         }
         record.Cut(cut);

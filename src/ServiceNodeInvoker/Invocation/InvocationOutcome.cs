@@ -37,6 +37,16 @@ public sealed class InvocationOutcome(
 
     public TimeSpan Elapsed => time.GetElapsedTime(startedAt);
 
+    /// <summary>True when the backend's answer has no body, whatever its Content-Length says: HEAD, 204, 304.</summary>
+    public bool HasNoBody => request.Method == HttpMethod.Head || (int)response.StatusCode is 204 or 304;
+
+    /// <summary>The body length the backend announced; a HEAD, 204 or 304 answer carries none.</summary>
+    public long? DeclaredBodyLength => HasNoBody ? 0 : Endpoints.ResponseHeaders.ContentLength(response);
+
+    /// <summary>A failure while reading the backend's body, classified the one way the invoker classifies failures.</summary>
+    public Contract.InvokerException ClassifyBodyFailure(Exception e) =>
+        FailureClassifier.Classify(e, profile, request, TimedOut, presentedClientCertificate: false);
+
     public void Dispose()
     {
         response.Dispose();

@@ -96,6 +96,12 @@ public sealed class ForwardModeTests : IAsyncLifetime
                 }
             });
             app.MapGet("/v1/slow", async (HttpContext c) => await Task.Delay(Timeout.Infinite, c.RequestAborted));
+            app.MapGet("/v1/headers-then-stall", async (HttpContext c) =>
+            {
+                c.Response.ContentType = "application/json";
+                await c.Response.Body.FlushAsync(); // the status and headers leave; the body never comes
+                await Task.Delay(Timeout.Infinite, c.RequestAborted);
+            });
             app.MapGet("/v1/problem", () => Results.Problem("the backend's own problem", statusCode: 409, extensions: new Dictionary<string, object?> { ["code"] = "conflict" }));
             app.MapGet("/v1/redirect", () => Results.Redirect("https://elsewhere.example/next"));
             app.MapGet("/v1", () => Results.Text("the base itself"));
@@ -414,6 +420,16 @@ public sealed class ForwardModeTests : IAsyncLifetime
         });
         await AssertErrorAsync(response, 504, "backend-timeout");
         Assert.InRange(watch.Elapsed.TotalSeconds, 0.4, 10);
+    }
+
+    [Fact]
+    public async Task A_timeout_after_the_backends_headers_but_before_its_body_is_still_a_marked_problem()
+    {
+        using var response = await _host.Client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/pay/headers-then-stall")
+        {
+            Headers = { { ForwardEndpoint.TimeoutHeader, "0.5" } },
+        });
+        await AssertErrorAsync(response, 504, "backend-timeout");
     }
 
     [Fact]
