@@ -221,7 +221,7 @@ public sealed class Nginx : Contender
             await Run("sh", "-c \"nginx -s stop || true\"");
             if (!File.Exists("/usr/sbin/nginx")) { return null; }
         }
-        var port = FreePort();
+        var port = ExternalLoad.FreePort();
         var prefix = Path.Combine(pki.Directory, "nginx");
         Directory.CreateDirectory(Path.Combine(prefix, "logs"));
         var conf = Path.Combine(prefix, "nginx.conf");
@@ -241,18 +241,7 @@ public sealed class Nginx : Contender
               server {
                 listen 127.0.0.1:{{port}};
                 location / {
-                  proxy_pass https://backend;
-                  proxy_http_version 1.1;
-                  proxy_set_header Connection "";
-                  proxy_set_header Host localhost;
-                  proxy_ssl_certificate {{pki.ClientChainPem}};
-                  proxy_ssl_certificate_key {{pki.ClientKeyPem}};
-                  proxy_ssl_trusted_certificate {{pki.RootPem}};
-                  proxy_ssl_verify on;
-                  proxy_ssl_verify_depth 3;
-                  proxy_ssl_name localhost;
-                  proxy_ssl_server_name on;
-                  proxy_ssl_session_reuse off;
+                  {{ProxySsl(pki)}}
                 }
               }
             }
@@ -274,6 +263,14 @@ public sealed class Nginx : Contender
         return null;
     }
 
+    /// <summary>The location's directives: upstream keep-alive, leaf + chain, the backend verified against the bench root, no session reuse.</summary>
+    public static string ProxySsl(BenchPki pki) => $"""
+        proxy_pass https://backend; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host localhost;
+        proxy_ssl_certificate {pki.ClientChainPem}; proxy_ssl_certificate_key {pki.ClientKeyPem};
+        proxy_ssl_trusted_certificate {pki.RootPem}; proxy_ssl_verify on; proxy_ssl_verify_depth 3;
+        proxy_ssl_name localhost; proxy_ssl_server_name on; proxy_ssl_session_reuse off;
+        """;
+
     public override string Name => "nginx proxy_ssl";
 
     public override HttpRequestMessage Request(byte[] payload) => new(HttpMethod.Post, "/data") { Content = Json(payload) };
@@ -282,13 +279,6 @@ public sealed class Nginx : Contender
     {
         await base.DisposeAsync();
         if (!_process.HasExited) { _process.Kill(); await _process.WaitForExitAsync(); }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task Run(string file, string arguments)

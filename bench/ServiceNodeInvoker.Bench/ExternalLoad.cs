@@ -150,8 +150,7 @@ public static partial class ExternalLoad
         var proxyCpu = contender.CpuSeconds() - proxyBefore;
         var backendCpu = backend.CpuSeconds() - backendBefore;
         var requests = long.Parse(Match(output, @"(\d+) requests in") ?? "0", CultureInfo.InvariantCulture);
-        var errors = long.Parse(Match(output, @"Non-2xx or 3xx responses: (\d+)") ?? "0", CultureInfo.InvariantCulture)
-            + (Match(output, @"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)") is null ? 0 : SocketErrors(output));
+        var errors = long.Parse(Match(output, @"Non-2xx or 3xx responses: (\d+)") ?? "0", CultureInfo.InvariantCulture) + SocketErrors(output);
         var rps = double.Parse(Match(output, @"Requests/sec:\s+([\d.]+)") ?? "0", CultureInfo.InvariantCulture);
         // bash's `times`: the second line is the children's (wrk's) user and system time.
         var times = TimesPattern().Matches(output);
@@ -164,7 +163,7 @@ public static partial class ExternalLoad
     private static long SocketErrors(string output)
     {
         var m = Regex.Match(output, @"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)");
-        return Enumerable.Range(1, 4).Sum(i => long.Parse(m.Groups[i].Value, CultureInfo.InvariantCulture));
+        return m.Success ? Enumerable.Range(1, 4).Sum(i => long.Parse(m.Groups[i].Value, CultureInfo.InvariantCulture)) : 0;
     }
 
     private static string? Match(string text, string pattern) => Regex.Match(text, pattern) is { Success: true } m ? m.Groups[1].Value : null;
@@ -235,6 +234,10 @@ public static partial class ExternalLoad
         return total / 100.0; // USER_HZ
     }
 
+    /// <summary>nginx's temporary folders inside its own prefix (the defaults need root-owned paths).</summary>
+    private static string TempPaths(string prefix) => string.Join(' ',
+        new[] { "client_body", "proxy", "fastcgi", "uwsgi", "scgi" }.Select(kind => $"{kind}_temp_path {prefix}/tmp/{kind};"));
+
     /// <summary>The mTLS backend every proxy talks to: nginx, one worker, static JSON files.</summary>
     public sealed class BackendNginx : IAsyncDisposable
     {
@@ -275,11 +278,7 @@ public static partial class ExternalLoad
                 events { worker_connections 4096; }
                 http {
                   access_log off;
-                  client_body_temp_path {{prefix}}/tmp/body;
-                  proxy_temp_path {{prefix}}/tmp/proxy;
-                  fastcgi_temp_path {{prefix}}/tmp/fastcgi;
-                  uwsgi_temp_path {{prefix}}/tmp/uwsgi;
-                  scgi_temp_path {{prefix}}/tmp/scgi;
+                  {{TempPaths(prefix)}}
                   keepalive_requests 10000000;
                   keepalive_timeout 300s;
                   server {
@@ -330,22 +329,12 @@ public static partial class ExternalLoad
         public int Pid => _process.Id;
         public double CpuSeconds() => TreeCpuSeconds(_process.Id);
 
-        private static readonly Dictionary<string, string> Scripts = [];
-
-        /// <summary>The wrk Lua script (written once per contender and size) that sends this contender's request.</summary>
+        /// <summary>The wrk Lua script that sends this contender's request for a body of this size.</summary>
         public string WrkScript(BackendNginx backend, int size)
         {
-            var text = _script(backend, size);
-            lock (Scripts)
-            {
-                if (!Scripts.TryGetValue(text, out var path))
-                {
-                    path = Path.Combine(backend.Root, "..", $"wrk-{Scripts.Count}.lua");
-                    File.WriteAllText(path, text);
-                    Scripts[text] = path;
-                }
-                return path;
-            }
+            var path = Path.Combine(backend.Root, "..", $"wrk-{string.Concat(Name.Where(char.IsLetterOrDigit))}-{size}.lua");
+            File.WriteAllText(path, _script(backend, size));
+            return path;
         }
 
         /// <summary>One request first: the contender must really return the payload, or its numbers mean nothing.</summary>
@@ -381,28 +370,13 @@ public static partial class ExternalLoad
                 events { worker_connections 4096; }
                 http {
                   access_log {{prefix}}/logs/access.log combined;
-                  client_body_temp_path {{prefix}}/tmp/body;
-                  proxy_temp_path {{prefix}}/tmp/proxy;
-                  fastcgi_temp_path {{prefix}}/tmp/fastcgi;
-                  uwsgi_temp_path {{prefix}}/tmp/uwsgi;
-                  scgi_temp_path {{prefix}}/tmp/scgi;
+                  {{TempPaths(prefix)}}
                   keepalive_requests 10000000;
                   upstream backend { server 127.0.0.1:{{backend.Port}}; keepalive 128; keepalive_requests 10000000; }
                   server {
                     listen 127.0.0.1:{{port}};
                     location / {
-                      proxy_pass https://backend;
-                      proxy_http_version 1.1;
-                      proxy_set_header Connection "";
-                      proxy_set_header Host localhost;
-                      proxy_ssl_certificate {{pki.ClientChainPem}};
-                      proxy_ssl_certificate_key {{pki.ClientKeyPem}};
-                      proxy_ssl_trusted_certificate {{pki.RootPem}};
-                      proxy_ssl_verify on;
-                      proxy_ssl_verify_depth 3;
-                      proxy_ssl_name localhost;
-                      proxy_ssl_server_name on;
-                      proxy_ssl_session_reuse off;
+                      {{Nginx.ProxySsl(pki)}}
                     }
                   }
                 }

@@ -18,10 +18,7 @@ public static class StandaloneHostProcess
     public static ProcessStartInfo StartInfo(BenchPki pki, int backendPort, out int port, string? logLevel)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
-        using var portProbe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        portProbe.Start();
-        port = ((System.Net.IPEndPoint)portProbe.LocalEndpoint).Port;
-        portProbe.Stop();
+        port = ExternalLoad.FreePort();
         var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         var env = start.Environment;
         env["Invoker__AllowLoopback"] = "true";

@@ -27,6 +27,7 @@ public sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportExte
     private readonly ConsoleFormatter _formatter;
     private readonly ConcurrentDictionary<string, BatchedLogger> _loggers = new();
     private readonly Lock _gate = new();
+    private readonly Lock _writing = new();
     private readonly Stream _output;
     private readonly Timer _timer;
     private StringBuilder _pending = new();
@@ -71,7 +72,7 @@ public sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportExte
     /// <summary>Writes what has collected (one write, then a flush of the stream).</summary>
     public void Flush()
     {
-        lock (_output) // one writer at a time, in the order the batches were taken
+        lock (_writing) // one writer at a time, in the order the batches were taken
         {
             StringBuilder batch;
             lock (_gate)
