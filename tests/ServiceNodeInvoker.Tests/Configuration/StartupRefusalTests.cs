@@ -62,6 +62,7 @@ public sealed class StartupRefusalTests
         ("profile name with a dot", ["Invoker__Profiles__my.profile__Hosts__0=m.contoso.com"], "Invoker:Profiles:my.profile: the profile name 'my.profile' is invalid"),
         ("client id that is no GUID", ["Invoker__ManagedIdentityClientId=my-identity"], "Invoker:ManagedIdentityClientId: 'my-identity' is not a client id"),
         ("base URL on a host the profile does not own", ["Invoker__Profiles__a__BaseUrl=https://b.contoso.com/v1"], "Invoker:Profiles:a:BaseUrl: its host:port b.contoso.com:443 is not one of the profile's Hosts"),
+        ("misspelt base URL", ["Invoker__Profiles__a__BaseUlr=https://a.contoso.com/v1"], "Invoker:Profiles:a:BaseUlr: unknown setting; did you mean 'BaseUrl'?"),
         ("base URL over http", ["Invoker__Profiles__a__BaseUrl=http://a.contoso.com/v1"], "Invoker:Profiles:a:BaseUrl: 'http://a.contoso.com/v1' is not an absolute https URL"),
         ("base URL with a query", ["Invoker__Profiles__a__BaseUrl=https://a.contoso.com/v1?key=1"], "Invoker:Profiles:a:BaseUrl: must have no query, fragment, user or backslash"),
         ("forwarded caller header that is no name", ["Invoker__Profiles__a__ForwardCallerHeaders__0=X Forwarded"], "Invoker:Profiles:a:ForwardCallerHeaders:0: 'X Forwarded' is not a header name"),
