@@ -95,4 +95,20 @@ public sealed class ForwardBackendsTests
         Assert.Equal("POST", seen.Method);
         Assert.Equal("{\"q\":1}", Encoding.UTF8.GetString(seen.Body));
     }
+
+    [Fact]
+    public async Task The_address_policy_applies_at_connect_time_in_forward_mode_too()
+    {
+        await using var backend = await TestPki.Instance.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Set("payments", "BaseUrl", backend.BaseAddress.ToString()).Settings;
+        settings["Invoker:AllowLoopback"] = "false"; // as deployed: localhost resolves to a loopback address, never dialled
+        await using var host = await InvokerHost.StartAsync(settings);
+
+        using var response = await host.Client.GetAsync("/api/forward/payments/echo");
+
+        Assert.Equal(403, (int)response.StatusCode);
+        Assert.Equal("target-not-allowed", response.Headers.GetValues(ForwardEndpoint.ErrorHeader).Single());
+        Assert.Equal(0, backend.Requests);
+    }
 }
