@@ -50,6 +50,18 @@ public static partial class StandaloneApp
         }));
 
         var app = builder.Build();
+        // A known route called with a method it does not take: a problem reply naming the methods it does, not an empty 405.
+        app.UseStatusCodePages(context =>
+        {
+            var http = context.HttpContext;
+            if (http.Response.StatusCode != StatusCodes.Status405MethodNotAllowed)
+            {
+                return Task.CompletedTask;
+            }
+            var allowed = http.Response.Headers.Allow.ToString();
+            return ProblemResponse.Create(Contract.ErrorCodes.MethodNotAllowed,
+                $"{http.Request.Path} does not take {http.Request.Method}" + (allowed.Length > 0 ? $": use {allowed}." : "."), null, http).ExecuteAsync(http);
+        });
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             if (!app.Services.GetRequiredService<ApiKeyAuthenticator>().HasKeys)

@@ -80,11 +80,11 @@ public static class ServiceCollectionExtensions
             .Configure(_ =>
             {
                 var section = configuration.GetSection(InvokerOptions.SectionName);
-                var problems = ConfigurationSchema.Check(section, typeof(InvokerOptions));
+                var problems = ConfigurationSchema.Check(section, typeof(InvokerOptions), out var faulty);
                 if (problems.Count > 0)
                 {
                     // List the other mistakes too: what binds despite the ones above is checked for meaning as well.
-                    problems.AddRange(InvokerOptionsValidator.ProblemsDespiteSchema(section, new InvokerHostInfo(host)));
+                    problems.AddRange(InvokerOptionsValidator.ProblemsDespiteSchema(section, new InvokerHostInfo(host), faulty));
                     throw new OptionsValidationException(Options.DefaultName, typeof(InvokerOptions), problems);
                 }
             })

@@ -99,7 +99,7 @@ public sealed class MutualTlsTests
         using var response = await host.InvokeAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
 
         var problem = await InvokerHost.AssertProblemAsync(response, 502, ErrorCodes.TlsHandshakeFailed);
-        Assert.Contains("does not chain to the profile's TrustedCa", problem.GetProperty("detail").GetString());
+        Assert.Contains("is neither sent by the backend nor in the profile's TrustedCa", problem.GetProperty("detail").GetString());
         // TLS 1.3 clients send their certificate before judging the server's, so the backend may have
         // seen our (public) certificate; what matters is that no request went out.
         Assert.Equal(0, backend.Requests);

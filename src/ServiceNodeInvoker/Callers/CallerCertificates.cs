@@ -132,8 +132,16 @@ public sealed class CallerCertificates
         chain.ChainPolicy.ApplicationPolicy.Add(new Oid(ClientAuthentication));
         if (!chain.Build(certificate))
         {
-            var status = string.Join(", ", chain.ChainStatus.Select(s => s.Status).Distinct());
-            return (null, $"the client certificate does not chain to the caller CA for client authentication ({status})");
+            var status = chain.ChainStatus.Select(s => s.Status).Distinct().ToList();
+            var last = chain.ChainElements.Count > 0 ? chain.ChainElements[^1].Certificate : certificate;
+            if (status.Contains(X509ChainStatusFlags.PartialChain) && !Certificates.CertificateFacts.IsSelfIssued(last))
+            {
+                // X-ARR-ClientCert carries the leaf alone: its issuing intermediate must come from the CA setting.
+                return (null, $"the client certificate '{certificate.Subject}' does not chain to the caller CA: its chain stops at '{last.Subject}', " +
+                    $"whose issuer '{last.Issuer}' is neither sent by the caller nor in Invoker:Callers:CertificateAuthority. " +
+                    "Add that intermediate (or the whole chain) to CertificateAuthority");
+            }
+            return (null, $"the client certificate does not chain to the caller CA for client authentication ({string.Join(", ", status)})");
         }
         var thumbprint = Convert.ToHexString(SHA256.HashData(certificate.RawData));
         if (_byThumbprint.TryGetValue(thumbprint, out var caller) || _bySubject.TryGetValue(certificate.Subject, out caller))

@@ -10,6 +10,11 @@ public sealed class FileCertificateSource(string path, string? password, Certifi
     public async Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken)
     {
         var content = await FileContent.ReadAsync(path, cancellationToken);
+        if (role == CertificateRole.Client && content.AsSpan().IndexOf("-----BEGIN "u8) >= 0)
+        {
+            throw new CertificateLoadException($"the file '{Path.GetFileName(path)}' is PEM text, not a PFX: Source=File takes a PKCS#12 (PFX) file. " +
+                "For PEM files set Source=Pem with CertificatePath, KeyPath (and ChainPath for the intermediates)");
+        }
         var certificates = role == CertificateRole.Client
             ? CertificateReader.ReadPkcs12(content, password)
             : CertificateReader.ReadCertificates(content, password);

@@ -8,13 +8,21 @@ namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>A point-in-time view of a profile's certificate state, for health and logs. Holds no secret material.</summary>
 /// <param name="Vault">Key Vault's own view of the client certificate at the last successful read.</param>
+/// <param name="Client">The client certificate as last loaded on its own (it may have loaded while the trusted CA did not).</param>
+/// <param name="TrustedCa">The trusted CA as last loaded on its own.</param>
+/// <param name="ClientError">Why the client certificate's last load failed (null: it loaded).</param>
+/// <param name="TrustedCaError">Why the trusted CA's last load failed (null: it loaded).</param>
 public sealed record CertificateState(
     ProfileMaterial? Material,
     DateTimeOffset? LastRefresh,
     DateTimeOffset? LastAttempt,
     string? LastError,
     DateTimeOffset? NextRefresh,
-    VaultView? Vault = null);
+    VaultView? Vault = null,
+    ClientCertificate? Client = null,
+    X509Certificate2Collection? TrustedCa = null,
+    string? ClientError = null,
+    string? TrustedCaError = null);
 
 /// <summary>
 /// The cached certificate material of one profile. Requests read the cached value and never call the
@@ -40,6 +48,10 @@ public sealed partial class ProfileCertificates(
     private string? _lastError;
     private DateTimeOffset? _nextRefresh;
     private VaultView? _vault;
+    private ClientCertificate? _client;
+    private X509Certificate2Collection? _trustedCa;
+    private string? _clientError;
+    private string? _trustedCaError;
     private DateTimeOffset? _lastEarlyRefresh;
     private int _consecutiveFailures;
     private ITimer? _timer;
@@ -58,7 +70,8 @@ public sealed partial class ProfileCertificates(
         {
             lock (_gate)
             {
-                return new CertificateState(_current, _lastRefresh, _lastAttempt, _lastError, _nextRefresh, _vault);
+                return new CertificateState(_current, _lastRefresh, _lastAttempt, _lastError, _nextRefresh, _vault,
+                    _current?.Client ?? _client, _current?.TrustedCa ?? _trustedCa, _clientError, _trustedCaError);
             }
         }
     }
@@ -84,7 +97,7 @@ public sealed partial class ProfileCertificates(
             {
                 if (current is null)
                 {
-                    throw Unavailable($"{Capitalised(e.Message)}.", e);
+                    throw Unavailable($"{Capitalised(e.Message)}.", e, Invocation.FailureCauses.CertificateLoadFailed);
                 }
                 // Expired and no newer one: fall through to the expiry error, which says so.
             }
@@ -95,11 +108,11 @@ public sealed partial class ProfileCertificates(
             if (client.NotAfter <= now)
             {
                 throw Unavailable($"The client certificate from {clientSource!.Description} expired on {client.NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'} " +
-                    $"({CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}); no newer certificate could be loaded.", null);
+                    $"({CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}); no newer certificate could be loaded.", null, Invocation.FailureCauses.ClientCertificateExpired);
             }
             if (client.NotBefore > now)
             {
-                throw Unavailable($"The client certificate from {clientSource!.Description} is not valid before {client.NotBefore:yyyy-MM-dd'T'HH:mm:ss'Z'}.", null);
+                throw Unavailable($"The client certificate from {clientSource!.Description} is not valid before {client.NotBefore:yyyy-MM-dd'T'HH:mm:ss'Z'}.", null, Invocation.FailureCauses.ClientCertificateNotYetValid);
             }
         }
         return current;
@@ -186,22 +199,53 @@ public sealed partial class ProfileCertificates(
     {
         try
         {
+            // Each part loads on its own, so health reports each one's state, not the other's failure.
             ClientCertificate? client = null;
             X509Certificate2Collection? trusted = null;
             VaultView? vault = null;
+            CertificateLoadException? clientFailure = null;
+            CertificateLoadException? trustedFailure = null;
             if (clientSource is not null)
             {
-                var loaded = await LoadPartAsync(clientSource, "the client certificate");
-                vault = loaded.Vault;
-                client = ClientCertificate.From(loaded);
+                try
+                {
+                    var loaded = await LoadPartAsync(clientSource, "the client certificate");
+                    vault = loaded.Vault;
+                    client = Part(clientSource, "the client certificate", () => ClientCertificate.From(loaded));
+                }
+                catch (CertificateLoadException e)
+                {
+                    clientFailure = e;
+                }
             }
             if (trustedCaSource is not null)
             {
-                trusted = (await LoadPartAsync(trustedCaSource, "the trusted CA")).Certificates;
-                if (trusted.Count == 0)
+                try
                 {
-                    throw new CertificateLoadException($"the trusted CA from {trustedCaSource.Description} holds no certificate");
+                    trusted = (await LoadPartAsync(trustedCaSource, "the trusted CA")).Certificates;
+                    if (trusted.Count == 0)
+                    {
+                        throw new CertificateLoadException($"the trusted CA from {trustedCaSource.Description} holds no certificate");
+                    }
                 }
+                catch (CertificateLoadException e)
+                {
+                    trusted = null;
+                    trustedFailure = e;
+                }
+            }
+            lock (_gate)
+            {
+                _client = client ?? _client;
+                _trustedCa = trusted ?? _trustedCa;
+                _clientError = clientFailure?.Message;
+                _trustedCaError = trustedFailure?.Message;
+            }
+            if (clientFailure is not null || trustedFailure is not null)
+            {
+                throw clientFailure is not null && trustedFailure is not null
+                    ? new CertificateLoadException($"{clientFailure.Message}; {trustedFailure.Message}", clientFailure, clientFailure.RetryAfter ?? trustedFailure.RetryAfter)
+                    : clientFailure ?? trustedFailure!;
             }
             var material = ProfileMaterial.Create(client, trusted);
             bool changed;
@@ -221,7 +265,8 @@ public sealed partial class ProfileCertificates(
             }
             if (changed && trusted is not null)
             {
-                Log.TrustedCaLoaded(logger, Owner, trusted.Count, string.Join("; ", trusted.Select(c => c.Subject)));
+                Log.TrustedCaLoaded(logger, name == CallerAuthorityName ? $"The caller CA ({CallerAuthorityName})" : $"The trusted CA of profile '{name}'",
+                    trusted.Count, string.Join("; ", trusted.Select(c => c.Subject)));
             }
             telemetry.RecordRefresh(name, success: true);
             if (client is not null)
@@ -267,6 +312,19 @@ public sealed partial class ProfileCertificates(
 
     private string Describe() => clientSource?.Description ?? trustedCaSource?.Description ?? "no source";
 
+    /// <summary>Makes something of a loaded part; its failures say which part and where from.</summary>
+    private static T Part<T>(ICertificateSource source, string part, Func<T> make)
+    {
+        try
+        {
+            return make();
+        }
+        catch (CertificateLoadException e)
+        {
+            throw new CertificateLoadException($"{part} from {source.Description} could not be used: {e.Message}", e, e.RetryAfter);
+        }
+    }
+
     /// <summary>Loads one part; its failures say which part and where from.</summary>
     private static async Task<LoadedCertificates> LoadPartAsync(ICertificateSource source, string part)
     {
@@ -287,16 +345,16 @@ public sealed partial class ProfileCertificates(
 
     private static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
-    private InvokerException Unavailable(string detail, Exception? inner) =>
-        new(ErrorCodes.CertificateUnavailable, $"{Capitalised(Owner)} cannot make calls: {detail}", inner: inner);
+    private InvokerException Unavailable(string detail, Exception? inner, string cause) =>
+        new(ErrorCodes.CertificateUnavailable, $"{Capitalised(Owner)} cannot make calls: {detail}", inner: inner) { Cause = cause };
 
     private static partial class Log
     {
         [LoggerMessage(1001, LogLevel.Information, "Client certificate of {Owner} loaded: subject {Subject}, SHA-256 {Thumbprint}, version {Version}, not after {NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'}.")]
         public static partial void Loaded(ILogger logger, string owner, string subject, string thumbprint, string version, DateTime notAfter);
 
-        [LoggerMessage(1005, LogLevel.Information, "Trusted CA of {Owner} loaded: {Count} certificate(s): {Subjects}.")]
-        public static partial void TrustedCaLoaded(ILogger logger, string owner, int count, string subjects);
+        [LoggerMessage(1005, LogLevel.Information, "{What} loaded: {Count} certificate(s): {Subjects}.")]
+        public static partial void TrustedCaLoaded(ILogger logger, string what, int count, string subjects);
 
         [LoggerMessage(1003, LogLevel.Warning, "A backend refused the client certificate of {Owner}; re-reading it early in case it was rotated.")]
         public static partial void EarlyRefresh(ILogger logger, string owner);

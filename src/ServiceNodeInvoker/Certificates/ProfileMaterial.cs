@@ -28,6 +28,12 @@ public sealed class ClientCertificate
     public DateTimeOffset NotAfter { get; private init; }
     public DateTimeOffset NotBefore { get; private init; }
 
+    /// <summary>Mistakes that make every backend refuse this certificate (health turns degraded): the wrong purpose, a key that cannot sign.</summary>
+    public IReadOnlyList<string> Problems { get; private init; } = [];
+
+    /// <summary>Mistakes that make some backends refuse it: the leaf's issuer is not among what we send.</summary>
+    public IReadOnlyList<string> Warnings { get; private init; } = [];
+
     /// <summary>Picks the leaf (the certificate with a private key) and keeps the non-root others as intermediates.</summary>
     public static ClientCertificate From(LoadedCertificates loaded)
     {
@@ -53,10 +59,43 @@ public sealed class ClientCertificate
             Intermediates = intermediates,
             ThumbprintSha256 = Convert.ToHexString(SHA256.HashData(leaf.RawData)),
             SourceVersion = loaded.Version,
+            Problems = ProblemsOf(leaf),
+            Warnings = MissingIssuer(leaf, loaded.Certificates) is { } missing ? [missing] : [],
         };
     }
 
-    private static bool IsSelfIssued(X509Certificate2 c) => c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData);
+    private static List<string> ProblemsOf(X509Certificate2 leaf)
+    {
+        var problems = new List<string>();
+        if (CertificateFacts.NotForClientAuthentication(leaf) is { } purpose)
+        {
+            problems.Add(purpose);
+        }
+        if (leaf.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is { } usage
+            && !usage.KeyUsages.HasFlag(X509KeyUsageFlags.DigitalSignature))
+        {
+            problems.Add($"the client certificate '{leaf.Subject}' may not sign (its key usage is {usage.KeyUsages} without digitalSignature), " +
+                "which TLS client authentication needs, so backends refuse it");
+        }
+        return problems;
+    }
+
+    /// <summary>
+    /// The leaf's issuer, when it is neither sent with it nor a root that came with it: a leaf-only PFX, PEM
+    /// without ChainPath. It may be a root the backend holds (then all is well), but is usually an intermediate.
+    /// </summary>
+    private static string? MissingIssuer(X509Certificate2 leaf, X509Certificate2Collection loaded)
+    {
+        if (IsSelfIssued(leaf) || loaded.Any(c => !ReferenceEquals(c, leaf) && c.SubjectName.RawData.AsSpan().SequenceEqual(leaf.IssuerName.RawData)))
+        {
+            return null;
+        }
+        return $"the client certificate '{leaf.Subject}' is sent without its issuer '{leaf.Issuer}' (the certificate source holds no intermediate). " +
+               $"If '{leaf.Issuer}' is an intermediate CA, a backend that trusts only the root will refuse our certificate: " +
+               "add the intermediate (a PFX that holds the chain, ChainPath for PEM, or a Key Vault certificate imported with its chain)";
+    }
+
+    private static bool IsSelfIssued(X509Certificate2 c) => CertificateFacts.IsSelfIssued(c);
 
     private static bool IsCertificateAuthority(X509Certificate2 c) =>
         c.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority);

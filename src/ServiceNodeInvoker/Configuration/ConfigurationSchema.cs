@@ -15,32 +15,48 @@ namespace ServiceNodeInvoker.Configuration;
 public static class ConfigurationSchema
 {
     /// <summary>Every problem in the section, each prefixed with its full setting path.</summary>
-    public static List<string> Check(IConfigurationSection section, Type type)
+    public static List<string> Check(IConfigurationSection section, Type type) => Check(section, type, out _);
+
+    /// <param name="faulty">The paths of the settings at fault, so the rest can still be checked for meaning.</param>
+    public static List<string> Check(IConfigurationSection section, Type type, out HashSet<string> faulty)
     {
-        var problems = new List<string>();
+        var problems = new Problems();
         CheckNode(section, type, null, problems);
+        faulty = problems.Paths;
         return problems;
     }
 
-    private static void CheckNode(IConfigurationSection node, Type type, SettingAttribute? setting, List<string> problems)
+    /// <summary>Problem lines, and the setting paths they are about.</summary>
+    private sealed class Problems : List<string>
+    {
+        public HashSet<string> Paths { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        public void Add(IConfigurationSection at, string line)
+        {
+            Paths.Add(at.Path);
+            Add(line);
+        }
+    }
+
+    private static void CheckNode(IConfigurationSection node, Type type, SettingAttribute? setting, Problems problems)
     {
         var children = node.GetChildren().ToList();
         if (IsLeaf(type))
         {
             if (children.Count > 0)
             {
-                problems.Add($"{node.Path}: is a single value, but settings were found under it ({children[0].Path}).");
+                problems.Add(node, $"{node.Path}: is a single value, but settings were found under it ({children[0].Path}).");
                 return;
             }
             if (node.Value is { } value && ConvertProblem(value, type, setting) is { } problem)
             {
-                problems.Add($"{node.Path}: {problem}");
+                problems.Add(node, $"{node.Path}: {problem}");
             }
             return;
         }
         if (!string.IsNullOrEmpty(node.Value) && children.Count == 0)
         {
-            problems.Add($"{node.Path}: is a section of settings, not a single value ('{Shorten(node.Value)}' was given).");
+            problems.Add(node, $"{node.Path}: is a section of settings, not a single value ('{Shorten(node.Value)}' was given).");
             return;
         }
         if (DictionaryValueType(type) is { } valueType)
@@ -57,7 +73,7 @@ public static class ConfigurationSchema
             {
                 if (!int.TryParse(child.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 {
-                    problems.Add($"{child.Path}: '{child.Key}' is not a list index: list entries are numbered ({node.Path}:0, {node.Path}:1, …).");
+                    problems.Add(child, $"{child.Path}: '{child.Key}' is not a list index: list entries are numbered ({node.Path}:0, {node.Path}:1, …).");
                     continue;
                 }
                 CheckNode(child, itemType, null, problems);
@@ -71,7 +87,7 @@ public static class ConfigurationSchema
             if (property is null)
             {
                 var suggestion = Closest(child.Key, properties.Select(p => p.Name));
-                problems.Add(suggestion is null
+                problems.Add(child, suggestion is null
                     ? $"{child.Path}: unknown setting (known here: {string.Join(", ", properties.Select(p => p.Name))})."
                     : $"{child.Path}: unknown setting; did you mean '{suggestion}'?");
                 continue;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using ServiceNodeInvoker.Contract;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
@@ -35,13 +36,20 @@ public sealed partial class InvokerOptionsValidator(InvokerHostInfo hostInfo) : 
     /// not convert leaves its setting, or its whole dictionary entry, out), then validated. Empty when even
     /// a lenient bind fails.
     /// </summary>
-    public static IEnumerable<string> ProblemsDespiteSchema(Microsoft.Extensions.Configuration.IConfigurationSection section, InvokerHostInfo host)
+    public static IEnumerable<string> ProblemsDespiteSchema(Microsoft.Extensions.Configuration.IConfigurationSection section, InvokerHostInfo host,
+        IReadOnlySet<string>? faulty = null)
     {
         InvokerOptions options;
         try
         {
+            // The settings at fault are left out, so one value that does not convert hides nothing else.
+            var kept = section.AsEnumerable()
+                .Where(kv => kv.Value is not null && faulty?.Any(f => kv.Key.Equals(f, StringComparison.OrdinalIgnoreCase)
+                    || kv.Key.StartsWith(f + ":", StringComparison.OrdinalIgnoreCase)) != true)
+                .ToDictionary(kv => kv.Key, kv => kv.Value);
+            var copy = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(kept).Build().GetSection(section.Path);
             options = new InvokerOptions();
-            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(section, options);
+            Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(copy, options);
         }
         catch (InvalidOperationException)
         {
@@ -88,6 +96,11 @@ public sealed partial class InvokerOptionsValidator(InvokerHostInfo hostInfo) : 
             var entry = o.Hosts[i];
             if (string.IsNullOrWhiteSpace(entry))
             {
+                continue;
+            }
+            if (entry.Contains('*'))
+            {
+                problems.Add($"{prefix}:Hosts:{i}: '{ConfigurationSchema.Shorten(entry)}': wildcards are not supported; list each host (and port) the profile owns.");
                 continue;
             }
             if (!HostKey.TryParse(entry, out var key))

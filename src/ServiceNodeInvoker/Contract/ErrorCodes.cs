@@ -8,6 +8,9 @@ public static class ErrorCodes
     public const string TargetNotAllowed = "target-not-allowed";
     public const string CallerNotAllowed = "caller-not-allowed";
     public const string UnknownProfile = "unknown-profile";
+    public const string ForwardNotConfigured = "forward-not-configured";
+    public const string MethodNotAllowed = "method-not-allowed";
+    public const string Forbidden = "forbidden";
     public const string TlsHandshakeFailed = "tls-handshake-failed";
     public const string BackendUnreachable = "backend-unreachable";
     public const string ResponseTooLarge = "response-too-large";
@@ -21,8 +24,9 @@ public static class ErrorCodes
     {
         InvalidRequest => 400,
         Unauthenticated => 401,
-        TargetNotAllowed or CallerNotAllowed => 403,
-        UnknownProfile => 404,
+        TargetNotAllowed or CallerNotAllowed or Forbidden => 403,
+        UnknownProfile or ForwardNotConfigured => 404,
+        MethodNotAllowed => 405,
         TlsHandshakeFailed or BackendUnreachable or ResponseTooLarge or InvalidBackendResponse => 502,
         CertificateUnavailable or Busy => 503,
         BackendTimeout => 504,
@@ -36,6 +40,9 @@ public static class ErrorCodes
         TargetNotAllowed => "The target URL is not allowed.",
         CallerNotAllowed => "The caller may not use this profile.",
         UnknownProfile => "The named profile does not exist.",
+        ForwardNotConfigured => "The profile is not set up for forward mode.",
+        MethodNotAllowed => "This endpoint does not take that HTTP method.",
+        Forbidden => "The caller is authenticated but may not use this endpoint.",
         TlsHandshakeFailed => "The TLS handshake with the backend failed.",
         BackendUnreachable => "The backend could not be reached.",
         ResponseTooLarge => "The backend's response is larger than the profile allows.",

@@ -17,12 +17,13 @@ public sealed class InvokerException(string code, string message, string? field 
     /// <summary>The evidence says the backend refused our client certificate (see FailureClassifier for how sure that is).</summary>
     public bool ClientCertificateRefused { get; init; }
 
-    /// <summary>For tls-handshake-failed: server-certificate, client-certificate-refused or handshake.</summary>
+    /// <summary>The stable cause the failure classifier found (Invocation.FailureCauses), sent as the problem's <c>cause</c>.</summary>
+    public string? Cause { get; init; }
+
+    /// <summary>For tls-handshake-failed: the cause (server-certificate, client-certificate-refused, plain-http, …).</summary>
     public string? HandshakeFailure =>
         Code != ErrorCodes.TlsHandshakeFailed ? null
-        : ClientCertificateRefused ? "client-certificate-refused"
-        : ServerCertificateRejected ? "server-certificate"
-        : "handshake";
+        : Cause ?? (ClientCertificateRefused ? "client-certificate-refused" : ServerCertificateRejected ? "server-certificate" : "handshake");
 
     /// <summary>Our checks of the backend's certificate failed (trust, name or pin).</summary>
     public bool ServerCertificateRejected { get; init; }

@@ -35,7 +35,7 @@ public sealed class ForwardEndpoint(
 
     private async Task<IResult> HandleCoreAsync(HttpContext context, string profileName, InvocationRecord record)
     {
-        var (caller, refusal) = await InvocationSteps.AuthenticateAsync(callers, context, record, logger, forward: true);
+        var (caller, refusal) = await InvocationSteps.AuthenticateAsync(callers, context, record, logger);
         if (refusal is not null)
         {
             return refusal;
@@ -47,9 +47,9 @@ public sealed class ForwardEndpoint(
         }
         catch (InvokerException e)
         {
-            return InvocationSteps.Rejected(e, context, record, logger, forward: true);
+            return InvocationSteps.Rejected(e, context, record, logger);
         }
-        var (outcome, failure) = await InvocationSteps.SendAsync(invoker, request, caller.Caller, context, record, logger, forward: true);
+        var (outcome, failure) = await InvocationSteps.SendAsync(invoker, request, caller.Caller, context, record, logger);
         return outcome is null ? failure! : new PassthroughResult(outcome, record, logger, forward: true);
     }
 

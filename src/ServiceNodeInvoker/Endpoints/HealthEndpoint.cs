@@ -49,20 +49,23 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
     {
         var state = entry.State;
         var reasons = new JsonArray();
+        var warnings = new JsonArray();
         var status = Healthy;
         var certificate = new JsonObject
         {
             ["configured"] = entry.ClientSource is not null,
             ["source"] = entry.ClientSource?.Description,
         };
+        // Each certificate reports its own state: one that failed to load never makes the other read as missing.
         if (entry.ClientSource is not null)
         {
-            var client = state.Material?.Client;
+            var client = state.Client;
             certificate["loaded"] = client is not null;
+            certificate["error"] = state.ClientError;
             if (client is null)
             {
                 status = Unhealthy;
-                reasons.Add("the client certificate is not loaded");
+                reasons.Add(state.ClientError is { } why ? $"the client certificate is not loaded: {why}" : "the client certificate is not loaded yet");
             }
             else
             {
@@ -72,15 +75,30 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
                 certificate["version"] = client.SourceVersion;
                 certificate["notAfter"] = client.NotAfter;
                 certificate["daysLeft"] = daysLeft;
+                certificate["chain"] = new JsonArray([Describe(client.Leaf), .. client.Intermediates.Select(Describe)]);
                 if (client.NotAfter <= now)
                 {
                     status = Unhealthy;
                     reasons.Add($"the client certificate {CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}");
                 }
+                else if (client.NotBefore > now)
+                {
+                    status = Unhealthy;
+                    reasons.Add($"the client certificate is not valid before {CertificateFacts.Date(client.NotBefore)}");
+                }
                 else if (daysLeft <= options.ExpiryWarningDays)
                 {
                     status = Worse(status, Degraded);
                     reasons.Add($"the client certificate {CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)} (warning window {options.ExpiryWarningDays} days)");
+                }
+                foreach (var problem in client.Problems)
+                {
+                    status = Worse(status, Degraded);
+                    reasons.Add(problem);
+                }
+                foreach (var warning in client.Warnings)
+                {
+                    warnings.Add(warning);
                 }
             }
         }
@@ -91,17 +109,23 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
         };
         if (entry.TrustedCaSource is not null)
         {
-            var loaded = state.Material?.TrustedCa;
+            var loaded = state.TrustedCa;
             trustedCa["loaded"] = loaded is not null;
+            trustedCa["error"] = state.TrustedCaError;
             if (loaded is null)
             {
                 status = Unhealthy;
-                reasons.Add("the trusted CA is not loaded");
+                reasons.Add(state.TrustedCaError is { } why ? $"the trusted CA is not loaded: {why}" : "the trusted CA is not loaded yet");
             }
             else
             {
                 trustedCa["subjects"] = new JsonArray(loaded.Select(c => (JsonNode)c.Subject).ToArray());
+                trustedCa["certificates"] = new JsonArray(loaded.Select(Describe).ToArray());
             }
+        }
+        if (profile.LegacyCryptoWarning is { } legacy)
+        {
+            warnings.Add(legacy);
         }
         if (state.Vault is { } vault)
         {
@@ -134,6 +158,7 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
             ["nextRefresh"] = state.NextRefresh,
             ["lastError"] = state.LastError,
             ["reasons"] = reasons,
+            ["warnings"] = warnings,
         };
         // Kept where earlier versions had them, for dashboards reading certificate.lastError.
         certificate["lastRefresh"] = state.LastRefresh;
@@ -158,6 +183,15 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
             ["lastError"] = state.LastError,
         });
     }
+
+    /// <summary>A certificate as health shows it: public facts only.</summary>
+    private static JsonNode Describe(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate) => new JsonObject
+    {
+        ["subject"] = certificate.Subject,
+        ["issuer"] = certificate.Issuer,
+        ["thumbprintSha256"] = CertificateFacts.ThumbprintSha256(certificate),
+        ["notAfter"] = CertificateFacts.NotAfter(certificate),
+    };
 
     private static string Worse(string a, string b) =>
         a == Unhealthy || b == Unhealthy ? Unhealthy : a == Degraded || b == Degraded ? Degraded : Healthy;

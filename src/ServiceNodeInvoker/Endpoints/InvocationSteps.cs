@@ -11,7 +11,8 @@ namespace ServiceNodeInvoker.Endpoints;
 /// <summary>
 /// The steps /api/invoke and /api/forward share, each mapping its failures to a reply in one place:
 /// the invocation record's lifetime, the caller check, the send, and the declared-length check.
-/// <c>forward</c> marks problems with <see cref="ForwardEndpoint.ErrorHeader"/>.
+/// Every problem reply carries <see cref="ForwardEndpoint.ErrorHeader"/>, so a passthrough or forward
+/// caller can tell it from the backend's own answer without reading the body.
 /// </summary>
 internal static class InvocationSteps
 {
@@ -38,25 +39,22 @@ internal static class InvocationSteps
         }
     }
 
-    public static IResult Problem(InvokerException error, HttpContext context, InvocationRecord record, bool forward)
+    public static IResult Problem(InvokerException error, HttpContext context, InvocationRecord record)
     {
         record.Failed(error);
-        if (forward)
-        {
-            context.Response.Headers[ForwardEndpoint.ErrorHeader] = error.Code;
-        }
+        context.Response.Headers[ForwardEndpoint.ErrorHeader] = error.Code;
         return ProblemResponse.From(error, context);
     }
 
-    public static IResult Rejected(InvokerException error, HttpContext context, InvocationRecord record, ILogger logger, bool forward)
+    public static IResult Rejected(InvokerException error, HttpContext context, InvocationRecord record, ILogger logger)
     {
         InvokeEndpoint.Log.Rejected(logger, error.Code, LogText.Escape(error.Field ?? "-"), LogText.Escape(error.Message));
-        return Problem(error, context, record, forward);
+        return Problem(error, context, record);
     }
 
     /// <summary>The caller, or the 401 that refuses it.</summary>
     public static async Task<(CallerResult Caller, IResult? Refusal)> AuthenticateAsync(
-        CallerAuthenticator callers, HttpContext context, InvocationRecord record, ILogger logger, bool forward)
+        CallerAuthenticator callers, HttpContext context, InvocationRecord record, ILogger logger)
     {
         var caller = await callers.AuthenticateInvocationAsync(context);
         if (caller.Authenticated)
@@ -64,12 +62,12 @@ internal static class InvocationSteps
             return (caller, null);
         }
         InvokeEndpoint.Log.Rejected(logger, ErrorCodes.Unauthenticated, "-", LogText.Escape(caller.Problem));
-        return (caller, Problem(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record, forward));
+        return (caller, Problem(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record));
     }
 
     /// <summary>Sends, up to the backend's response headers; an invoker error, the caller going away or a body declared too large is the reply instead.</summary>
     public static async Task<(InvocationOutcome? Outcome, IResult? Failure)> SendAsync(
-        Invoker invoker, InvocationRequest request, string? caller, HttpContext context, InvocationRecord record, ILogger logger, bool forward)
+        Invoker invoker, InvocationRequest request, string? caller, HttpContext context, InvocationRecord record, ILogger logger)
     {
         InvocationOutcome outcome;
         try
@@ -80,8 +78,8 @@ internal static class InvocationSteps
         {
             // The invoker has logged backend failures itself; refusals and missing certificates are logged here.
             return (null, e.Status < 500 || e.Code == ErrorCodes.CertificateUnavailable
-                ? Rejected(e, context, record, logger, forward)
-                : Problem(e, context, record, forward));
+                ? Rejected(e, context, record, logger)
+                : Problem(e, context, record));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -92,7 +90,7 @@ internal static class InvocationSteps
         if (outcome.DeclaredBodyLength > outcome.Profile.MaxResponseBytes)
         {
             outcome.Dispose();
-            return (null, Problem(TooLarge(outcome.Profile), context, record, forward));
+            return (null, Problem(TooLarge(outcome.Profile), context, record));
         }
         return (outcome, null);
     }

@@ -35,7 +35,7 @@ public sealed partial class InvokeEndpoint(
 
     private async Task<IResult> HandleCoreAsync(HttpContext context, InvocationRecord record)
     {
-        var (caller, refusal) = await InvocationSteps.AuthenticateAsync(callers, context, record, logger, forward: false);
+        var (caller, refusal) = await InvocationSteps.AuthenticateAsync(callers, context, record, logger);
         if (refusal is not null)
         {
             return refusal;
@@ -50,7 +50,7 @@ public sealed partial class InvokeEndpoint(
         }
         catch (InvokerException e)
         {
-            return InvocationSteps.Rejected(e, context, record, logger, forward: false);
+            return InvocationSteps.Rejected(e, context, record, logger);
         }
         catch (BadHttpRequestException e)
         {
@@ -67,7 +67,7 @@ public sealed partial class InvokeEndpoint(
             return Results.Empty;
         }
 
-        var (outcome, failure) = await InvocationSteps.SendAsync(invoker, request, caller.Caller, context, record, logger, forward: false);
+        var (outcome, failure) = await InvocationSteps.SendAsync(invoker, request, caller.Caller, context, record, logger);
         if (outcome is null)
         {
             return failure!;
@@ -105,7 +105,7 @@ public sealed partial class InvokeEndpoint(
             }
             var error = outcome.ClassifyBodyFailure(e);
             Log.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
-            return InvocationSteps.Problem(error, context, record, forward: false);
+            return InvocationSteps.Problem(error, context, record);
         }
     }
 
@@ -140,7 +140,7 @@ public sealed partial class InvokeEndpoint(
                 }
                 catch (InvokerException busy)
                 {
-                    await InvocationSteps.Problem(busy, context, record, forward: false).ExecuteAsync(context);
+                    await InvocationSteps.Problem(busy, context, record).ExecuteAsync(context);
                     return;
                 }
                 // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.

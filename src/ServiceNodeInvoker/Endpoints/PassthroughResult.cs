@@ -108,7 +108,7 @@ internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRec
             // Nothing has left yet: the caller gets a problem reply instead of a cut connection.
             context.Response.Clear();
             InvokeEndpoint.Log.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
-            await InvocationSteps.Problem(error, context, record, forward).ExecuteAsync(context);
+            await InvocationSteps.Problem(error, context, record).ExecuteAsync(context);
             return;
         }
         record.Cut(cut);

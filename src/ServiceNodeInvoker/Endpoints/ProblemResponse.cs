@@ -11,7 +11,7 @@ public static class ProblemResponse
 
     public static IResult From(InvokerException error, HttpContext context)
     {
-        var problem = Create(error.Code, error.Message, error.Field, context);
+        var problem = Create(error.Code, error.Message, error.Field, context, error.Cause);
         return error.RetryAfterSeconds is { } seconds ? new WithRetryAfter(problem, seconds) : problem;
     }
 
@@ -25,7 +25,8 @@ public static class ProblemResponse
         }
     }
 
-    public static IResult Create(string code, string detail, string? field, HttpContext context)
+    /// <param name="cause">The failure classifier's cause (Invocation.FailureCauses), when it found one.</param>
+    public static IResult Create(string code, string detail, string? field, HttpContext context, string? cause = null)
     {
         var extensions = new Dictionary<string, object?>
         {
@@ -35,6 +36,10 @@ public static class ProblemResponse
         if (field is not null)
         {
             extensions["field"] = field;
+        }
+        if (cause is not null)
+        {
+            extensions["cause"] = cause;
         }
         return TypedResults.Problem(detail, statusCode: ErrorCodes.StatusOf(code), title: ErrorCodes.TitleOf(code),
             type: TypePrefix + code, extensions: extensions);

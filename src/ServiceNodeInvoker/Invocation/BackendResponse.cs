@@ -49,6 +49,30 @@ public static class BackendResponse
         return null;
     }
 
+    /// <summary>
+    /// For replies that carry the backend's headers as headers (passthrough, forward): a header whose value
+    /// holds a control character (other than tab) cannot be written in HTTP (RFC 9110 §5.5) — the server would
+    /// fail mid-reply. The envelope carries headers as JSON strings and is not affected.
+    /// </summary>
+    public static InvokerException? CheckRelayableHeaders(HttpResponseMessage response, Uri url)
+    {
+        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
+        {
+            foreach (var value in values)
+            {
+                foreach (var c in value)
+                {
+                    if (c is < ' ' and not '\t' or '\x7F')
+                    {
+                        return Invalid($"{new Target(url)} sent the header '{Telemetry.LogText.Escape(Cut(name))}' with a control character (0x{(int)c:X2}) in its value, " +
+                            "which HTTP forbids: it cannot be passed on as a header. The envelope response mode carries it as JSON.");
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
     private static string Cut(string text) => text.Length > 32 ? text[..32] + "…" : text;
 
     private static InvokerException Invalid(string message) => new(ErrorCodes.InvalidBackendResponse, message);

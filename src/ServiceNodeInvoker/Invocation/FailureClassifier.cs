@@ -1,22 +1,71 @@
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Text.RegularExpressions;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker.Invocation;
 
-/// <summary>
-/// The one place transport failures become invoker errors with plain-words messages, whether they
-/// happen while sending (up to the response headers) or while reading the body afterwards. Messages
-/// name the host:port and the reason, never the path, query, headers or body.
-/// </summary>
-public static class FailureClassifier
+/// <summary>The stable causes a failed connection is put down to (problem replies' <c>cause</c>, the probe's <c>cause</c>, metrics).</summary>
+public static class FailureCauses
 {
-    /// <summary>A failure of an invocation: a timeout when its deadline passed, else what the exception shows.</summary>
+    public const string ServerCertificate = "server-certificate";
+    public const string ClientCertificateRefused = "client-certificate-refused";
+    public const string ClientCertificateMissing = "client-certificate-missing";
+    public const string ProtocolVersion = "protocol-version";
+    public const string NoSharedCipher = "no-shared-cipher";
+    public const string UnrecognizedName = "unrecognized-name";
+    public const string PlainHttp = "plain-http";
+    public const string NotTls = "not-tls";
+    public const string HandshakeNoAnswer = "handshake-no-answer";
+    public const string HandshakeStalled = "handshake-stalled";
+    public const string ClosedDuringHandshake = "closed-during-handshake";
+    public const string ServerAlert = "server-alert";
+    public const string ClosedAfterHandshake = "closed-after-handshake";
+    public const string Handshake = "handshake";
+    public const string ConnectionRefused = "connection-refused";
+    public const string Dns = "dns";
+    public const string Connection = "connection";
+    public const string ResponseTimeout = "response-timeout";
+    public const string ClientCertificateExpired = "client-certificate-expired";
+    public const string ClientCertificateNotYetValid = "client-certificate-not-yet-valid";
+    public const string CertificateLoadFailed = "certificate-load-failed";
+}
+
+/// <summary>
+/// The verdict on a failed connection: the code, a stable cause, and one or two sentences naming the
+/// cause and the fix. The invocation reply, the probe and the early certificate re-read all use it.
+/// </summary>
+public sealed record Diagnosis(string Code, string Cause, string Text)
+{
+    /// <summary>The server refused our certificate, on evidence (an alert about it, a refusal page, or a close right after a handshake that asked for it).</summary>
+    public bool ClientCertificateRefused => Cause == FailureCauses.ClientCertificateRefused;
+
+    public InvokerException ToException(Exception? inner) => new(Code, Text, inner: inner)
+    {
+        Cause = Cause,
+        ClientCertificateRefused = ClientCertificateRefused,
+        ServerCertificateRejected = Cause == FailureCauses.ServerCertificate,
+    };
+}
+
+/// <summary>
+/// The one place a failed connection or exchange gets its cause, from evidence: what the server sent
+/// before the handshake ended (<see cref="ServerFlight"/>: an alert, a ServerHello with an old version, an
+/// HTTP status line, a banner, nothing), the alert OpenSSL reports for encrypted TLS 1.3 alerts, whether
+/// our certificate was offered and asked for, and whether the deadline passed. Where the evidence
+/// only allows a guess, the text says what was observed. Messages name the host:port, never the path,
+/// query, headers or body.
+/// </summary>
+public static partial class FailureClassifier
+{
+    /// <summary>A failure of an invocation: a timeout when its deadline passed, else what the exception and the connection show.</summary>
     /// <param name="timedOut">The invocation's own deadline passed (not the caller going away).</param>
-    /// <param name="presentedClientCertificate">Our certificate was on offer: a close right after the handshake then reads as a refusal.</param>
-    public static InvokerException Classify(Exception exception, TlsProfile profile, InvocationRequest request, bool timedOut, bool presentedClientCertificate)
+    /// <param name="presentedClientCertificate">Our certificate was on offer.</param>
+    /// <param name="witness">The connection this request opened, when it opened one.</param>
+    public static InvokerException Classify(Exception exception, TlsProfile profile, InvocationRequest request, bool timedOut,
+        bool presentedClientCertificate, WireWitness? witness = null)
     {
         if (exception is InvokerException known)
         {
@@ -31,76 +80,248 @@ public static class FailureClassifier
         {
             return InvokerException.Invalid("body", $"The request body's framing is broken: {framing.Message}");
         }
-        return timedOut ? Timeout(profile, request) : Classify(exception, profile, request.Url, presentedClientCertificate);
-    }
-
-    public static InvokerException Timeout(TlsProfile profile, InvocationRequest request) =>
-        new(ErrorCodes.BackendTimeout,
-            $"{HostKey.FromUri(request.Url)} did not answer within {profile.EffectiveTimeout(request.Timeout).TotalSeconds:0.###} s " +
-            $"(profile '{profile.Name}' allows at most {profile.Timeout.TotalSeconds:0.###} s).");
-
-    private static InvokerException Classify(Exception exception, TlsProfile profile, Uri url, bool presentedClientCertificate)
-    {
-        var target = HostKey.FromUri(url).ToString();
         if (Find<TargetAddressNotAllowedException>(exception) is { } blocked)
         {
             return new InvokerException(ErrorCodes.TargetNotAllowed, $"Address policy: {blocked.Message}", "url", exception);
         }
+        var target = HostKey.FromUri(request.Url);
+        var wait = profile.EffectiveTimeout(request.Timeout);
+        var diagnosis = Diagnose(exception, new Evidence(target, profile, presentedClientCertificate, timedOut ? wait : null, witness));
+        return diagnosis.ToException(exception);
+    }
+
+    /// <summary>The invocation's deadline passed while waiting for the answer (the connection, if new, was established).</summary>
+    public static InvokerException Timeout(TlsProfile profile, InvocationRequest request) =>
+        new(ErrorCodes.BackendTimeout,
+            $"{HostKey.FromUri(request.Url)} did not answer within {profile.EffectiveTimeout(request.Timeout).TotalSeconds:0.###} s " +
+            $"(profile '{profile.Name}' allows at most {profile.Timeout.TotalSeconds:0.###} s).")
+        {
+            Cause = FailureCauses.ResponseTimeout,
+        };
+
+    /// <summary>What is known about a failure besides the exception.</summary>
+    /// <param name="TimedOutAfter">The deadline that passed, when one did.</param>
+    public sealed record Evidence(HostKey Target, TlsProfile Profile, bool PresentedClientCertificate, TimeSpan? TimedOutAfter, WireWitness? Witness);
+
+    /// <summary>The verdict on a failure (exception null: a deadline passed with no exception of its own).</summary>
+    public static Diagnosis Diagnose(Exception? exception, Evidence evidence)
+    {
+        var target = evidence.Target;
+        var profile = evidence.Profile;
         if (Find<ServerCertificateRejectedException>(exception) is { } rejected)
         {
-            return new InvokerException(ErrorCodes.TlsHandshakeFailed,
-                $"The server certificate of {target} was rejected: {rejected.Message}.", inner: exception)
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ServerCertificate,
+                $"The server certificate of {target} was rejected: {rejected.Message}.");
+        }
+        if (Find<SocketException>(exception) is { } socket && evidence.Witness is null && !evidence.TimedOutAfter.HasValue
+            && socket.SocketErrorCode is SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain
+                or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.TimedOut)
+        {
+            return Unreachable(socket.SocketErrorCode, target);
+        }
+        if (exception is HttpRequestException { HttpRequestError: HttpRequestError.NameResolutionError })
+        {
+            return new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Dns, $"The host name of {target} could not be resolved (DNS).");
+        }
+        var witness = evidence.Witness;
+        var flight = witness?.Flight();
+        var alert = flight?.Alert ?? OpenSslAlert(exception);
+        var inHandshake = witness is not null ? !witness.HandshakeCompleted : exception is not null && Find<AuthenticationException>(exception) is not null;
+
+        // 1. What the server sent instead of TLS.
+        if (flight is { Kind: FlightKind.PlainHttp })
+        {
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.PlainHttp,
+                $"{target} answered our TLS hello in plain HTTP ('{flight.Preview}'): it is not a TLS port. " +
+                "Check the port, or whether the service is http:// only.");
+        }
+        if (flight is { Kind: FlightKind.NotTls })
+        {
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.NotTls,
+                $"{target} does not speak TLS: it sent '{flight.Preview}' ({flight.Bytes} bytes that are not a TLS record). " +
+                "It is another protocol's port: check the port in the URL and the profile's Hosts.");
+        }
+
+        // 2. A version we do not speak, chosen by the server or refused by it.
+        if (flight?.HelloVersion is { } version and < 0x0303)
+        {
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ProtocolVersion,
+                $"{target} chose {ServerFlight.VersionName(version)} in its ServerHello; the invoker speaks TLS 1.2 and 1.3 only. " +
+                "The backend must enable TLS 1.2 or later (older versions are insecure and not offered).");
+        }
+
+        // 3. An alert from the server.
+        if (alert is { } a && (inHandshake || a.IsAboutClientCertificate))
+        {
+            return FromAlert(a, flight, evidence);
+        }
+
+        // 4. The deadline passed.
+        if (evidence.TimedOutAfter is { } after)
+        {
+            var seconds = $"{after.TotalSeconds:0.###} s";
+            if (witness is not null && !witness.HandshakeCompleted)
             {
-                ServerCertificateRejected = true,
-            };
+                return witness.BytesBeforeHandshake == 0
+                    ? new Diagnosis(ErrorCodes.BackendTimeout, FailureCauses.HandshakeNoAnswer,
+                        $"The TLS handshake with {target} never got an answer: the port accepted the connection but sent nothing back within {seconds}. " +
+                        "It is not a TLS service (a protocol where the client speaks second, e.g. a database port), or a firewall or proxy holds the connection.")
+                    : new Diagnosis(ErrorCodes.BackendTimeout, FailureCauses.HandshakeStalled,
+                        $"The TLS handshake with {target} started ({witness.BytesBeforeHandshake} bytes came back) but did not finish within {seconds}.");
+            }
+            return new Diagnosis(ErrorCodes.BackendTimeout, FailureCauses.ResponseTimeout,
+                $"{target} did not answer within {seconds} (profile '{profile.Name}' allows at most {profile.Timeout.TotalSeconds:0.###} s).");
+        }
+
+        // 5. The connection ended during the handshake without an alert.
+        if (inHandshake && witness is not null)
+        {
+            var how = witness.ReadError is SocketError.ConnectionReset ? "reset the connection" : "closed the connection";
+            return witness.BytesBeforeHandshake == 0
+                ? new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClosedDuringHandshake,
+                    $"{target} {how} without answering our TLS hello (nothing came back). It is not a TLS service, or it refused our hello " +
+                    "without saying why (some servers do so for an unknown host name (SNI) or TLS versions they do not speak).")
+                : new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClosedDuringHandshake,
+                    $"{target} {how} during the TLS handshake, after {witness.BytesBeforeHandshake} bytes of its own and without an alert.");
         }
         if (Find<AuthenticationException>(exception) is { } authentication)
         {
-            var detail = Innermost(authentication);
-            return new InvokerException(ErrorCodes.TlsHandshakeFailed,
-                presentedClientCertificate
-                    ? $"The TLS handshake with {target} failed ({detail}). The backend most likely refused our client certificate " +
-                      $"(profile '{profile.Name}'): check that it trusts the certificate's issuing CA."
-                    : $"The TLS handshake with {target} failed ({detail}).", inner: exception)
-            {
-                ClientCertificateRefused = presentedClientCertificate,
-            };
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.Handshake,
+                $"The TLS handshake with {target} failed ({Innermost(authentication)}).");
+        }
+
+        // 6. After the handshake: ended without an answer.
+        if (exception is not null && IsEndOfStream(exception)
+            && (witness is not null ? witness.HandshakeCompleted : exception is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.Unknown }))
+        {
+            return ClosedAfterHandshake(evidence, flight);
         }
         if (exception is HttpRequestException http)
         {
             switch (http.HttpRequestError)
             {
-                case HttpRequestError.NameResolutionError:
-                    return new InvokerException(ErrorCodes.BackendUnreachable, $"The host name of {target} could not be resolved (DNS).", inner: exception);
-                case HttpRequestError.ConnectionError when Find<SocketException>(exception) is { } socket:
-                    return new InvokerException(ErrorCodes.BackendUnreachable,
-                        $"Could not connect to {target}: {BackendConnector.Describe(socket.SocketErrorCode)}.", inner: exception);
+                case HttpRequestError.ConnectionError when Find<SocketException>(exception) is { } s:
+                    return Unreachable(s.SocketErrorCode, target);
                 case HttpRequestError.SecureConnectionError:
-                    return new InvokerException(ErrorCodes.TlsHandshakeFailed, $"The TLS handshake with {target} failed.", inner: exception);
-                case HttpRequestError.ResponseEnded or HttpRequestError.Unknown when presentedClientCertificate && IsEndOfStream(exception):
-                    // A server that refuses the client certificate often completes the handshake and then closes
-                    // (always under TLS 1.3, where its alert arrives on our first read; .NET servers under 1.2 too).
-                    // That is indistinguishable here from a backend that crashes before answering: say both.
-                    return new InvokerException(ErrorCodes.TlsHandshakeFailed,
-                        $"{target} closed the connection right after the TLS handshake without answering: the backend most likely " +
-                        $"refused our client certificate (profile '{profile.Name}'). Check that it trusts the certificate's issuing CA " +
-                        "and that the intermediates are in the certificate source. (A backend that fails before answering looks the same.)",
-                        inner: exception)
-                    {
-                        ClientCertificateRefused = true,
-                    };
+                    return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.Handshake, $"The TLS handshake with {target} failed ({Innermost(exception)}).");
             }
-            return new InvokerException(ErrorCodes.BackendUnreachable,
-                $"The connection to {target} failed before a response ({Innermost(exception)}).", inner: exception);
+            return new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Connection,
+                $"The connection to {target} failed before a response ({Innermost(exception)}).");
         }
         if (exception is IOException)
         {
-            return new InvokerException(ErrorCodes.BackendUnreachable,
-                $"The connection to {target} broke while reading the response ({Innermost(exception)}).", inner: exception);
+            return new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Connection,
+                $"The connection to {target} broke while reading the response ({Innermost(exception)}).");
         }
-        return new InvokerException(ErrorCodes.BackendUnreachable,
-            $"The call to {target} failed ({exception.GetType().Name}).", inner: exception);
+        return new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Connection,
+            $"The call to {target} failed ({exception?.GetType().Name ?? "no answer"}).");
     }
+
+    /// <summary>What a TLS alert from the server means, given when it came and what we offered.</summary>
+    private static Diagnosis FromAlert(TlsAlert alert, ServerFlight? flight, Evidence evidence)
+    {
+        var target = evidence.Target;
+        var profile = evidence.Profile;
+        var said = $"(TLS alert {alert.Name})";
+        string Refused(string why) =>
+            $"{target} refused our client certificate {said}: {why}. Profile '{profile.Name}': check that the backend trusts the CA that issued it " +
+            "and that the certificate source holds the intermediates.";
+        switch (alert.Description)
+        {
+            case 70 or 86:
+                return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ProtocolVersion,
+                    $"{target} refused the TLS versions we offer {said}: it speaks neither TLS 1.2 nor TLS 1.3. " +
+                    "The backend must enable TLS 1.2 or later (older versions are insecure and not offered).");
+            case 112:
+                return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.UnrecognizedName,
+                    $"{target} does not serve the host name '{target.Host}' {said}: the name in the URL is not one its TLS configuration knows (SNI). " +
+                    "Use the name the backend's certificate is issued for.");
+            case 116:
+                return evidence.PresentedClientCertificate
+                    ? new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused,
+                        Refused("it says it got no certificate, so ours did not reach it in a form it accepts"))
+                    : new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateMissing,
+                        $"{target} requires a client certificate {said} and profile '{profile.Name}' has none: set ClientCertificate on the profile.");
+            case 40 or 71 when flight is { AlertBeforeHello: true } || flight?.HelloVersion is null && !evidence.PresentedClientCertificate:
+                return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.NoSharedCipher,
+                    $"{target} ended the handshake before its ServerHello {said}: it shares no cipher suite, key exchange or signature " +
+                    "algorithm with what we offer (TLS 1.2 and 1.3 with current ciphers). The backend must enable modern cipher suites.");
+            case 40 when flight?.CertificateRequested == true || flight?.HelloVersion is 0x0304:
+                return evidence.PresentedClientCertificate
+                    ? new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused,
+                        Refused("it asked for a client certificate and failed the handshake once ours was sent"))
+                    : new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateMissing,
+                        $"{target} asked for a client certificate and failed the handshake {said}; profile '{profile.Name}' has none: set ClientCertificate on the profile.");
+        }
+        if (alert.IsAboutClientCertificate)
+        {
+            if (!evidence.PresentedClientCertificate)
+            {
+                return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateMissing,
+                    $"{target} failed the handshake over a client certificate {said}; profile '{profile.Name}' has none: set ClientCertificate on the profile.");
+            }
+            var why = alert.Description switch
+            {
+                48 => "it does not trust the CA that issued it (or the intermediates we send do not reach a CA it trusts)",
+                45 => "it considers it expired",
+                44 => "it considers it revoked",
+                43 => "it does not accept this kind of certificate (key type, or not valid for client authentication)",
+                49 => "it recognised the certificate but denies it access",
+                _ => "it rejected it",
+            };
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused, Refused(why));
+        }
+        return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ServerAlert,
+            $"{target} ended the TLS handshake {said}" + (alert.Description == 80 ? ": an error on the backend's side, not a configuration we can name." : "."));
+    }
+
+    /// <summary>
+    /// The connection ended after a completed handshake without any answer. A server that refuses a client
+    /// certificate often does exactly this (always under TLS 1.3, where its alert comes after the handshake;
+    /// .NET servers under 1.2 too), so it reads as a refusal when our certificate was asked for or may have
+    /// been (1.3 hides the request); when it certainly was not asked for, it cannot be one.
+    /// </summary>
+    private static Diagnosis ClosedAfterHandshake(Evidence evidence, ServerFlight? flight)
+    {
+        var target = evidence.Target;
+        var profile = evidence.Profile;
+        var askedOrHidden = flight is null || flight.CertificateRequested || flight.HelloVersion is not (< 0x0304);
+        if (evidence.PresentedClientCertificate && askedOrHidden)
+        {
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused,
+                $"{target} closed the connection right after the TLS handshake without answering: the backend most likely " +
+                $"refused our client certificate (profile '{profile.Name}'). Check that it trusts the certificate's issuing CA " +
+                "and that the intermediates are in the certificate source. (A backend that fails before answering looks the same.)");
+        }
+        return new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.ClosedAfterHandshake,
+            $"{target} closed the connection after the TLS handshake without answering" +
+            (flight?.HelloVersion == 0x0303 && !flight.CertificateRequested ? " (it did not ask for a client certificate, so this is not a refusal of ours)." : "."));
+    }
+
+    private static Diagnosis Unreachable(SocketError error, HostKey target) => error switch
+    {
+        SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain =>
+            new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Dns, $"The host name of {target} could not be resolved (DNS)."),
+        SocketError.ConnectionRefused =>
+            new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.ConnectionRefused, $"Could not connect to {target}: {BackendConnector.Describe(error)}."),
+        _ => new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Connection, $"Could not connect to {target}: {BackendConnector.Describe(error)}."),
+    };
+
+    /// <summary>The alert OpenSSL reports having received ("…:tlsv13 alert certificate required"): how encrypted TLS 1.3 alerts reach us.</summary>
+    private static TlsAlert? OpenSslAlert(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (ReceivedAlert().Match(e.Message) is { Success: true } match && TlsAlert.FromOpenSslName(match.Groups[1].Value) is { } alert)
+            {
+                return alert;
+            }
+        }
+        return null;
+    }
+
+    [GeneratedRegex(@"(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+)")]
+    private static partial Regex ReceivedAlert();
 
     private static bool IsEndOfStream(Exception e) =>
         e is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }
@@ -119,8 +340,8 @@ public static class FailureClassifier
         return null;
     }
 
-    /// <summary>The deepest exception's type and message: runtime messages about sockets and TLS carry no request data.</summary>
-    private static string Innermost(Exception e)
+    /// <summary>The deepest exception's message: runtime messages about sockets and TLS carry no request data.</summary>
+    public static string Innermost(Exception e)
     {
         while (e.InnerException is not null)
         {

@@ -51,6 +51,11 @@ public sealed partial class Invoker(
                 transports.Discard(lease.Transport); // none of its pooled connections is reused
                 throw invalid;
             }
+            if (request.Response == ResponseMode.Passthrough && BackendResponse.CheckRelayableHeaders(response, request.Url) is { } unrelayable)
+            {
+                response.Dispose();
+                throw unrelayable;
+            }
             if (await RefusalAsync(response, profile, request, material, timeout.Token) is { } refused)
             {
                 response.Dispose();
@@ -67,7 +72,9 @@ public sealed partial class Invoker(
             {
                 throw new OperationCanceledException("The caller went away.", e, callerAborted);
             }
-            var error = FailureClassifier.Classify(e, profile, request, timedOut, presentedClientCertificate: material.Client is not null);
+            WireWitness? witness = null;
+            message?.Options.TryGetValue(WireWitness.OptionKey, out witness);
+            var error = FailureClassifier.Classify(e, profile, request, timedOut, presentedClientCertificate: material.Client is not null, witness);
             if (error.ClientCertificateRefused)
             {
                 certificates.For(profile).RequestEarlyRefresh();
@@ -107,12 +114,10 @@ public sealed partial class Invoker(
         var ours = material.Client is { } client
             ? $"our client certificate {client.Subject} (issued by {client.Leaf.Issuer})"
             : "no client certificate: the profile has none (set ClientCertificate)";
-        return new InvokerException(ErrorCodes.TlsHandshakeFailed,
+        var cause = material.Client is null ? FailureCauses.ClientCertificateMissing : FailureCauses.ClientCertificateRefused;
+        return new Diagnosis(ErrorCodes.TlsHandshakeFailed, cause,
             $"{target} completed the TLS handshake and then answered {status} with its certificate-refusal page: {why}. " +
-            $"We presented {ours} (profile '{profile.Name}').")
-        {
-            ClientCertificateRefused = true,
-        };
+            $"We presented {ours} (profile '{profile.Name}').").ToException(null);
     }
 
     internal static HttpRequestMessage BuildMessage(InvocationRequest request)

@@ -30,6 +30,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
     {
         ProfileMaterial? material = null;
         string? materialProblem = null;
+        string? materialCause = null;
         X509Certificate2Collection? trustedCa = null;
         string? trustedCaProblem = null;
         var entry = certificates.For(profile);
@@ -41,6 +42,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         catch (InvokerException e)
         {
             materialProblem = e.Message;
+            materialCause = e.Cause;
             // Our certificate is unusable, but the backend's can still be judged against the profile's own CA.
             if (entry.TrustedCaSource is { } source)
             {
@@ -57,13 +59,23 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         var hosts = new List<HostProbeReport>();
         foreach (var host in profile.Hosts.OrderBy(h => h.ToString(), StringComparer.Ordinal))
         {
-            hosts.Add(await ProbeHostAsync(profile, host, material, trustedCa, new Problems(materialProblem, trustedCaProblem), cancellationToken));
+            hosts.Add(await ProbeHostAsync(profile, host, material, trustedCa, new Problems(materialProblem, trustedCaProblem, materialCause), cancellationToken));
         }
-        return new ProfileProbeReport(profile.Name, hosts.All(h => h.Ok), hosts, entry.State.Vault);
+        var warnings = new List<string>();
+        if (material?.Client is { } client)
+        {
+            warnings.AddRange(client.Problems);
+            warnings.AddRange(client.Warnings);
+        }
+        if (profile.LegacyCryptoWarning is { } legacy)
+        {
+            warnings.Add(legacy);
+        }
+        return new ProfileProbeReport(profile.Name, hosts.All(h => h.Ok), hosts, entry.State.Vault, warnings);
     }
 
     /// <summary>Why our material is missing, if it is: the client certificate's load, the trusted CA's.</summary>
-    private sealed record Problems(string? Material, string? TrustedCa);
+    private sealed record Problems(string? Material, string? TrustedCa, string? MaterialCause = null);
 
     private async Task<HostProbeReport> ProbeHostAsync(TlsProfile profile, HostKey host, ProfileMaterial? material,
         X509Certificate2Collection? trustedCa, Problems problems, CancellationToken token)
@@ -79,7 +91,8 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         {
             return report;
         }
-        var validator = new ServerCertificateValidator(trustedCa, profile.ServerCertificatePins);
+        var validator = new ServerCertificateValidator(trustedCa, profile.ServerCertificatePins, profile.AllowLegacyServerCrypto);
+        var evidence = new FailureClassifier.Evidence(host, profile, PresentedClientCertificate: false, TimedOutAfter: null, Witness: null);
 
         // 1: no certificate of ours; learn the server's chain, whether it asks and whom it trusts.
         using (var first = await ConnectAsync(addresses, host.Port, report, token))
@@ -88,14 +101,20 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             {
                 return report;
             }
-            using var looked = await HandshakeAsync(first, Options(host, report, validator, material: null), report, token, recordTiming: true);
+            using var looked = await HandshakeAsync(first, Options(host, report, validator, material: null), report, evidence, token, recordTiming: true);
         }
         report.Tls.ClientCertificateRequested ??= report.Tls.HandshakeCompleted == true ? false : null;
+        if (report.Tls.ServerChain.Count > 0 && profile.AllowLegacyServerCrypto
+            && ServerCertificateValidator.LegacyCrypto(report.Tls.ServerChainCertificates) is { } legacy)
+        {
+            report.Warnings.Add($"accepted only because AllowLegacyServerCrypto is set: {legacy}");
+        }
 
-        // 2: our certificate, only to a server that proved itself.
+        // 2: our certificate, only to a server that proved itself (a server that failed pass 1 for want of a
+        // client certificate has proved itself too: it got as far as asking).
         if (report.Tls.ServerCertificateValid != true)
         {
-            return Finish(report, material, problems.Material);
+            return Finish(report, material, problems);
         }
         if (material?.Client is { } client && report.Tls.ClientCertificateRequested == true)
         {
@@ -103,19 +122,22 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             using var second = await ConnectAsync(addresses, host.Port, report, token);
             if (second is not null)
             {
-                using var presented = await HandshakeAsync(second, Options(host, report, validator, material), report, token, recordTiming: false);
+                var ours = evidence with { PresentedClientCertificate = true };
+                using var presented = await HandshakeAsync(second, Options(host, report, validator, material), report, ours, token, recordTiming: false);
                 if (presented is not null)
                 {
-                    await AskAsync(presented, host, report, token);
+                    report.Tls.HandshakeCompleted = true;
+                    report.Tls.Ok = true;
+                    report.Tls.Error = null;
+                    await AskAsync(presented, second, host, report, ours, token);
                 }
                 else
                 {
-                    report.Tls.ClientCertificateAccepted = false;
-                    report.Tls.ClientCertificateEvidence ??= "the handshake failed once our certificate was presented";
+                    report.Tls.ClientCertificateAccepted = report.Tls.Cause == FailureCauses.ClientCertificateRefused ? false : null;
                 }
             }
         }
-        return Finish(report, material, problems.Material);
+        return Finish(report, material, problems);
     }
 
     private async Task<IPAddress[]?> ResolveAsync(HostKey host, HostProbeReport report, TlsProfile profile, CancellationToken token)
@@ -147,7 +169,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         }
     }
 
-    private static async Task<NetworkStream?> ConnectAsync(IPAddress[] addresses, int port, HostProbeReport report, CancellationToken token)
+    private static async Task<WireWitness?> ConnectAsync(IPAddress[] addresses, int port, HostProbeReport report, CancellationToken token)
     {
         var watch = Stopwatch.StartNew();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -161,7 +183,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             {
                 report.Connect.Addresses.Add(address.ToString()); // each pass connects; the address is listed once
             }
-            return new NetworkStream(socket, ownsSocket: true);
+            return new WireWitness(new NetworkStream(socket, ownsSocket: true));
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
@@ -179,7 +201,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             {
                 if (report.Tls.ServerChain.Count == 0)
                 {
-                    Describe(certificate, chain, report.Tls.ServerChain);
+                    Describe(certificate, chain, report.Tls);
                 }
                 try
                 {
@@ -212,7 +234,8 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         return options;
     }
 
-    private static async Task<SslStream?> HandshakeAsync(NetworkStream stream, SslClientAuthenticationOptions options, HostProbeReport report, CancellationToken token, bool recordTiming)
+    private static async Task<SslStream?> HandshakeAsync(WireWitness stream, SslClientAuthenticationOptions options, HostProbeReport report,
+        FailureClassifier.Evidence evidence, CancellationToken token, bool recordTiming)
     {
         var watch = Stopwatch.StartNew();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -221,6 +244,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         try
         {
             await ssl.AuthenticateAsClientAsync(options, timeout.Token);
+            stream.MarkHandshakeCompleted();
             if (recordTiming)
             {
                 report.Tls.Milliseconds = watch.Elapsed.TotalMilliseconds;
@@ -231,18 +255,25 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             }
             return ssl;
         }
-        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException && !token.IsCancellationRequested)
         {
+            var diagnosis = FailureClassifier.Diagnose(e, evidence with
+            {
+                Witness = stream,
+                TimedOutAfter = e is OperationCanceledException ? StepTimeout : null,
+            });
             if (recordTiming)
             {
                 report.Tls.Milliseconds = watch.Elapsed.TotalMilliseconds;
                 report.Tls.HandshakeCompleted = false;
                 report.Tls.Ok = false;
-                report.Tls.Error = Innermost(e);
+                report.Tls.Error = diagnosis.Text;
+                report.Tls.Cause = diagnosis.Cause;
             }
             else
             {
-                report.Tls.ClientCertificateEvidence = $"the handshake failed: {Innermost(e)}";
+                report.Tls.ClientCertificateEvidence = diagnosis.Text;
+                report.Tls.Cause = diagnosis.Cause;
             }
             ssl.Dispose();
             return null;
@@ -255,7 +286,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
     /// so under TLS 1.3) or answers with a refusal page (nginx's 400s, IIS's 403.x; see CertificateRefusal).
     /// Any other answer means our certificate was accepted.
     /// </summary>
-    private static async Task AskAsync(SslStream ssl, HostKey host, HostProbeReport report, CancellationToken token)
+    private static async Task AskAsync(SslStream ssl, WireWitness wire, HostKey host, HostProbeReport report, FailureClassifier.Evidence evidence, CancellationToken token)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
         wait.CancelAfter(AnswerWait);
@@ -286,15 +317,13 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         {
             if (received.Count == 0)
             {
-                report.Tls.ClientCertificateAccepted = false;
-                report.Tls.ClientCertificateEvidence = $"the server ended the connection after the handshake ({Innermost(e)}): it refused our certificate";
+                Refused(report, FailureClassifier.Diagnose(e, evidence with { Witness = wire }));
                 return;
             }
         }
         if (received.Count == 0)
         {
-            report.Tls.ClientCertificateAccepted = false;
-            report.Tls.ClientCertificateEvidence = "the server closed the connection after the handshake without answering GET /: it refused our certificate";
+            Refused(report, FailureClassifier.Diagnose(new IOException("The response ended prematurely."), evidence with { Witness = wire }));
             return;
         }
         var bytes = received.ToArray();
@@ -312,6 +341,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         if (CertificateRefusal.Recognise(status, body) is { } why)
         {
             report.Tls.ClientCertificateAccepted = false;
+            report.Tls.Cause = FailureCauses.ClientCertificateRefused;
             report.Tls.ClientCertificateEvidence = $"the handshake completed, then the server answered GET / with {status} and its certificate-refusal page: {why}";
             return;
         }
@@ -319,22 +349,39 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         report.Tls.ClientCertificateEvidence = $"the server answered GET / with HTTP {status} over the connection that presented our certificate";
     }
 
-    private static HostProbeReport Finish(HostProbeReport report, ProfileMaterial? material, string? materialProblem)
+    /// <summary>The connection that presented our certificate ended without an answer: the classifier says whether that is a refusal.</summary>
+    private static void Refused(HostProbeReport report, Diagnosis diagnosis)
+    {
+        report.Tls.Cause = diagnosis.Cause;
+        report.Tls.ClientCertificateAccepted = diagnosis.ClientCertificateRefused ? false : null;
+        report.Tls.ClientCertificateEvidence = diagnosis.Text;
+    }
+
+    private static HostProbeReport Finish(HostProbeReport report, ProfileMaterial? material, Problems problems)
     {
         var tls = report.Tls;
         var protocol = tls.Protocol is null ? "" : $"{tls.Protocol} ({tls.CipherSuite}); ";
+        var presented = tls.ClientCertificatePresented is not null;
+        var ours = problems.MaterialCause switch
+        {
+            FailureCauses.ClientCertificateExpired => "ours has expired",
+            FailureCauses.ClientCertificateNotYetValid => "ours is not valid yet",
+            _ => "ours could not be loaded",
+        };
         if (tls.ServerCertificateValid == false)
         {
             report.Summary = $"FAIL: {protocol}the server's certificate failed validation: {tls.ServerCertificateProblem}. Our certificate was not presented.";
         }
-        else if (tls.HandshakeCompleted != true)
+        else if (tls.HandshakeCompleted != true && !presented)
         {
-            report.Summary = $"FAIL: the TLS handshake failed: {tls.Error}.";
+            report.Summary = tls.Cause == FailureCauses.ClientCertificateMissing && problems.Material is not null
+                ? $"FAIL: the server's certificate is valid and it requires a client certificate, but {ours}: {problems.Material}"
+                : $"FAIL: {tls.Error}";
         }
-        else if (tls.ClientCertificateRequested != true && materialProblem is not null)
+        else if (tls.ClientCertificateRequested != true && problems.Material is not null)
         {
             report.Summary = $"FAIL: {protocol}the server's certificate is valid and it did not ask for a client certificate, " +
-                $"but invocations fail anyway: {materialProblem}";
+                $"but invocations fail anyway: {problems.Material}";
         }
         else if (tls.ClientCertificateRequested != true)
         {
@@ -344,41 +391,47 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         }
         else if (material?.Client is null)
         {
-            report.Summary = materialProblem is null
+            report.Summary = problems.Material is null
                 ? "FAIL: the server asks for a client certificate, but the profile has none (set ClientCertificate)."
-                : $"FAIL: {protocol}the server's certificate is valid and it asks for a client certificate, but ours could not be loaded: {materialProblem}";
+                : $"FAIL: {protocol}the server's certificate is valid and it asks for a client certificate, but {ours}: {problems.Material}";
         }
         else if (tls.ClientCertificateAccepted == true)
         {
             report.Ok = true;
             report.Summary = $"OK: {protocol}the server's certificate is valid; it asked for a client certificate and accepted ours ({material.Client.Subject}).";
         }
-        else
+        else if (tls.ClientCertificateAccepted == false)
         {
             var issuers = tls.AcceptableIssuers.Count > 0 ? $" It accepts certificates issued by: {string.Join("; ", tls.AcceptableIssuers)}." : "";
+            var hints = material.Client.Problems.Concat(material.Client.Warnings).Select(h => $" Likely why: {h}.");
             report.Summary = $"FAIL: {protocol}the server refused our client certificate ({material.Client.Subject}, issued by {material.Client.Leaf.Issuer}): " +
-                $"{tls.ClientCertificateEvidence}.{issuers}";
+                $"{tls.ClientCertificateEvidence?.TrimEnd('.')}.{issuers}{string.Concat(hints)}";
+        }
+        else
+        {
+            // Neither accepted nor refused on evidence: say what happened, without blaming our certificate.
+            report.Summary = $"FAIL: {protocol}the server's certificate is valid and it asked for a client certificate; with ours presented: " +
+                $"{tls.ClientCertificateEvidence?.TrimEnd('.')}.";
         }
         return report;
     }
 
-    private static void Describe(System.Security.Cryptography.X509Certificates.X509Certificate? certificate, X509Chain? chain, List<CertificateSummary> into)
+    private static void Describe(System.Security.Cryptography.X509Certificates.X509Certificate? certificate, X509Chain? chain, TlsReport into)
     {
-        IEnumerable<X509Certificate2> certificates = chain?.ChainElements.Select(e => e.Certificate) ?? [];
-        if (!certificates.Any() && certificate is not null)
+        var certificates = chain?.ChainElements.Select(e => e.Certificate).ToList() ?? [];
+        if (certificates.Count == 0 && certificate is not null)
         {
             certificates = [X509CertificateLoader.LoadCertificate(certificate.GetRawCertData())];
         }
-        into.AddRange(certificates.Select(c => new CertificateSummary(c.Subject, c.Issuer,
-            new DateTimeOffset(c.NotBefore.ToUniversalTime()), new DateTimeOffset(c.NotAfter.ToUniversalTime()))));
-    }
-
-    private static string Innermost(Exception e)
-    {
-        while (e.InnerException is not null)
+        into.ServerChainCertificates.AddRange(certificates);
+        into.ServerChain.AddRange(certificates.Select(c => new CertificateSummary(c.Subject, c.Issuer,
+            CertificateFacts.NotBefore(c), CertificateFacts.NotAfter(c))
         {
-            e = e.InnerException;
-        }
-        return e.Message.TrimEnd('.');
+            SubjectAlternativeNames = CertificateFacts.SubjectAlternativeNames(c),
+            ThumbprintSha256 = CertificateFacts.ThumbprintSha256(c),
+            SpkiPin = CertificateFacts.SpkiPin(c),
+            Key = CertificateFacts.KeyDescription(c),
+            SignatureAlgorithm = CertificateFacts.SignatureAlgorithm(c),
+        }));
     }
 }

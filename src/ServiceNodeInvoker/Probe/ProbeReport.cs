@@ -2,7 +2,9 @@ namespace ServiceNodeInvoker.Probe;
 
 /// <summary>What the probe found for one profile.</summary>
 /// <param name="Vault">Key Vault's own view of the client certificate (version, enabled, validity, renewal), when it comes from a vault.</param>
-public sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts, Certificates.VaultView? Vault = null);
+/// <param name="Warnings">What may make calls fail though the probe passed: our certificate's chain or purpose, legacy crypto allowed.</param>
+public sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts, Certificates.VaultView? Vault = null,
+    IReadOnlyList<string>? Warnings = null);
 
 /// <summary>What the probe found for one host:port, step by step, with a plain-words summary.</summary>
 public sealed class HostProbeReport
@@ -14,6 +16,9 @@ public sealed class HostProbeReport
     public StepReport Dns { get; } = new();
     public StepReport Connect { get; } = new();
     public TlsReport Tls { get; } = new();
+
+    /// <summary>What passed only because of a profile's opt-out (AllowLegacyServerCrypto).</summary>
+    public List<string> Warnings { get; } = [];
 }
 
 public class StepReport
@@ -33,6 +38,13 @@ public sealed class TlsReport : StepReport
     public string? Protocol { get; set; }
     public string? CipherSuite { get; set; }
     public List<CertificateSummary> ServerChain { get; } = [];
+
+    /// <summary>The server's chain as certificates, for checks after the handshake (not serialised).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public List<System.Security.Cryptography.X509Certificates.X509Certificate2> ServerChainCertificates { get; } = [];
+
+    /// <summary>The failure classifier's cause, when the handshake or the exchange after it failed.</summary>
+    public string? Cause { get; set; }
     public bool? ServerCertificateValid { get; set; }
     public string? ServerCertificateProblem { get; set; }
     public bool? ClientCertificateRequested { get; set; }
@@ -45,4 +57,12 @@ public sealed class TlsReport : StepReport
     public int? HttpStatus { get; set; }
 }
 
-public sealed record CertificateSummary(string Subject, string Issuer, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
+/// <summary>One certificate of the server's chain, with what fixes a name or pin problem: its names, thumbprint and SPKI pin (as ServerCertificatePins takes it).</summary>
+public sealed record CertificateSummary(string Subject, string Issuer, DateTimeOffset NotBefore, DateTimeOffset NotAfter)
+{
+    public IReadOnlyList<string> SubjectAlternativeNames { get; init; } = [];
+    public string? ThumbprintSha256 { get; init; }
+    public string? SpkiPin { get; init; }
+    public string? Key { get; init; }
+    public string? SignatureAlgorithm { get; init; }
+}

@@ -29,6 +29,9 @@ public sealed class ProfileCatalog
 
     public IReadOnlyCollection<TlsProfile> Profiles => _byName.Values;
 
+    /// <summary>The profile of that name (case-insensitive), or null.</summary>
+    public TlsProfile? Find(string name) => _byName.GetValueOrDefault(name);
+
     /// <summary>Picks the profile for a request: by name if given (and it must own the URL), else by the URL's host:port.</summary>
     public TlsProfile Resolve(string? name, Uri url)
     {
@@ -49,7 +52,15 @@ public sealed class ProfileCatalog
         return _byHost.TryGetValue(target, out var owner)
             ? owner
             : throw new InvokerException(ErrorCodes.TargetNotAllowed,
-                $"No profile owns {target}: only hosts listed in a profile's Hosts are called.", "url");
+                $"No profile owns {target}: only hosts listed in a profile's Hosts are called.{OtherPorts(target)}", "url");
+    }
+
+    /// <summary>" Profile 'x' owns localhost:8443." when the host is owned on other ports: likely a missing or wrong port in the URL.</summary>
+    private string OtherPorts(HostKey target)
+    {
+        var others = _byHost.Where(h => string.Equals(h.Key.Host, target.Host, StringComparison.OrdinalIgnoreCase))
+            .Select(h => $"profile '{h.Value.Name}' owns {h.Key}").Order(StringComparer.Ordinal).ToList();
+        return others.Count == 0 ? "" : $" The host is owned on another port: {string.Join("; ", others)}. Check the port in the URL.";
     }
 
     private static HostKey CheckTarget(Uri url)
@@ -104,6 +115,7 @@ public sealed class ProfileCatalog
         MaxResponseBytes = o.MaxResponseBytes ?? TlsProfile.DefaultMaxResponseBytes,
         AllowedCallers = new HashSet<string>(o.AllowedCallers, StringComparer.OrdinalIgnoreCase),
         AllowPrivateNetwork = o.AllowPrivateNetwork,
+        AllowLegacyServerCrypto = o.AllowLegacyServerCrypto,
         BaseUrl = string.IsNullOrWhiteSpace(o.BaseUrl) ? null : new Uri(o.BaseUrl, UriKind.Absolute),
         ForwardCallerHeaders = new HashSet<string>(o.ForwardCallerHeaders.Where(h => !string.IsNullOrWhiteSpace(h)), StringComparer.OrdinalIgnoreCase),
     };
@@ -116,7 +128,7 @@ public sealed class ProfileCatalog
             throw new InvokerException(ErrorCodes.UnknownProfile, $"No profile is named '{name}'.", "profile");
         }
         return profile.BaseUrl is null
-            ? throw new InvokerException(ErrorCodes.UnknownProfile,
+            ? throw new InvokerException(ErrorCodes.ForwardNotConfigured,
                 $"Profile '{profile.Name}' has no BaseUrl, so it cannot be used in forward mode (set Invoker:Profiles:{profile.Name}:BaseUrl).", "profile")
             : profile;
     }

@@ -39,4 +39,11 @@ public sealed class ProfileOptions
 
     /// <summary>Allow targets resolving to private (RFC 1918 / ULA) addresses.</summary>
     public bool AllowPrivateNetwork { get; set; }
+
+    /// <summary>
+    /// Accept a backend chain with legacy crypto (RSA/DSA keys under 2048 bits, EC under 256, SHA-1 or MD5
+    /// signatures), which is refused by default. For a partner stuck on an old certificate; health and
+    /// the probe show it as a warning on the profile.
+    /// </summary>
+    public bool AllowLegacyServerCrypto { get; set; }
 }

@@ -22,6 +22,15 @@ public sealed class TlsProfile
     public IReadOnlySet<string> AllowedCallers { get; init; } = new HashSet<string>();
     public bool AllowPrivateNetwork { get; init; }
 
+    /// <summary>Legacy crypto in the backend's chain is accepted (an explicit, warned-about opt-out).</summary>
+    public bool AllowLegacyServerCrypto { get; init; }
+
+    /// <summary>The warning health and the probe show for <see cref="AllowLegacyServerCrypto"/>, or null.</summary>
+    public string? LegacyCryptoWarning => AllowLegacyServerCrypto
+        ? $"AllowLegacyServerCrypto is set: backend certificates with keys under 2048 bits (RSA) or SHA-1/MD5 signatures are accepted for profile '{Name}'. " +
+          "Remove it once the partner has a current certificate."
+        : null;
+
     /// <summary>Forward mode's base URL (absolute https, no query), or null when the profile is not forwarded to.</summary>
     public Uri? BaseUrl { get; init; }
 

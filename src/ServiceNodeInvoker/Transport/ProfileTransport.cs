@@ -21,7 +21,7 @@ public sealed class ProfileTransport
     {
         Profile = profile;
         Material = material;
-        var validator = new ServerCertificateValidator(material.TrustedCa, profile.ServerCertificatePins);
+        var validator = new ServerCertificateValidator(material.TrustedCa, profile.ServerCertificatePins, profile.AllowLegacyServerCrypto);
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false, // a 3xx goes back to the bot; following it could leave the profile's hosts
@@ -38,7 +38,10 @@ public sealed class ProfileTransport
             {
                 var addresses = await connector.ResolveAsync(context.DnsEndPoint.Host, Profile, token);
                 var (socket, _) = await BackendConnector.ConnectAsync(addresses, context.DnsEndPoint.Port, token);
-                return new NetworkStream(socket, ownsSocket: true);
+                // What the server sends during the handshake is kept for the failure classifier, on the request that opened the connection.
+                var witness = new WireWitness(new NetworkStream(socket, ownsSocket: true));
+                context.InitialRequestMessage.Options.Set(WireWitness.OptionKey, witness);
+                return witness;
             },
             PlaintextStreamFilter = (context, _) => RecordProtocol(context),
             SslOptions = BackendConnector.TlsOptions(null, material.Client, (sender, certificate, chain, errors) =>
@@ -82,9 +85,13 @@ public sealed class ProfileTransport
 
     internal void Retire() => Release();
 
-    /// <summary>Remembers the TLS protocol of each new connection, for the envelope's <c>tls.protocol</c>.</summary>
+    /// <summary>Remembers the TLS protocol of each new connection, for the envelope's <c>tls.protocol</c>, and that its handshake completed.</summary>
     private ValueTask<Stream> RecordProtocol(SocketsHttpPlaintextStreamFilterContext context)
     {
+        if (context.InitialRequestMessage.Options.TryGetValue(WireWitness.OptionKey, out var witness))
+        {
+            witness.MarkHandshakeCompleted();
+        }
         if (context.PlaintextStream is SslStream ssl)
         {
             _protocols[context.InitialRequestMessage.RequestUri!.Authority] = ssl.SslProtocol;

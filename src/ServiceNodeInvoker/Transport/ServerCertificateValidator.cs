@@ -1,14 +1,18 @@
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using ServiceNodeInvoker.Certificates;
 
 namespace ServiceNodeInvoker.Transport;
 
 /// <summary>
 /// Validates the backend's certificate: chain (system trust, or only the profile's CA), host name
-/// (always), then the profile's pins. There is no accept-anything switch.
+/// (always), the crypto strength of every certificate in the chain (unless the profile allows legacy
+/// crypto), then the profile's pins. There is no accept-anything switch. A CA in TrustedCa need not be
+/// a root: a partner's issuing intermediate is accepted as the anchor, as curl and nginx accept it.
+/// Every rejection says which certificate and why, in the words an operator can act on.
 /// </summary>
-public sealed class ServerCertificateValidator(X509Certificate2Collection? trustedCa, IReadOnlyList<byte[]> pins)
+public sealed class ServerCertificateValidator(X509Certificate2Collection? trustedCa, IReadOnlyList<byte[]> pins, bool allowLegacyCrypto = false)
 {
     private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
 
@@ -18,12 +22,16 @@ public sealed class ServerCertificateValidator(X509Certificate2Collection? trust
         {
             throw new ServerCertificateRejectedException("the backend presented no certificate");
         }
+        var server = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
         if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
         {
-            throw new ServerCertificateRejectedException($"the backend's certificate is not valid for the host name '{targetHost}'");
+            var names = CertificateFacts.SubjectAlternativeNames(server);
+            throw new ServerCertificateRejectedException(
+                $"the backend's certificate is not valid for the host name '{targetHost}': it names " +
+                (names.Count == 0 ? $"no alternative names (subject {server.Subject})" : string.Join(", ", names)) +
+                ". Call it by one of those names, or the partner must issue one that includes it");
         }
-        var server = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        X509ChainElementCollection? elements;
+        IReadOnlyList<X509Certificate2> path;
         if (trustedCa is not null)
         {
             using var custom = new X509Chain();
@@ -36,47 +44,143 @@ public sealed class ServerCertificateValidator(X509Certificate2Collection? trust
             {
                 custom.ChainPolicy.ExtraStore.AddRange(chain.ChainPolicy.ExtraStore);
             }
-            if (!custom.Build(server))
+            // A non-root CA of TrustedCa must be findable as an issuer to end the path there.
+            custom.ChainPolicy.ExtraStore.AddRange(trustedCa);
+            var built = custom.Build(server);
+            var elements = custom.ChainElements.Select(e => e.Certificate).ToList();
+            if (!built && !EndsAtTrustedIntermediate(custom, out elements))
             {
-                var status = custom.ChainStatus.Select(s => s.Status).ToHashSet();
-                throw new ServerCertificateRejectedException(status.SetEquals([X509ChainStatusFlags.NotValidForUsage])
-                    ? "the backend's certificate chains to the profile's TrustedCa but is not made for servers (its extended key usage lacks serverAuth)"
-                    : $"the backend's certificate does not chain to the profile's TrustedCa ({Describe(custom)})");
+                throw new ServerCertificateRejectedException(ChainProblem(custom, server, "the profile's TrustedCa"));
             }
-            elements = custom.ChainElements;
-            return CheckPins(elements);
+            path = elements;
         }
-        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        else
+        {
+            if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+            {
+                throw new ServerCertificateRejectedException(chain is null
+                    ? "the backend's certificate is not trusted by the system trust store (no chain); set TrustedCa on the profile for a private CA"
+                    : ChainProblem(chain, server, "the system trust store") + (IsTimeOnly(chain) ? "" : "; set TrustedCa on the profile for a private CA"));
+            }
+            path = chain?.ChainElements.Select(e => e.Certificate).ToList() ?? [server];
+        }
+        if (!allowLegacyCrypto && LegacyCrypto(path) is { } weakness)
         {
             throw new ServerCertificateRejectedException(
-                $"the backend's certificate is not trusted by the system trust store ({(chain is null ? "no chain" : Describe(chain))}); " +
-                "set TrustedCa on the profile for a private CA");
+                $"the backend's chain uses legacy crypto: {weakness}. Ask the partner for a current certificate " +
+                "(or set AllowLegacyServerCrypto on the profile to accept it: not recommended)");
         }
-        return CheckPins(chain?.ChainElements);
+        return CheckPins(path);
     }
 
-    private bool CheckPins(X509ChainElementCollection? elements)
+    /// <summary>The first legacy-crypto weakness in a chain (leaf first), or null.</summary>
+    public static string? LegacyCrypto(IReadOnlyList<X509Certificate2> path)
+    {
+        for (var i = 0; i < path.Count; i++)
+        {
+            var anchor = i == path.Count - 1 && CertificateFacts.IsSelfIssued(path[i]);
+            if (CertificateFacts.Weakness(path[i], anchor) is { } weakness)
+            {
+                return weakness;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The chain failed only because it ends at a CA of TrustedCa that is not self-signed (partial chain):
+    /// then that CA is the anchor. Every link up to it must be otherwise clean (time, usage, signature).
+    /// </summary>
+    private bool EndsAtTrustedIntermediate(X509Chain chain, out List<X509Certificate2> path)
+    {
+        path = [];
+        var anchors = trustedCa!.Where(c => !CertificateFacts.IsSelfIssued(c)).ToList();
+        if (anchors.Count == 0)
+        {
+            return false;
+        }
+        for (var i = 0; i < chain.ChainElements.Count; i++)
+        {
+            var element = chain.ChainElements[i];
+            if (element.ChainElementStatus.Any(s => s.Status is not (X509ChainStatusFlags.NoError or X509ChainStatusFlags.PartialChain)))
+            {
+                return false;
+            }
+            path.Add(element.Certificate);
+            if (anchors.Any(a => a.RawData.AsSpan().SequenceEqual(element.Certificate.RawData)))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static bool IsTimeOnly(X509Chain chain) =>
+        chain.ChainStatus.All(s => s.Status is X509ChainStatusFlags.NotTimeValid or X509ChainStatusFlags.NoError);
+
+    /// <summary>What is wrong with a chain, most specific first: validity dates, purpose, signature, then trust.</summary>
+    private static string ChainProblem(X509Chain chain, X509Certificate2 server, string trust)
+    {
+        var elements = chain.ChainElements;
+        for (var i = 0; i < elements.Count; i++)
+        {
+            var element = elements[i];
+            var which = i == 0 ? $"the backend's certificate '{element.Certificate.Subject}'" : $"the CA certificate '{element.Certificate.Subject}' in the backend's chain";
+            var flags = element.ChainElementStatus.Select(s => s.Status).ToHashSet();
+            if (flags.Contains(X509ChainStatusFlags.NotTimeValid))
+            {
+                var now = DateTimeOffset.UtcNow;
+                var notBefore = CertificateFacts.NotBefore(element.Certificate);
+                var notAfter = CertificateFacts.NotAfter(element.Certificate);
+                return notBefore > now
+                    ? $"{which} is not valid yet: its validity starts {CertificateFacts.Date(notBefore)} (valid until {CertificateFacts.Date(notAfter)}). " +
+                      "The partner installed it too early, or a clock is wrong"
+                    : $"{which} expired on {CertificateFacts.Date(notAfter)} (valid from {CertificateFacts.Date(notBefore)}); " +
+                      "the partner must renew it. The chain and host name are otherwise fine";
+            }
+            if (flags.Contains(X509ChainStatusFlags.NotValidForUsage))
+            {
+                return $"{which} chains to {trust} but is not made for servers (its extended key usage lacks serverAuth)";
+            }
+            if (flags.Contains(X509ChainStatusFlags.NotSignatureValid))
+            {
+                return $"{which} has a signature that does not verify against its issuer's key";
+            }
+            if (flags.Contains(X509ChainStatusFlags.Revoked))
+            {
+                return $"{which} is revoked";
+            }
+        }
+        var last = elements.Count > 0 ? elements[^1].Certificate : server;
+        var sent = string.Join(" → ", elements.Select(e => $"'{e.Certificate.Subject}'"));
+        if (CertificateFacts.IsSelfIssued(last))
+        {
+            return elements.Count <= 1
+                ? $"the backend's certificate '{last.Subject}' is self-signed and not in {trust}: add it to TrustedCa, or ask for one from a CA"
+                : $"the backend's chain ({sent}) ends at the root '{last.Subject}', which is not in {trust}: add that root to TrustedCa if the partner's CA is right";
+        }
+        return $"the backend's chain ({sent}) stops at '{last.Subject}', whose issuer '{last.Issuer}' is neither sent by the backend nor in {trust}. " +
+               "The backend may not be sending its intermediate (nginx: ssl_certificate must hold the full chain), or TrustedCa lacks the partner's CA";
+    }
+
+    private bool CheckPins(IReadOnlyList<X509Certificate2> path)
     {
         if (pins.Count == 0)
         {
             return true;
         }
-        foreach (var element in elements ?? throw new ServerCertificateRejectedException("no chain to check pins against"))
+        foreach (var certificate in path)
         {
-            var spki = SHA256.HashData(element.Certificate.PublicKey.ExportSubjectPublicKeyInfo());
-            var whole = SHA256.HashData(element.Certificate.RawData);
+            var spki = SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo());
+            var whole = SHA256.HashData(certificate.RawData);
             if (pins.Any(p => p.AsSpan().SequenceEqual(spki) || p.AsSpan().SequenceEqual(whole)))
             {
                 return true;
             }
         }
-        throw new ServerCertificateRejectedException("no certificate in the backend's chain matches the profile's ServerCertificatePins");
-    }
-
-    private static string Describe(X509Chain chain)
-    {
-        var statuses = chain.ChainStatus.Select(s => s.Status.ToString()).Distinct().ToArray();
-        return statuses.Length == 0 ? "unknown reason" : string.Join(", ", statuses);
+        throw new ServerCertificateRejectedException(
+            "no certificate in the backend's chain matches the profile's ServerCertificatePins (the chain's public-key pins: " +
+            string.Join(", ", path.Select(c => $"'{c.Subject}' {CertificateFacts.SpkiPin(c)}")) + ")");
     }
 }
 

@@ -470,7 +470,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
         await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(_files, backend.Port, "plain").Settings);
         using var response = await host.Client.GetAsync("/api/forward/plain/x");
         Assert.Contains("has no BaseUrl", await response.Content.ReadAsStringAsync());
-        await AssertErrorAsync(response, 404, "unknown-profile");
+        await AssertErrorAsync(response, 404, "forward-not-configured");
     }
 
     [Fact]

@@ -88,7 +88,7 @@ public sealed class NginxRefusalTests
 
         var probe = await ProbeAsync(host);
         Assert.False(probe.GetProperty("ok").GetBoolean());
-        Assert.Contains("ours could not be loaded", probe.GetProperty("summary").GetString());
+        Assert.Contains("ours has expired", probe.GetProperty("summary").GetString());
         Assert.Contains("expired", probe.GetProperty("summary").GetString());
     }
 

@@ -75,7 +75,7 @@ public sealed class ProbeTests
         var tls = host.GetProperty("tls");
         Assert.False(host.GetProperty("ok").GetBoolean());
         Assert.False(tls.GetProperty("serverCertificateValid").GetBoolean());
-        Assert.Contains("does not chain to the profile's TrustedCa", tls.GetProperty("serverCertificateProblem").GetString());
+        Assert.Contains("is neither sent by the backend nor in the profile's TrustedCa", tls.GetProperty("serverCertificateProblem").GetString());
         Assert.Contains("CN=Unrelated Intermediate CA", tls.GetProperty("serverChain").ToString());
         Assert.Equal(JsonValueKind.Null, tls.GetProperty("clientCertificatePresented").ValueKind);
         Assert.Empty(backend.ClientChains);
@@ -121,7 +121,11 @@ public sealed class ProbeTests
     [Fact]
     public async Task The_probe_needs_an_admin_key()
     {
-        var problem = await ProbeAsync(1, 401, key: InvokerHost.ApiKey);
-        Assert.Equal(ErrorCodes.Unauthenticated, problem.GetProperty("code").GetString());
+        // A caller's key is known, but not enough: 403 saying what is needed. An unknown key: 401.
+        var problem = await ProbeAsync(1, 403, key: InvokerHost.ApiKey);
+        Assert.Equal(ErrorCodes.Forbidden, problem.GetProperty("code").GetString());
+        Assert.Contains("needs an admin key", problem.GetProperty("detail").GetString());
+        var unknown = await ProbeAsync(1, 401, key: "not-a-key-at-all");
+        Assert.Equal(ErrorCodes.Unauthenticated, unknown.GetProperty("code").GetString());
     }
 }

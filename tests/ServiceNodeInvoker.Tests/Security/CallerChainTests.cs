@@ -77,7 +77,7 @@ public sealed class CallerChainTests
             using var leafAlone = Client(null, PartnerLeaf);
             using var refused = await leafAlone.SendAsync(Invoke(backend));
             var problem = await InvokerHost.AssertProblemAsync(refused, 401, ErrorCodes.Unauthenticated);
-            Assert.Contains("PartialChain", problem.GetProperty("detail").GetString());
+            Assert.Contains("Invoker:Callers:CertificateAuthority", problem.GetProperty("detail").GetString());
         }
         finally
         {
