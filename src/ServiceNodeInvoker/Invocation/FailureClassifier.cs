@@ -14,7 +14,7 @@ public static class FailureCauses
     public const string ClientCertificateRefused = "client-certificate-refused";
     public const string ClientCertificateMissing = "client-certificate-missing";
     public const string ProtocolVersion = "protocol-version";
-    public const string NoSharedCipher = "no-shared-cipher";
+    public const string NoSharedCipher = "no-shared-version-or-cipher";
     public const string UnrecognizedName = "unrecognized-name";
     public const string PlainHttp = "plain-http";
     public const string NotTls = "not-tls";
@@ -194,7 +194,7 @@ public static partial class FailureClassifier
         if (exception is not null && IsEndOfStream(exception)
             && (witness is not null ? witness.HandshakeCompleted : exception is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.Unknown }))
         {
-            return ClosedAfterHandshake(evidence, flight);
+            return ClosedAfterHandshake(evidence, flight, exception);
         }
         if (exception is HttpRequestException http)
         {
@@ -244,8 +244,8 @@ public static partial class FailureClassifier
                         $"{target} requires a client certificate {said} and profile '{profile.Name}' has none: set ClientCertificate on the profile.");
             case 40 or 71 when flight is { AlertBeforeHello: true } || flight?.HelloVersion is null && !evidence.PresentedClientCertificate:
                 return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.NoSharedCipher,
-                    $"{target} ended the handshake before its ServerHello {said}: it shares no cipher suite, key exchange or signature " +
-                    "algorithm with what we offer (TLS 1.2 and 1.3 with current ciphers). The backend must enable modern cipher suites.");
+                    $"{target} ended the handshake before its ServerHello {said}: it shares no TLS version, cipher suite or key exchange " +
+                    "with what we offer (TLS 1.2 and 1.3 with current cipher suites). The backend must enable TLS 1.2 or later with modern cipher suites.");
             case 40 when flight?.CertificateRequested == true || flight?.HelloVersion is 0x0304:
                 return evidence.PresentedClientCertificate
                     ? new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused,
@@ -281,21 +281,28 @@ public static partial class FailureClassifier
     /// .NET servers under 1.2 too), so it reads as a refusal when our certificate was asked for or may have
     /// been (1.3 hides the request); when it certainly was not asked for, it cannot be one.
     /// </summary>
-    private static Diagnosis ClosedAfterHandshake(Evidence evidence, ServerFlight? flight)
+    private static Diagnosis ClosedAfterHandshake(Evidence evidence, ServerFlight? flight, Exception? exception)
     {
         var target = evidence.Target;
         var profile = evidence.Profile;
-        var askedOrHidden = flight is null || flight.CertificateRequested || flight.HelloVersion is not (< 0x0304);
-        if (evidence.PresentedClientCertificate && askedOrHidden)
+        var how = evidence.Witness?.ReadError is SocketError.ConnectionReset || Find<SocketException>(exception) is { SocketErrorCode: SocketError.ConnectionReset }
+            ? "reset the connection" : "closed the connection";
+        var tls12WithoutRequest = flight is { HelloVersion: 0x0303, CertificateRequested: false };
+        if (evidence.PresentedClientCertificate && !tls12WithoutRequest)
         {
             return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused,
-                $"{target} closed the connection right after the TLS handshake without answering: the backend most likely " +
+                $"{target} {how} right after the TLS handshake without answering: the backend most likely " +
                 $"refused our client certificate (profile '{profile.Name}'). Check that it trusts the certificate's issuing CA " +
                 "and that the intermediates are in the certificate source. (A backend that fails before answering looks the same.)");
         }
+        if (!evidence.PresentedClientCertificate && !tls12WithoutRequest)
+        {
+            return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateMissing,
+                $"{target} {how} right after the TLS handshake without answering, and we presented no client certificate: profile '{profile.Name}' has none. " +
+                "A backend that requires one does exactly this under TLS 1.3: if it does, set ClientCertificate on the profile. (A backend that fails before answering looks the same.)");
+        }
         return new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.ClosedAfterHandshake,
-            $"{target} closed the connection after the TLS handshake without answering" +
-            (flight?.HelloVersion == 0x0303 && !flight.CertificateRequested ? " (it did not ask for a client certificate, so this is not a refusal of ours)." : "."));
+            $"{target} {how} after the TLS handshake without answering (it did not ask for a client certificate, so this is not about ours).");
     }
 
     private static Diagnosis Unreachable(SocketError error, HostKey target) => error switch

@@ -24,7 +24,10 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
 {
     /// <summary>How long the probe waits for the answer to its one request after the handshake.</summary>
     public static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan MaxStepTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long one step (connect, handshake) may take: the profile's timeout, at most 10 s.</summary>
+    private static TimeSpan StepTimeout(TlsProfile profile) => profile.Timeout < MaxStepTimeout ? profile.Timeout : MaxStepTimeout;
 
     public async Task<ProfileProbeReport> ProbeAsync(TlsProfile profile, CancellationToken cancellationToken)
     {
@@ -95,7 +98,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         var evidence = new FailureClassifier.Evidence(host, profile, PresentedClientCertificate: false, TimedOutAfter: null, Witness: null);
 
         // 1: no certificate of ours; learn the server's chain, whether it asks and whom it trusts.
-        using (var first = await ConnectAsync(addresses, host.Port, report, token))
+        using (var first = await ConnectAsync(addresses, host.Port, report, StepTimeout(profile), token))
         {
             if (first is null)
             {
@@ -110,16 +113,22 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             report.Warnings.Add($"accepted only because AllowLegacyServerCrypto is set: {legacy}");
         }
 
-        // 2: our certificate, only to a server that proved itself (a server that failed pass 1 for want of a
-        // client certificate has proved itself too: it got as far as asking).
-        if (report.Tls.ServerCertificateValid != true)
+        // 2: our certificate, only to a server that proved itself — or, when pass 1 failed for want of a client
+        // certificate, to one not yet judged: .NET judges the server's certificate once the handshake is done: a pass 1 that failed because we
+        // sent no certificate has not judged it yet. Pass 2's own validation then decides before any request.
+        var needsCertificate = report.Tls.Cause == FailureCauses.ClientCertificateMissing;
+        if (needsCertificate)
+        {
+            report.Tls.ClientCertificateRequested = true;
+        }
+        if (report.Tls.ServerCertificateValid != true && !(needsCertificate && report.Tls.ServerCertificateValid is null))
         {
             return Finish(report, material, problems);
         }
         if (material?.Client is { } client && report.Tls.ClientCertificateRequested == true)
         {
             report.Tls.ClientCertificatePresented = client.Subject;
-            using var second = await ConnectAsync(addresses, host.Port, report, token);
+            using var second = await ConnectAsync(addresses, host.Port, report, StepTimeout(profile), token);
             if (second is not null)
             {
                 var ours = evidence with { PresentedClientCertificate = true };
@@ -169,11 +178,11 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         }
     }
 
-    private static async Task<WireWitness?> ConnectAsync(IPAddress[] addresses, int port, HostProbeReport report, CancellationToken token)
+    private static async Task<WireWitness?> ConnectAsync(IPAddress[] addresses, int port, HostProbeReport report, TimeSpan step, CancellationToken token)
     {
         var watch = Stopwatch.StartNew();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        timeout.CancelAfter(StepTimeout);
+        timeout.CancelAfter(step);
         try
         {
             var (socket, address) = await BackendConnector.ConnectAsync(addresses, port, timeout.Token);
@@ -189,7 +198,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         {
             report.Connect.Milliseconds = watch.Elapsed.TotalMilliseconds;
             report.Connect.Ok = false;
-            report.Connect.Error = e is SocketException s ? BackendConnector.Describe(s.SocketErrorCode) : $"no answer within {StepTimeout.TotalSeconds:0} s";
+            report.Connect.Error = e is SocketException s ? BackendConnector.Describe(s.SocketErrorCode) : $"no answer within {step.TotalSeconds:0.###} s";
             report.Summary = $"Could not connect to {report.Host}:{report.Port}: {report.Connect.Error}.";
             return null;
         }
@@ -239,7 +248,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
     {
         var watch = Stopwatch.StartNew();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-        timeout.CancelAfter(StepTimeout);
+        timeout.CancelAfter(StepTimeout(evidence.Profile));
         var ssl = new SslStream(stream, leaveInnerStreamOpen: true);
         try
         {
@@ -260,7 +269,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             var diagnosis = FailureClassifier.Diagnose(e, evidence with
             {
                 Witness = stream,
-                TimedOutAfter = e is OperationCanceledException ? StepTimeout : null,
+                TimedOutAfter = e is OperationCanceledException ? StepTimeout(evidence.Profile) : null,
             });
             if (recordTiming)
             {

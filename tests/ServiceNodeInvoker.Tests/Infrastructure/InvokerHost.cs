@@ -11,6 +11,32 @@ public sealed class InvokerHost : IAsyncDisposable
 {
     public const string ApiKey = "test-key-0123456789";
 
+    /// <summary>The admin key <see cref="WithAdminKey"/> configures, for the probe.</summary>
+    public const string AdminKey = "admin-key-0123456789";
+
+    /// <summary>Adds <see cref="AdminKey"/> as the admin key 'ops'.</summary>
+    public static Dictionary<string, string?> WithAdminKey(Dictionary<string, string?> settings)
+    {
+        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(AdminKey);
+        return settings;
+    }
+
+    /// <summary>Runs the probe of <paramref name="profile"/> with <see cref="AdminKey"/>; the whole report.</summary>
+    public async Task<JsonElement> ProbeAsync(string profile = "payments")
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/profiles/{profile}/probe");
+        request.Headers.Add(ApiKeyAuthenticator.HeaderName, AdminKey);
+        using var client = new HttpClient { BaseAddress = Client.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        using var response = await client.SendAsync(request);
+        return await ReadAsync(response, 200);
+    }
+
+    public async Task<JsonElement> HealthAsync()
+    {
+        using var response = await Client.GetAsync("/api/health");
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
     private InvokerHost(WebApplication app, LogSink logs)
     {
         App = app;
