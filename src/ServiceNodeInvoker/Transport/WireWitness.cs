@@ -17,8 +17,9 @@ public sealed class WireWitness(Stream inner) : Stream
     /// <summary>The request option that carries the witness of the connection a request opened.</summary>
     public static readonly HttpRequestOptionsKey<WireWitness> OptionKey = new("ServiceNodeInvoker.WireWitness");
 
-    private readonly byte[] _kept = new byte[KeepBytes];
+    private byte[]? _kept = new byte[KeepBytes];
     private int _keptCount;
+    private ServerFlight? _flight;
     private volatile bool _handshakeCompleted;
 
     /// <summary>The TLS handshake completed on this connection (set by its owner).</summary>
@@ -36,10 +37,16 @@ public sealed class WireWitness(Stream inner) : Stream
     /// <summary>The socket error that ended a read, when one did (a reset, typically).</summary>
     public SocketError? ReadError { get; private set; }
 
-    public void MarkHandshakeCompleted() => _handshakeCompleted = true;
+    /// <summary>The handshake completed: what the server sent is parsed now and the bytes let go (a pooled connection lives long).</summary>
+    public void MarkHandshakeCompleted()
+    {
+        _flight = Flight();
+        _kept = null;
+        _handshakeCompleted = true;
+    }
 
     /// <summary>What the server sent before the handshake completed, parsed.</summary>
-    public ServerFlight Flight() => ServerFlight.Parse(_kept.AsSpan(0, _keptCount));
+    public ServerFlight Flight() => _flight ?? ServerFlight.Parse(_kept.AsSpan(0, _keptCount));
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -85,9 +92,12 @@ public sealed class WireWitness(Stream inner) : Stream
             return;
         }
         BytesBeforeHandshake += received.Length;
-        var room = Math.Min(received.Length, KeepBytes - _keptCount);
-        received[..room].CopyTo(_kept.AsSpan(_keptCount));
-        _keptCount += room;
+        if (_kept is { } kept)
+        {
+            var room = Math.Min(received.Length, KeepBytes - _keptCount);
+            received[..room].CopyTo(kept.AsSpan(_keptCount));
+            _keptCount += room;
+        }
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
