@@ -40,6 +40,15 @@ public sealed class RawSocketServer : IAsyncDisposable
         await DrainAsync(socket, token);
     });
 
+    /// <summary>Reads the hello, sends <paramref name="bytes"/> (the start of an answer) and then nothing more, holding the connection.</summary>
+    public static RawSocketServer AnswerHelloAndHold(byte[] bytes) => new(async (socket, token) =>
+    {
+        var buffer = new byte[16 * 1024];
+        await socket.ReceiveAsync(buffer, token);
+        await socket.SendAsync(bytes, token);
+        await DrainAsync(socket, token);
+    });
+
     /// <summary>Accepts and never sends a byte (a port where the client must speak a protocol other than TLS, or a stuck proxy).</summary>
     public static RawSocketServer Silent() => new(DrainAsync);
 
