@@ -2,11 +2,12 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Probe;
+using ServiceNodeInvoker.Admin;
 
 namespace ServiceNodeInvoker.Functions;
 
 /// <summary>The HTTP functions. The Functions host checks function keys before these run.</summary>
-public sealed class InvokerFunctions(InvokeEndpoint invoke, ForwardEndpoint forward, HealthEndpoint health, ProbeEndpoint probe)
+public sealed class InvokerFunctions(InvokeEndpoint invoke, ForwardEndpoint forward, HealthEndpoint health, ProbeEndpoint probe, ProfilesEndpoint profiles)
 {
     [Function("Invoke")]
     public Task<IResult> Invoke([HttpTrigger(AuthorizationLevel.Function, "post", Route = "invoke")] HttpRequest request) =>
@@ -27,4 +28,14 @@ public sealed class InvokerFunctions(InvokeEndpoint invoke, ForwardEndpoint forw
     [Function("Probe")]
     public Task<IResult> Probe([HttpTrigger(AuthorizationLevel.Admin, "post", Route = "profiles/{name}/probe")] HttpRequest request, string name) =>
         probe.HandleAsync(request.HttpContext, name);
+
+    /// <summary>The effective configuration of every profile and the callers: admin level (the master key).</summary>
+    [Function("Profiles")]
+    public Task<IResult> Profiles([HttpTrigger(AuthorizationLevel.Admin, "get", Route = "profiles")] HttpRequest request) =>
+        profiles.ListAsync(request.HttpContext);
+
+    /// <summary>Re-reads a profile's certificates now: admin level (the master key).</summary>
+    [Function("RefreshProfile")]
+    public Task<IResult> RefreshProfile([HttpTrigger(AuthorizationLevel.Admin, "post", Route = "profiles/{name}/refresh")] HttpRequest request, string name) =>
+        profiles.RefreshAsync(request.HttpContext, name);
 }

@@ -3,6 +3,10 @@ using ServiceNodeInvoker.Standalone;
 using ServiceNodeInvoker.Standalone.Demo;
 
 // Bad configuration: the problems on stderr, one per line naming the setting, and exit code 1.
+if (CommandLine.TryRun(args, Console.Out, Console.Error) is { } exitCode)
+{
+    return exitCode; // --help, --version, --check-config: nothing is served
+}
 return await StartupRefusal.RunAsync(async () =>
 {
     if (args.Contains("--demo"))

@@ -6,6 +6,7 @@ using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Probe;
+using ServiceNodeInvoker.Admin;
 
 namespace ServiceNodeInvoker.Standalone;
 
@@ -37,8 +38,11 @@ public static partial class StandaloneApp
         builder.WebHost.UseKestrelHttpsConfiguration();
         configure?.Invoke(builder);
         builder.Services.AddServiceNodeInvoker(builder.Configuration, InvokerHostKind.Standalone, consoleTelemetry);
+        var chains = ServerCertificateChains.FromConfiguration(builder.Configuration, builder.Environment.ContentRootPath);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(https =>
         {
+            // The endpoint certificate's intermediates go out with it (Kestrel sends only a PFX's leaf).
+            https.OnAuthenticate = (_, ssl) => chains.Apply(ssl);
             // Caller certificates are requested, never required at the TLS layer (health must work without
             // one), and validated by CallerCertificates against the configured caller CA, not the system store.
             // Read through the validated options: this runs when the server starts, after validation.
@@ -76,6 +80,11 @@ public static partial class StandaloneApp
             (HttpContext context, string profile, ForwardEndpoint endpoint) => endpoint.HandleAsync(context, profile));
         api.MapGet("/health", (HttpContext context, HealthEndpoint endpoint) => endpoint.HandleAsync(context));
         api.MapPost("/profiles/{name}/probe", (HttpContext context, string name, ProbeEndpoint endpoint) => endpoint.HandleAsync(context, name));
+        api.MapGet("/profiles", (HttpContext context, ProfilesEndpoint endpoint) => endpoint.ListAsync(context));
+        api.MapPost("/profiles/{name}/refresh", (HttpContext context, string name, ProfilesEndpoint endpoint) => endpoint.RefreshAsync(context, name));
+        // Liveness for a load balancer in front of this host: no key, nothing but "up" (health needs a key and
+        // answers 503 when one profile is broken, which must not take the instance out of rotation).
+        api.MapGet("/live", () => Results.Json(new { status = "up" }));
         return app;
     }
 

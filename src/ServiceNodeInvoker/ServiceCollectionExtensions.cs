@@ -60,6 +60,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<HealthEndpoint>();
         services.TryAddSingleton<MutualTlsProbe>();
         services.TryAddSingleton<ProbeEndpoint>();
+        services.TryAddSingleton<Admin.AdminAccess>();
+        services.TryAddSingleton<Admin.ProfilesEndpoint>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<CallerCertificates>();
         services.TryAddSingleton<CallerGrants>();
@@ -89,13 +91,7 @@ public static class ServiceCollectionExtensions
                 }
             })
             .Bind(configuration.GetSection(InvokerOptions.SectionName), binder => binder.ErrorOnUnknownConfiguration = true)
-            .PostConfigure(o =>
-            {
-                if (string.IsNullOrWhiteSpace(o.ManagedIdentityClientId) && configuration["AZURE_CLIENT_ID"] is { Length: > 0 } clientId)
-                {
-                    o.ManagedIdentityClientId = clientId;
-                }
-            })
+            .PostConfigure(o => ConfigurationCheck.ApplyFallbacks(o, configuration))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<InvokerOptions>, InvokerOptionsValidator>();
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<InvokerOptions>>().Value);

@@ -45,6 +45,12 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
         return Results.Json(body, statusCode: overall == Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
     }
 
+    /// <summary>One profile's certificate state as health reports it (the admin endpoints show the same).</summary>
+    public (string Status, JsonObject Report) ProfileReport(TlsProfile profile) => Report(profile, certificates.For(profile), time.GetUtcNow());
+
+    /// <summary>The caller CA's state as health reports it, when caller certificates are on.</summary>
+    public JsonObject? CallerAuthorityReport() => certificates.CallerAuthority is { } authority ? ReportAuthority(authority).Report : null;
+
     private (string Status, JsonObject Report) Report(TlsProfile profile, ProfileCertificates entry, DateTimeOffset now)
     {
         var state = entry.State;
@@ -170,7 +176,7 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
     private static (string Status, JsonObject Report) ReportAuthority(ProfileCertificates authority)
     {
         var state = authority.State;
-        var loaded = state.Material?.TrustedCa;
+        var loaded = state.TrustedCa;
         var status = loaded is null ? Unhealthy : state.LastError is not null ? Degraded : Healthy;
         return (status, new JsonObject
         {
@@ -178,6 +184,7 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
             ["source"] = authority.TrustedCaSource?.Description,
             ["loaded"] = loaded is not null,
             ["subjects"] = loaded is null ? null : new JsonArray(loaded.Select(c => (JsonNode)c.Subject).ToArray()),
+            ["certificates"] = loaded is null ? null : new JsonArray(loaded.Select(Describe).ToArray()),
             ["lastRefresh"] = state.LastRefresh,
             ["nextRefresh"] = state.NextRefresh,
             ["lastError"] = state.LastError,

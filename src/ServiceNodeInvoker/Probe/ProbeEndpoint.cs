@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Profiles;
@@ -7,18 +6,13 @@ using ServiceNodeInvoker.Profiles;
 namespace ServiceNodeInvoker.Probe;
 
 /// <summary>POST /api/profiles/{name}/probe (admin only): the mutual-TLS probe of every host the profile owns.</summary>
-public sealed class ProbeEndpoint(ProfileCatalog catalog, MutualTlsProbe probe, CallerAuthenticator callers, ApiKeyAuthenticator callerKeys)
+public sealed class ProbeEndpoint(ProfileCatalog catalog, MutualTlsProbe probe, Admin.AdminAccess admins)
 {
     public async Task<IResult> HandleAsync(HttpContext context, string name)
     {
-        var admin = callers.AuthenticateAdmin(context);
-        if (!admin.Authenticated)
+        if (admins.Refusal(context, "the probe") is { } refusal)
         {
-            // A caller's own key is known but not enough: say so rather than "not authenticated".
-            return callerKeys.Authenticate(context) is { } caller
-                ? ProblemResponse.Create(ErrorCodes.Forbidden,
-                    $"The key of caller '{caller}' may call /api/invoke but not the probe: it needs an admin key (Invoker:Callers:AdminKeys).", null, context)
-                : ProblemResponse.Create(ErrorCodes.Unauthenticated, $"Not authenticated: {admin.Problem}.", null, context);
+            return refusal;
         }
         var profile = catalog.Find(name);
         if (profile is null)

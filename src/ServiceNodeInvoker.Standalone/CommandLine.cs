@@ -1,0 +1,112 @@
+using System.Reflection;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Configuration;
+
+namespace ServiceNodeInvoker.Standalone;
+
+/// <summary>The standalone host's own switches: --help, --version and --check-config; everything else goes to the host.</summary>
+public static class CommandLine
+{
+    public const string Help = "--help";
+    public const string Version = "--version";
+    public const string CheckConfig = "--check-config";
+
+    /// <summary>Runs a switch that does not serve (help, version, configuration check); null when the host should start.</summary>
+    public static int? TryRun(string[] args, TextWriter output, TextWriter error)
+    {
+        if (args.Contains(Help) || args.Contains("-h") || args.Contains("-?"))
+        {
+            output.Write(Usage);
+            return 0;
+        }
+        if (args.Contains(Version))
+        {
+            output.WriteLine($"service-node-invoker {ProductVersion}");
+            return 0;
+        }
+        var at = Array.IndexOf(args, CheckConfig);
+        if (at < 0)
+        {
+            return null;
+        }
+        var file = at + 1 < args.Length && !args[at + 1].StartsWith('-') ? args[at + 1] : null;
+        return Check(file, args.Where((_, i) => i != at && (file is null || i != at + 1)).ToArray(), output, error);
+    }
+
+    public static string ProductVersion =>
+        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>
+    /// The start-up check without starting: the configuration the standalone host would read (appsettings.json
+    /// in the current folder, environment variables, command-line settings), or a Functions local.settings.json.
+    /// </summary>
+    private static int Check(string? file, string[] hostArgs, TextWriter output, TextWriter error)
+    {
+        IConfiguration configuration;
+        InvokerHostKind host;
+        string what;
+        if (file is not null)
+        {
+            if (!File.Exists(file))
+            {
+                error.WriteLine($"The configuration check could not run: '{file}' does not exist.");
+                return StartupRefusal.ExitCode;
+            }
+            try
+            {
+                configuration = ConfigurationCheck.FromLocalSettings(file);
+            }
+            catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException)
+            {
+                error.WriteLine($"The configuration check could not run: {e.Message.TrimEnd('.')}.");
+                return StartupRefusal.ExitCode;
+            }
+            host = InvokerHostKind.Functions;
+            what = $"'{Path.GetFileName(file)}' as the Functions app";
+        }
+        else
+        {
+            configuration = WebApplication.CreateSlimBuilder(hostArgs).Configuration;
+            host = InvokerHostKind.Standalone;
+            what = "appsettings.json and the environment as the standalone host";
+        }
+        var problems = ConfigurationCheck.Problems(configuration, host);
+        if (problems.Count > 0)
+        {
+            error.WriteLine($"The invoker would not start: {problems.Count} configuration problem{(problems.Count == 1 ? "" : "s")} (checked {what}).");
+            foreach (var problem in problems)
+            {
+                error.WriteLine($"  {problem}");
+            }
+            return StartupRefusal.ExitCode;
+        }
+        var profiles = configuration.GetSection($"{InvokerOptions.SectionName}:Profiles").GetChildren().Select(c => c.Key).Order(StringComparer.Ordinal).ToList();
+        output.WriteLine($"Configuration OK (checked {what}): {profiles.Count} profile{(profiles.Count == 1 ? "" : "s")}" +
+            (profiles.Count == 0 ? "." : $": {string.Join(", ", profiles)}."));
+        output.WriteLine("Certificates are not read by the check: the probe and /api/health judge them once deployed.");
+        return 0;
+    }
+
+    private const string Usage = """
+        Service Node Invoker — standalone host: calls backends that require mutual TLS on behalf of bots.
+
+        Usage: ServiceNodeInvoker.Standalone [options] [--Setting=value ...]
+
+        Options:
+          --demo                 run a throwaway PKI, an mTLS demo backend and the invoker on loopback; prints a curl to try
+          --urls <url;url>       where to listen (default http://localhost:5000; Kestrel:Endpoints in settings for HTTPS)
+          --console-telemetry    also print every trace to the console
+          --check-config [FILE]  check the configuration as start-up would, without serving: appsettings.json and the
+                                 environment, or FILE, a Functions local.settings.json. Exit 0 when it would start,
+                                 1 with one line per problem. Certificates themselves are not read.
+          --version              print the version
+          --help                 print this text
+
+        Settings come from appsettings.json in the current folder, environment variables (Invoker__Profiles__payments__Hosts__0)
+        and --Invoker:Setting=value arguments, later ones winning; everything lives under Invoker (see README.md).
+
+        Endpoints: POST /api/invoke, /api/forward/{profile}/{path}, GET /api/health, GET /api/live (no key),
+        admin: GET /api/profiles, POST /api/profiles/{name}/refresh, POST /api/profiles/{name}/probe.
+
+        """;
+}
