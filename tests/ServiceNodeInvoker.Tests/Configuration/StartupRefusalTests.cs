@@ -14,13 +14,13 @@ public sealed class StartupRefusalTests
     private const string Thumbprint = "A71BD7FFFCCA9A419618D4EB8020BA6F6A75E7D406A91A72C237F47186E52B3D";
 
     /// <summary>A profile that is fine on its own, so each case shows exactly one mistake.</summary>
-    private static Dictionary<string, string> Base() => new()
+    internal static Dictionary<string, string> Base() => new()
     {
         ["Invoker__Profiles__a__Hosts__0"] = "a.contoso.com",
         ["Invoker__Callers__ApiKeys__bot"] = Hash,
     };
 
-    private static readonly (string Name, string[] Settings, string Expected)[] Cases =
+    internal static readonly (string Name, string[] Settings, string Expected)[] Cases =
     [
         ("bytes with a unit", ["Invoker__Profiles__a__MaxResponseBytes=10MiB"], "Invoker:Profiles:a:MaxResponseBytes: '10MiB' is not a whole number of bytes"),
         ("yes for a switch", ["Invoker__Profiles__a__AllowPrivateNetwork=yes"], "Invoker:Profiles:a:AllowPrivateNetwork: 'yes' is not true or false"),

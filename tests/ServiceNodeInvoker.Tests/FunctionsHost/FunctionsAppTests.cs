@@ -51,6 +51,48 @@ public sealed class FunctionsAppTests
         Assert.Contains(host.Invocations, i => i.Result.Status == Microsoft.Azure.Functions.Worker.Grpc.Messages.StatusResult.Types.Status.Success);
     }
 
+    [FunctionsFact]
+    public async Task The_effective_configuration_and_a_refresh_run_through_the_worker_with_the_master_key_only()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:AllowLoopback"] = "true";
+        await using var host = await WorkerHost.StartAsync(AppSettings(settings));
+        using (var first = await host.SendAsync(Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" }))) { Assert.Equal(200, (int)first.StatusCode); }
+
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/profiles"), (HttpMethod.Post, "/api/profiles/payments/refresh") })
+        {
+            using var withFunctionKey = new HttpRequestMessage(method, path);
+            withFunctionKey.Headers.Add("x-functions-key", WorkerHost.FunctionKey);
+            using (var r = await host.SendAsync(withFunctionKey)) { Assert.Equal(401, (int)r.StatusCode); } // admin level: the host refuses it
+        }
+
+        using var list = new HttpRequestMessage(HttpMethod.Get, "/api/profiles");
+        list.Headers.Add("x-functions-key", WorkerHost.MasterKey);
+        using var listed = await host.SendAsync(list);
+        var text = await listed.Content.ReadAsStringAsync();
+        Assert.True(listed.IsSuccessStatusCode, $"{(int)listed.StatusCode}: {text}\n{host.Output}");
+        var view = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("functions", view.GetProperty("host").GetString());
+        Assert.Equal("payments.pfx", view.GetProperty("profiles").GetProperty("payments").GetProperty("settings").GetProperty("ClientCertificate").GetProperty("value").GetProperty("file").GetString());
+        Assert.DoesNotContain(ProfileSettings.Password, text);
+        Assert.DoesNotContain(files.Directory, text);
+
+        var rotated = Pki.Intermediate.IssueClient("bot-client-rotated-functions");
+        File.WriteAllBytes(settings["Invoker:Profiles:payments:ClientCertificate:Path"]!,
+            new System.Security.Cryptography.X509Certificates.X509Certificate2Collection(new[] { rotated, Pki.IntermediatePublic })
+                .Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12, ProfileSettings.Password)!);
+        using var refresh = new HttpRequestMessage(HttpMethod.Post, "/api/profiles/payments/refresh");
+        refresh.Headers.Add("x-functions-key", WorkerHost.MasterKey);
+        using var refreshed = await host.SendAsync(refresh);
+        var state = JsonDocument.Parse(await refreshed.Content.ReadAsStringAsync()).RootElement;
+        Assert.True(state.GetProperty("changed").GetBoolean(), state.ToString());
+        using var after = await host.SendAsync(Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" }));
+        var envelope = JsonDocument.Parse(await after.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("CN=bot-client-rotated-functions", envelope.GetProperty("body").GetProperty("clientCertificate").GetString());
+    }
+
     private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, int status, string code)
     {
         var text = await response.Content.ReadAsStringAsync();
