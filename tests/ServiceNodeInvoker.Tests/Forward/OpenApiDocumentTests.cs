@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Reflection;
 using System.Text.Json;
 using ServiceNodeInvoker.Contract;
@@ -45,8 +46,8 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _backend = await Pki.StartBackendAsync(_routes.Map);
-        _host = await InvokerHost.StartAsync(ProfileSettings.Standard(_files, _backend.Port)
-            .Set("payments", "BaseUrl", _backend.BaseAddress.ToString()).Settings);
+        _host = await InvokerHost.StartAsync(InvokerHost.WithAdminKey(ProfileSettings.Standard(_files, _backend.Port)
+            .Set("payments", "BaseUrl", _backend.BaseAddress.ToString()).Settings));
     }
 
     public async Task DisposeAsync()
@@ -78,6 +79,58 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
                 Assert.Equal(statuses.Append("default").Order(), Keys(operation.Value.GetProperty("responses")).Order());
             }
         }
+    }
+
+    [Fact]
+    public void Every_route_of_the_host_is_documented_and_every_documented_path_is_served()
+    {
+        var served = new HashSet<string>();
+        foreach (var endpoint in _host.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints.OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>())
+        {
+            var methods = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? [];
+            var pattern = "/" + endpoint.RoutePattern.RawText!.TrimStart('/');
+            foreach (var path in pattern.Contains("{**path}", StringComparison.Ordinal)
+                ? [pattern.Replace("{**path}", "{path}", StringComparison.Ordinal), pattern.Replace("/{**path}", "", StringComparison.Ordinal)]
+                : new[] { pattern })
+            {
+                foreach (var method in methods)
+                {
+                    served.Add($"{method.ToUpperInvariant()} {path}");
+                }
+            }
+        }
+        var documented = Document.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Where(o => o.Name != "parameters").Select(o => $"{o.Name.ToUpperInvariant()} {p.Name}")).ToHashSet();
+        Assert.Equal(documented.Order(), served.Order());
+    }
+
+    [Fact]
+    public async Task The_admin_endpoints_hold_the_documented_fields()
+    {
+        await _host.InvokeJsonAsync(new { method = "GET", url = $"{_backend.BaseAddress}json" }); // the certificate is loaded now
+        var view = await AdminAsync(HttpMethod.Get, "/api/profiles");
+        Assert.Subset(Keys(view), Always(Schema("ConfigurationView")));
+        var profile = view.GetProperty("profiles").GetProperty("payments");
+        var settingSchema = Schema("Setting");
+        foreach (var setting in profile.GetProperty("settings").EnumerateObject())
+        {
+            Assert.Subset(Properties(settingSchema), Keys(setting.Value));
+            Assert.Subset(Keys(setting.Value), Always(settingSchema));
+        }
+        var refreshed = await AdminAsync(HttpMethod.Post, "/api/profiles/payments/refresh");
+        Assert.Equal(Always(Schema("RefreshResult")).Order(), Keys(refreshed).Order());
+        var probe = await AdminAsync(HttpMethod.Post, "/api/profiles/payments/probe");
+        Assert.Subset(Properties(Schema("ProbeReport")), Keys(probe));
+        Assert.Subset(Keys(probe), Always(Schema("ProbeReport")));
+    }
+
+    private async Task<JsonElement> AdminAsync(HttpMethod method, string path)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Add(Callers.ApiKeyAuthenticator.HeaderName, InvokerHost.AdminKey);
+        using var client = new HttpClient { BaseAddress = _host.Client.BaseAddress };
+        using var response = await client.SendAsync(request);
+        return await InvokerHost.ReadAsync(response, 200);
     }
 
     [Fact]
