@@ -1,7 +1,7 @@
 // Service Node Invoker on Azure Functions Flex Consumption, least privilege, deployed by `azd up`.
 targetScope = 'subscription'
 
-import { tlsProfile, callerCertificate } from 'types.bicep'
+import { tlsProfile, callerCertificate, callerGrant } from 'types.bicep'
 
 @minLength(1)
 @maxLength(64)
@@ -57,11 +57,14 @@ param clientCertExclusionPaths string = '/api/health'
 @description('Name of the Key Vault certificate or PEM secret holding the root(s) caller certificates chain to (caller certificate modes).')
 param callerCaName string = 'caller-root'
 
-@description('Caller certificates: name (the caller identity used by grants) and a SHA-256 thumbprint and/or exact subject.')
+@description('Caller certificates: name (the caller identity used by grants) and a SHA-256 thumbprint and/or exact subject. azd: a JSON array in CALLER_CERTIFICATES.')
 param callerCertificates callerCertificate[] = []
 
-@description('TLS profiles, written as Invoker__Profiles__… app settings. Certificates live in this deployment\'s Key Vault.')
+@description('TLS profiles, written as Invoker__Profiles__… app settings (every setting the app reads: see types.bicep). azd: a JSON array in TLS_PROFILES.')
 param tlsProfiles tlsProfile[] = []
+
+@description('Callers\' own grants: the profiles each may use (Invoker:Callers:Grants). azd: a JSON array in CALLER_GRANTS.')
+param callerGrants callerGrant[] = []
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -92,6 +95,7 @@ module resources 'modules/resources.bicep' = {
     callerCaName: callerCaName
     callerCertificates: callerCertificates
     tlsProfiles: tlsProfiles
+    callerGrants: callerGrants
   }
 }
 

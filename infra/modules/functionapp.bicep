@@ -1,6 +1,7 @@
 // The Flex Consumption plan and function app: HTTPS only, TLS 1.2+, FTP and basic publishing off,
 // identity-based storage and App Insights, TLS profiles as app settings.
-import { tlsProfile, callerCertificate } from '../types.bicep'
+import { tlsProfile, callerCertificate, callerGrant } from '../types.bicep'
+import { profileSettings, callerSettings } from '../settings.bicep'
 
 param location string
 param tags object
@@ -19,6 +20,7 @@ param clientCertExclusionPaths string
 param callerCaName string
 param callerCertificates callerCertificate[]
 param tlsProfiles tlsProfile[]
+param callerGrants callerGrant[]
 
 var baseSettings = [
   { name: 'AzureWebJobsStorage__accountName', value: storageAccountName }
@@ -29,37 +31,10 @@ var baseSettings = [
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
 ]
 
-// Invoker__Profiles__<name>__… exactly as the library binds them (InfraTests checks the names).
-var profileSettings = flatten(map(tlsProfiles, p => concat(
-  map(range(0, length(p.hosts)), i => { name: 'Invoker__Profiles__${p.name}__Hosts__${i}', value: p.hosts[i] }),
-  [
-    { name: 'Invoker__Profiles__${p.name}__ClientCertificate__Source', value: 'KeyVault' }
-    { name: 'Invoker__Profiles__${p.name}__ClientCertificate__VaultUri', value: keyVaultUri }
-    { name: 'Invoker__Profiles__${p.name}__ClientCertificate__Name', value: p.certificateName }
-    { name: 'Invoker__Profiles__${p.name}__Timeout', value: string(p.?timeoutSeconds ?? 30) }
-    { name: 'Invoker__Profiles__${p.name}__AllowPrivateNetwork', value: string(p.?allowPrivateNetwork ?? false) }
-  ],
-  empty(p.?trustedCaName ?? '') ? [] : [
-    { name: 'Invoker__Profiles__${p.name}__TrustedCa__Source', value: 'KeyVault' }
-    { name: 'Invoker__Profiles__${p.name}__TrustedCa__VaultUri', value: keyVaultUri }
-    { name: 'Invoker__Profiles__${p.name}__TrustedCa__Name', value: p.?trustedCaName }
-  ]
-)))
-
-// Caller certificates: the site forwards them (X-ARR-ClientCert); the app validates them against the
-// caller CA in Key Vault. Function keys stay checked by the Functions host in every mode.
-var callerSettings = callerCertificateMode == 'KeyOnly' ? [] : concat(
-  [
-    { name: 'Invoker__Callers__Mode', value: callerCertificateMode }
-    { name: 'Invoker__Callers__TrustForwardedCertificate', value: 'true' }
-    { name: 'Invoker__Callers__CertificateAuthority__Source', value: 'KeyVault' }
-    { name: 'Invoker__Callers__CertificateAuthority__VaultUri', value: keyVaultUri }
-    { name: 'Invoker__Callers__CertificateAuthority__Name', value: callerCaName }
-  ],
-  flatten(map(callerCertificates, c => concat(
-    empty(c.?thumbprint ?? '') ? [] : [{ name: 'Invoker__Callers__Certificates__${c.name}__Thumbprint', value: c.?thumbprint }],
-    empty(c.?subject ?? '') ? [] : [{ name: 'Invoker__Callers__Certificates__${c.name}__Subject', value: c.?subject }]
-  )))
+// Invoker__… settings from one place (settings.bicep; InfraTests runs the app's own check on them).
+var invokerSettings = concat(
+  profileSettings(tlsProfiles, keyVaultUri),
+  callerSettings(callerCertificateMode, callerCaName, callerCertificates, callerGrants, keyVaultUri)
 )
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -114,7 +89,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Flex rejects ftpsState (error 51021); FTP is off through the ftp publishing policy below.
       // App Service asks for client certificates on HTTP/1.1 only: HTTP/2 would silently drop caller certificates.
       http20Enabled: callerCertificateMode == 'KeyOnly'
-      appSettings: concat(baseSettings, profileSettings, callerSettings)
+      appSettings: concat(baseSettings, invokerSettings)
     }
   }
 }

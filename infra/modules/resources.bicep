@@ -1,5 +1,5 @@
 // Everything in the resource group. One user-assigned identity is used for storage, Key Vault and App Insights.
-import { tlsProfile, callerCertificate } from '../types.bicep'
+import { tlsProfile, callerCertificate, callerGrant } from '../types.bicep'
 
 param location string
 param tags object
@@ -17,6 +17,7 @@ param clientCertExclusionPaths string
 param callerCaName string
 param callerCertificates callerCertificate[]
 param tlsProfiles tlsProfile[]
+param callerGrants callerGrant[]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-invoker-${resourceToken}'
@@ -106,6 +107,7 @@ module functionApp 'functionapp.bicep' = {
     callerCaName: callerCaName
     callerCertificates: callerCertificates
     tlsProfiles: tlsProfiles
+    callerGrants: callerGrants
   }
 }
 
