@@ -9,14 +9,8 @@ import { tlsProfile, callerCertificate, callerGrant } from 'types.bicep'
 param environmentName string
 
 @minLength(1)
-@description('Azure region for all resources: only regions that offer Flex Consumption.')
+@description('Azure region for all resources: one that offers Flex Consumption (az functionapp list-flexconsumption-locations).')
 @metadata({ azd: { type: 'location' } })
-@allowed([
-  'australiaeast', 'australiasoutheast', 'brazilsouth', 'canadacentral', 'centralindia', 'centralus', 'eastasia', 'eastus'
-  'eastus2', 'francecentral', 'germanywestcentral', 'italynorth', 'japaneast', 'koreacentral', 'northcentralus', 'northeurope'
-  'norwayeast', 'southafricanorth', 'southcentralus', 'southeastasia', 'southindia', 'spaincentral', 'swedencentral'
-  'switzerlandnorth', 'uaenorth', 'uksouth', 'ukwest', 'westcentralus', 'westeurope', 'westus', 'westus2', 'westus3'
-])
 param location string
 
 @description('Object id of the deployer (azd sets AZURE_PRINCIPAL_ID): gets the Key Vault roles the documented certificate steps need.')
@@ -25,6 +19,14 @@ param principalId string = ''
 @allowed(['', 'User', 'ServicePrincipal', 'Group'])
 @description('The deployer\'s principal type (azd sets AZURE_PRINCIPAL_TYPE). Empty: left for Azure to infer, which works for users and service principals alike.')
 param principalType string = ''
+
+@minValue(0)
+@maxValue(20)
+@description('Flex always-ready HTTP instances: 0 scales to zero (the first call after idle pays the cold start); 1 or more keeps that many warm, billed while idle.')
+param alwaysReadyInstances int = 0
+
+@description('Spread instances across availability zones (where the region supports it for Flex Consumption).')
+param zoneRedundant bool = false
 
 @allowed([512, 2048, 4096])
 @description('Flex Consumption instance memory (MB).')
@@ -35,14 +37,11 @@ param instanceMemoryMB int = 2048
 @description('Flex Consumption maximum instance count.')
 param maximumInstanceCount int = 100
 
-@description('Integrate the app with a VNet and reach Key Vault and storage only through private endpoints.')
+@description('Integrate the app with a VNet and reach Key Vault and storage only through private endpoints; outbound leaves through a NAT gateway with one static public IP (OUTBOUND_IP_ADDRESS), for partners that allow-list source addresses. Needs the Microsoft.App resource provider (the preprovision hook registers it).')
 param enableVnet bool = false
 
 @description('VNet mode: public IP ranges (CIDR, comma-separated) that may still reach the Key Vault, so a person or pipeline can import certificates. Empty: the vault has no public access.')
 param keyVaultAllowedIpRanges string = ''
-
-@description('VNet mode: send the app\'s outbound traffic through a NAT gateway with one static public IP, for partners that allow-list source addresses.')
-param enableNatGateway bool = false
 
 @description('Email address for alerts (certificate near expiry or expired in Key Vault, handshake failures, certificates unavailable). Empty: no alerts.')
 param alertEmail string = ''
@@ -50,9 +49,6 @@ param alertEmail string = ''
 @allowed(['KeyOnly', 'CertificateRequired', 'KeyOrCertificate'])
 @description('How callers authenticate: function keys only, a client certificate required, or either (see docs/deploy.md).')
 param callerCertificateMode string = 'KeyOnly'
-
-@description('Paths that never ask for a caller certificate (health probes).')
-param clientCertExclusionPaths string = '/api/health'
 
 @description('Name of the Key Vault certificate or PEM secret holding the root(s) caller certificates chain to (caller certificate modes).')
 param callerCaName string = 'caller-root'
@@ -88,10 +84,10 @@ module resources 'modules/resources.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     enableVnet: enableVnet
     keyVaultAllowedIpRanges: empty(keyVaultAllowedIpRanges) ? [] : map(split(keyVaultAllowedIpRanges, ','), r => trim(r))
-    enableNatGateway: enableVnet && enableNatGateway
     alertEmail: alertEmail
     callerCertificateMode: callerCertificateMode
-    clientCertExclusionPaths: clientCertExclusionPaths
+    alwaysReadyInstances: alwaysReadyInstances
+    zoneRedundant: zoneRedundant
     callerCaName: callerCaName
     callerCertificates: callerCertificates
     tlsProfiles: tlsProfiles
@@ -107,5 +103,6 @@ output SERVICE_INVOKER_NAME string = resources.outputs.functionAppName
 output SERVICE_INVOKER_ENDPOINT string = resources.outputs.invokeEndpoint
 output AZURE_KEY_VAULT_NAME string = resources.outputs.keyVaultName
 output AZURE_KEY_VAULT_ENDPOINT string = resources.outputs.keyVaultUri
-output AZURE_CLIENT_ID string = resources.outputs.identityClientId
+// Not AZURE_CLIENT_ID: azd writes outputs to .env, where Azure.Identity would take it as the developer's client id.
+output INVOKER_IDENTITY_CLIENT_ID string = resources.outputs.identityClientId
 output OUTBOUND_IP_ADDRESS string = resources.outputs.outboundIpAddress

@@ -25,9 +25,9 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-// Key Vault raises CertificateNearExpiry (30 days before, by default) and CertificateExpired itself,
+// Key Vault raises CertificateNearExpiry (30 days before, a fixed lead) and CertificateExpired itself,
 // whether or not any instance of the app runs: the days-to-expiry metric exists only while one does.
-resource vaultEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
+resource vaultEvents 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: 'evgt-${keyVaultName}'
   location: location
   tags: tags
@@ -37,7 +37,7 @@ resource vaultEvents 'Microsoft.EventGrid/systemTopics@2023-12-15-preview' = {
   }
 }
 
-resource expiryAlert 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-12-15-preview' = {
+resource expiryAlert 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
   parent: vaultEvents
   name: 'certificate-expiry'
   properties: {
@@ -46,6 +46,9 @@ resource expiryAlert 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2023-1
       includedEventTypes: [
         'Microsoft.KeyVault.CertificateNearExpiry'
         'Microsoft.KeyVault.CertificateExpired'
+        // CA roots kept as PEM secrets with an expiry date set
+        'Microsoft.KeyVault.SecretNearExpiry'
+        'Microsoft.KeyVault.SecretExpired'
       ]
     }
     destination: {
@@ -87,8 +90,9 @@ resource failureAlerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previe
       severity: 2
       enabled: true
       scopes: [appInsightsId]
+      // A window longer than the frequency: rows that reach the workspace late are still counted once.
       evaluationFrequency: 'PT5M'
-      windowSize: 'PT5M'
+      windowSize: 'PT15M'
       criteria: {
         allOf: [
           {

@@ -16,7 +16,10 @@ param instanceMemoryMB int
 param maximumInstanceCount int
 param appSubnetId string
 param callerCertificateMode string
-param clientCertExclusionPaths string
+@description('HTTP instances kept warm (Flex always ready): 0 scales to zero, and the first call after idle pays the cold start.')
+param alwaysReadyInstances int
+@description('Spread the plan\'s instances across availability zones (regions that support it for Flex).')
+param zoneRedundant bool
 param callerCaName string
 param callerCertificates callerCertificate[]
 param tlsProfiles tlsProfile[]
@@ -31,6 +34,11 @@ var baseSettings = [
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
 ]
 
+// A certificate caller mode lists its callers: refused here, at provision, instead of at the app's start.
+var callersListed = callerCertificateMode == 'KeyOnly' || !empty(callerCertificates)
+  ? true
+  : fail('callerCertificateMode ${callerCertificateMode} needs at least one entry in callerCertificates (CALLER_CERTIFICATES): with none, every caller would be refused and the app would not start.')
+
 // Invoker__… settings from one place (settings.bicep; InfraTests runs the app's own check on them).
 var invokerSettings = concat(
   profileSettings(tlsProfiles, keyVaultUri),
@@ -43,7 +51,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   tags: tags
   kind: 'functionapp'
   sku: { tier: 'FlexConsumption', name: 'FC1' }
-  properties: { reserved: true }
+  properties: {
+    reserved: true
+    zoneRedundant: zoneRedundant
+  }
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
@@ -60,8 +71,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     // Caller certificates: the front end forwards them in X-ARR-ClientCert without validating them.
     clientCertEnabled: callerCertificateMode != 'KeyOnly'
+    // Asked for in the TLS handshake, never by renegotiation: no exclusion paths (with them App Service
+    // renegotiates per request, which TLS 1.3 and HTTP/2 cannot do and which fails bodies over 100 KB).
     clientCertMode: callerCertificateMode == 'CertificateRequired' ? 'Required' : 'Optional'
-    clientCertExclusionPaths: callerCertificateMode == 'CertificateRequired' ? clientCertExclusionPaths : null
     virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     functionAppConfig: {
       deployment: {
@@ -77,6 +89,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        alwaysReady: alwaysReadyInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyInstances }] : []
       }
       runtime: {
         name: 'dotnet-isolated'
@@ -89,7 +102,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       // Flex rejects ftpsState (error 51021); FTP is off through the ftp publishing policy below.
       // App Service asks for client certificates on HTTP/1.1 only: HTTP/2 would silently drop caller certificates.
       http20Enabled: callerCertificateMode == 'KeyOnly'
-      appSettings: concat(baseSettings, invokerSettings)
+      appSettings: callersListed ? concat(baseSettings, invokerSettings) : []
     }
   }
 }

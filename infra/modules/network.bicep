@@ -2,10 +2,9 @@
 param location string
 param tags object
 param resourceToken string
-@description('Route the app subnet\'s outbound traffic through a NAT gateway with one static public IP.')
-param enableNatGateway bool
-
-resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = if (enableNatGateway) {
+// Outbound is explicit: the app subnet leaves through a NAT gateway with one static public IP (new VNets
+// have no default outbound access, and partners often allow-list source addresses).
+resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
   name: 'pip-nat-${resourceToken}'
   location: location
   tags: tags
@@ -16,7 +15,7 @@ resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = if (enableNatG
   }
 }
 
-resource nat 'Microsoft.Network/natGateways@2024-05-01' = if (enableNatGateway) {
+resource nat 'Microsoft.Network/natGateways@2024-05-01' = {
   name: 'nat-${resourceToken}'
   location: location
   tags: tags
@@ -41,7 +40,8 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           delegations: [
             { name: 'flex', properties: { serviceName: 'Microsoft.App/environments' } }
           ]
-          natGateway: enableNatGateway ? { id: nat.id } : null
+          natGateway: { id: nat.id }
+          defaultOutboundAccess: false
         }
       }
       {
@@ -49,6 +49,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         properties: {
           addressPrefix: '10.40.2.0/24'
           privateEndpointNetworkPolicies: 'Disabled'
+          defaultOutboundAccess: false
         }
       }
     ]
@@ -58,4 +59,4 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
 output vnetId string = vnet.id
 output appSubnetId string = vnet.properties.subnets[0].id
 output privateEndpointSubnetId string = vnet.properties.subnets[1].id
-output natIpAddress string = enableNatGateway ? natIp!.properties.ipAddress : ''
+output natIpAddress string = natIp.properties.ipAddress

@@ -10,10 +10,10 @@ param instanceMemoryMB int
 param maximumInstanceCount int
 param enableVnet bool
 param keyVaultAllowedIpRanges string[]
-param enableNatGateway bool
 param alertEmail string
 param callerCertificateMode string
-param clientCertExclusionPaths string
+param alwaysReadyInstances int
+param zoneRedundant bool
 param callerCaName string
 param callerCertificates callerCertificate[]
 param tlsProfiles tlsProfile[]
@@ -31,7 +31,6 @@ module network 'network.bicep' = if (enableVnet) {
     location: location
     tags: tags
     resourceToken: resourceToken
-    enableNatGateway: enableNatGateway
   }
 }
 
@@ -103,7 +102,8 @@ module functionApp 'functionapp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     appSubnetId: enableVnet ? network!.outputs.appSubnetId : ''
     callerCertificateMode: callerCertificateMode
-    clientCertExclusionPaths: clientCertExclusionPaths
+    alwaysReadyInstances: alwaysReadyInstances
+    zoneRedundant: zoneRedundant
     callerCaName: callerCaName
     callerCertificates: callerCertificates
     tlsProfiles: tlsProfiles
@@ -116,5 +116,5 @@ output invokeEndpoint string = functionApp.outputs.invokeEndpoint
 output keyVaultName string = keyVault.outputs.name
 output keyVaultUri string = keyVault.outputs.uri
 output identityClientId string = identity.properties.clientId
-output outboundIpAddress string = enableVnet && enableNatGateway ? network!.outputs.natIpAddress : ''
+output outboundIpAddress string = enableVnet ? network!.outputs.natIpAddress : ''
 

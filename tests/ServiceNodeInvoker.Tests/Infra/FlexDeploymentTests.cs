@@ -100,18 +100,21 @@ public sealed class FlexDeploymentTests
     }
 
     [Fact]
-    public void An_optional_nat_gateway_gives_the_app_one_static_outbound_address()
+    public void Vnet_mode_leaves_through_a_nat_gateway_with_one_static_outbound_address()
     {
+        // Outbound is explicit: new VNets have no default outbound access, so VNet mode always has its NAT gateway.
         var ip = Template.Value.ResourcesOfType("Microsoft.Network/publicIPAddresses").Single();
         Assert.Equal("Static", (string?)ip["properties"]!["publicIPAllocationMethod"]);
         Assert.Equal("Standard", (string?)ip["sku"]!["name"]);
-        Assert.Equal("[parameters('enableNatGateway')]", (string?)ip["condition"]);
+        Assert.Null(ip["condition"]);
         var nat = Template.Value.ResourcesOfType("Microsoft.Network/natGateways").Single();
         Assert.Contains("publicIPAddresses", Text(nat["properties"]!["publicIpAddresses"]));
         var vnet = Template.Value.ResourcesOfType("Microsoft.Network/virtualNetworks").Single();
-        Assert.Contains("natGateways", Text(vnet["properties"]!["subnets"]![0]!["properties"]!["natGateway"]));
+        var subnets = vnet["properties"]!["subnets"]!.AsArray();
+        Assert.Contains("natGateways", Text(subnets[0]!["properties"]!["natGateway"]));
+        Assert.All(subnets, subnet => Assert.False((bool)subnet!["properties"]!["defaultOutboundAccess"]!));
         Assert.NotNull(Template.Value.Root["outputs"]!["OUTBOUND_IP_ADDRESS"]);
-        Assert.Contains("and(parameters('enableVnet'), parameters('enableNatGateway'))", Template.Value.Text);
+        Assert.Null(Template.Value.Root["parameters"]!["enableNatGateway"]);
     }
 
     [Fact]
@@ -122,8 +125,14 @@ public sealed class FlexDeploymentTests
         var topic = Template.Value.ResourcesOfType("Microsoft.EventGrid/systemTopics").Single();
         Assert.Equal("Microsoft.KeyVault.vaults", (string?)topic["properties"]!["topicType"]);
         var subscription = Template.Value.ResourcesOfType("Microsoft.EventGrid/systemTopics/eventSubscriptions").Single()["properties"]!;
-        Assert.Equal(["Microsoft.KeyVault.CertificateNearExpiry", "Microsoft.KeyVault.CertificateExpired"],
+        Assert.Equal(["Microsoft.KeyVault.CertificateNearExpiry", "Microsoft.KeyVault.CertificateExpired",
+                "Microsoft.KeyVault.SecretNearExpiry", "Microsoft.KeyVault.SecretExpired"], // CA roots kept as PEM secrets
             subscription["filter"]!["includedEventTypes"]!.AsArray().Select(e => (string?)e));
+        Assert.Contains("Microsoft.EventGrid/systemTopics/eventSubscriptions", Template.Value.Text);
+        Assert.DoesNotContain("preview", (string?)Template.Value.ResourcesOfType("Microsoft.EventGrid/systemTopics").Single()["apiVersion"]);
+        var rule = Template.Value.ResourcesOfType("Microsoft.Insights/scheduledQueryRules").Single()["properties"]!;
+        Assert.Equal("PT5M", (string?)rule["evaluationFrequency"]);
+        Assert.Equal("PT15M", (string?)rule["windowSize"]); // late rows still land in a window
         Assert.Equal("MonitorAlert", (string?)subscription["destination"]!["endpointType"]); // alerts without the app running
         var rules = Template.Value.Text;
         Assert.Contains("invoker.tls.handshake_failures", rules);
@@ -136,14 +145,68 @@ public sealed class FlexDeploymentTests
     }
 
     [Fact]
-    public void Azd_offers_only_regions_where_the_flex_plan_can_be_made()
+    public void Azd_offers_every_region_and_leaves_flex_availability_to_azure()
     {
+        // A hard-coded list goes stale as Flex reaches new regions: azd offers every location, and the
+        // parameter's description says how to list the Flex ones.
         var location = Template.Value.Root["parameters"]!["location"]!;
         Assert.Equal("location", (string?)location["metadata"]!["azd"]!["type"]);
-        var allowed = location["allowedValues"]!.AsArray().Select(v => (string?)v).ToList();
-        Assert.Contains("eastus", allowed);
-        Assert.Contains("westeurope", allowed);
-        Assert.DoesNotContain("westindia", allowed); // no Flex Consumption there
-        Assert.InRange(allowed.Count, 20, 60);
+        Assert.Null(location["allowedValues"]);
+        Assert.Contains("list-flexconsumption-locations", (string?)location["metadata"]!["description"]);
+    }
+
+    [Fact]
+    public void Caller_certificates_are_asked_for_in_the_handshake_and_a_mode_without_callers_fails_at_provision()
+    {
+        var app = Template.Value.ResourcesOfType("Microsoft.Web/sites").Single();
+        Assert.Null(app["properties"]!["clientCertExclusionPaths"]); // exclusion paths make App Service renegotiate
+        Assert.Null(Template.Value.Root["parameters"]!["clientCertExclusionPaths"]);
+        Assert.Contains("needs at least one entry in callerCertificates", Template.Value.Text);
+        Assert.Contains("fail(", Template.Value.Text);
+    }
+
+    [Fact]
+    public void Always_ready_instances_and_zone_redundancy_are_options_and_the_identity_output_is_not_azure_client_id()
+    {
+        var app = Template.Value.ResourcesOfType("Microsoft.Web/sites").Single();
+        Assert.Contains("alwaysReadyInstances", Text(app["properties"]!["functionAppConfig"]!["scaleAndConcurrency"]!["alwaysReady"]));
+        var plan = Template.Value.ResourcesOfType("Microsoft.Web/serverfarms").Single();
+        Assert.Contains("zoneRedundant", Text(plan["properties"]!["zoneRedundant"]));
+        var outputs = Template.Value.Root["outputs"]!.AsObject();
+        Assert.False(outputs.ContainsKey("AZURE_CLIENT_ID")); // azd's .env would make it the developer's client id
+        Assert.True(outputs.ContainsKey("INVOKER_IDENTITY_CLIENT_ID"));
+    }
+
+    [Fact]
+    public void The_preprovision_hook_registers_microsoft_app_in_vnet_mode_only()
+    {
+        var hook = Path.Combine(Tools.InfraDirectory, "hooks", "preprovision.sh");
+        var folder = Directory.CreateTempSubdirectory("sni-hook-").FullName;
+        try
+        {
+            // A stand-in for the Azure CLI that records its arguments and says the provider is not registered.
+            var az = Path.Combine(folder, "az");
+            File.WriteAllText(az, $"#!/bin/sh\necho \"$@\" >> {folder}/calls\ncase \"$*\" in *show*) echo NotRegistered;; esac\n");
+            Assert.Equal(0, Tools.Run("chmod", $"+x {az}").ExitCode);
+            string Run(string vnet)
+            {
+                var start = new System.Diagnostics.ProcessStartInfo("sh", hook) { RedirectStandardError = true, RedirectStandardOutput = true };
+                start.Environment["PATH"] = $"{folder}:/usr/bin:/bin";
+                start.Environment["ENABLE_VNET"] = vnet;
+                using var process = System.Diagnostics.Process.Start(start)!;
+                process.WaitForExit(30_000);
+                Assert.Equal(0, process.ExitCode);
+                return File.Exists(Path.Combine(folder, "calls")) ? File.ReadAllText(Path.Combine(folder, "calls")) : "";
+            }
+            Assert.Equal("", Run("false"));
+            var calls = Run("true");
+            Assert.Contains("provider show --namespace Microsoft.App", calls);
+            Assert.Contains("provider register --namespace Microsoft.App", calls);
+            Assert.Contains("--wait", calls);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }
