@@ -192,7 +192,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
             {
                 report.Connect.Addresses.Add(address.ToString()); // each pass connects; the address is listed once
             }
-            return new WireWitness(new NetworkStream(socket, ownsSocket: true));
+            return new WireWitness(socket);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {

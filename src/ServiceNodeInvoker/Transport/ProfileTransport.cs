@@ -39,7 +39,7 @@ public sealed class ProfileTransport
                 var addresses = await connector.ResolveAsync(context.DnsEndPoint.Host, Profile, token);
                 var (socket, _) = await BackendConnector.ConnectAsync(addresses, context.DnsEndPoint.Port, token);
                 // What the server sends during the handshake is kept for the failure classifier, on the request that opened the connection.
-                var witness = new WireWitness(new NetworkStream(socket, ownsSocket: true));
+                var witness = new WireWitness(socket);
                 context.InitialRequestMessage.Options.Set(WireWitness.OptionKey, witness);
                 return witness;
             },
