@@ -13,7 +13,6 @@ namespace ServiceNodeInvoker.Tests.Operations;
 public sealed class DiagnosticsTests
 {
     private static readonly TestPki Pki = TestPki.Instance;
-    private const string AdminKey = "admin-key-for-diagnostics";
 
     private static async Task<JsonElement> HealthAsync(InvokerHost host, string profile, Func<JsonElement, bool> ready)
     {
@@ -30,20 +29,10 @@ public sealed class DiagnosticsTests
         }
     }
 
-    private static async Task<JsonElement> ProbeAsync(InvokerHost host, string profile)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/profiles/{profile}/probe");
-        request.Headers.Add(ApiKeyAuthenticator.HeaderName, AdminKey);
-        using var client = new HttpClient { BaseAddress = host.Client.BaseAddress };
-        using var response = await client.SendAsync(request);
-        return (await InvokerHost.ReadAsync(response, 200)).GetProperty("hosts")[0];
-    }
+    /// <summary>The probe's report of the profile's first host (admin key from <see cref="InvokerHost.WithAdminKey"/>).</summary>
+    private static async Task<JsonElement> ProbeAsync(InvokerHost host, string profile) => (await host.ProbeAsync(profile)).GetProperty("hosts")[0];
 
-    private static Dictionary<string, string?> WithAdmin(Dictionary<string, string?> settings)
-    {
-        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(AdminKey);
-        return settings;
-    }
+    private static Dictionary<string, string?> WithAdmin(Dictionary<string, string?> settings) => InvokerHost.WithAdminKey(settings);
 
     [Fact]
     public async Task A_trusted_ca_file_that_is_no_certificate_is_reported_as_the_trusted_ca()

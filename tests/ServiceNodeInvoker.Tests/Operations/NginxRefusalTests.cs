@@ -12,14 +12,13 @@ namespace ServiceNodeInvoker.Tests.Operations;
 public sealed class NginxRefusalTests
 {
     private static readonly TestPki Pki = TestPki.Instance;
-    private const string AdminKey = "admin-key-for-nginx";
 
     private static async Task<(NginxBackend Nginx, InvokerHost Host, TempFiles Files)> StartAsync(Func<TempFiles, int, ProfileSettings> profile)
     {
         var nginx = await NginxBackend.StartAsync();
         var files = new TempFiles();
         var settings = profile(files, nginx.Port).Settings;
-        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(AdminKey);
+        InvokerHost.WithAdminKey(settings);
         return (nginx, await InvokerHost.StartAsync(settings), files);
     }
 
@@ -28,14 +27,7 @@ public sealed class NginxRefusalTests
         new ProfileSettings().Add("payments", port, files.Pfx("client.pfx", ProfileSettings.Password, client, intermediate),
             files.CertificatePem("root.pem", Pki.RootPublic));
 
-    private static async Task<JsonElement> ProbeAsync(InvokerHost host)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/profiles/payments/probe");
-        request.Headers.Add(ApiKeyAuthenticator.HeaderName, AdminKey);
-        using var client = new HttpClient { BaseAddress = host.Client.BaseAddress };
-        using var response = await client.SendAsync(request);
-        return (await InvokerHost.ReadAsync(response, 200)).GetProperty("hosts")[0];
-    }
+    private static async Task<JsonElement> ProbeAsync(InvokerHost host) => (await host.ProbeAsync()).GetProperty("hosts")[0];
 
     [NginxFact]
     public async Task A_trusted_certificate_is_accepted_by_invocation_and_probe()
