@@ -90,15 +90,6 @@ public static partial class FailureClassifier
         return diagnosis.ToException(exception);
     }
 
-    /// <summary>The invocation's deadline passed while waiting for the answer (the connection, if new, was established).</summary>
-    public static InvokerException Timeout(TlsProfile profile, InvocationRequest request) =>
-        new(ErrorCodes.BackendTimeout,
-            $"{HostKey.FromUri(request.Url)} did not answer within {profile.EffectiveTimeout(request.Timeout).TotalSeconds:0.###} s " +
-            $"(profile '{profile.Name}' allows at most {profile.Timeout.TotalSeconds:0.###} s).")
-        {
-            Cause = FailureCauses.ResponseTimeout,
-        };
-
     /// <summary>What is known about a failure besides the exception.</summary>
     /// <param name="TimedOutAfter">The deadline that passed, when one did.</param>
     public sealed record Evidence(HostKey Target, TlsProfile Profile, bool PresentedClientCertificate, TimeSpan? TimedOutAfter, WireWitness? Witness);
@@ -348,7 +339,7 @@ public static partial class FailureClassifier
     }
 
     /// <summary>The deepest exception's message: runtime messages about sockets and TLS carry no request data.</summary>
-    public static string Innermost(Exception e)
+    private static string Innermost(Exception e)
     {
         while (e.InnerException is not null)
         {
