@@ -25,22 +25,11 @@ public readonly record struct CallerResult(bool Authenticated, string? Caller, s
 public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
 {
     private readonly InvokerHostKind host = hostInfo.Kind;
-    private const string CallerItem = "ServiceNodeInvoker.Caller";
     private readonly CallerMode _mode = options.Callers.Mode;
     private readonly ApiKeyAuthenticator _admins = new(options.Callers.AdminKeys, "Invoker:Callers:AdminKeys");
 
-    /// <summary>The authenticated caller's name for this request (null: unnamed or not authenticated).</summary>
-    public static string? CallerOf(HttpContext context) => context.Items.TryGetValue(CallerItem, out var c) ? c as string : null;
-
-    public async Task<CallerResult> AuthenticateInvocationAsync(HttpContext context)
-    {
-        var result = await AuthenticateCoreAsync(context, allowKey: _mode != CallerMode.CertificateRequired);
-        if (result.Authenticated)
-        {
-            context.Items[CallerItem] = result.Caller;
-        }
-        return result;
-    }
+    public Task<CallerResult> AuthenticateInvocationAsync(HttpContext context) =>
+        AuthenticateCoreAsync(context, allowKey: _mode != CallerMode.CertificateRequired);
 
     /// <summary>Administrative endpoints (the probe): an admin key; on Azure the Functions host checks the admin level.</summary>
     public CallerResult AuthenticateAdmin(HttpContext context) =>

@@ -23,3 +23,18 @@ public sealed class InvocationRequest
     public TimeSpan? Timeout { get; init; }
     public ResponseMode Response { get; init; } = ResponseMode.Envelope;
 }
+
+/// <summary>The HTTP methods an invocation (and forward mode) may use: the one list.</summary>
+public static class InvocationMethods
+{
+    private static readonly Dictionary<string, HttpMethod> ByName = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["GET"] = HttpMethod.Get, ["HEAD"] = HttpMethod.Head, ["POST"] = HttpMethod.Post, ["PUT"] = HttpMethod.Put,
+        ["PATCH"] = HttpMethod.Patch, ["DELETE"] = HttpMethod.Delete, ["OPTIONS"] = HttpMethod.Options,
+    };
+
+    /// <summary>GET HEAD POST PUT PATCH DELETE OPTIONS.</summary>
+    public static readonly string[] Names = [.. ByName.Keys];
+
+    public static bool TryParse(string name, out HttpMethod method) => ByName.TryGetValue(name, out method!);
+}

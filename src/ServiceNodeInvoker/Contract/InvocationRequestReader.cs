@@ -17,12 +17,6 @@ public static class InvocationRequestReader
         AllowTrailingCommas = false,
     };
 
-    private static readonly Dictionary<string, HttpMethod> Methods = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["GET"] = HttpMethod.Get, ["HEAD"] = HttpMethod.Head, ["POST"] = HttpMethod.Post, ["PUT"] = HttpMethod.Put,
-        ["PATCH"] = HttpMethod.Patch, ["DELETE"] = HttpMethod.Delete, ["OPTIONS"] = HttpMethod.Options,
-    };
-
     /// <summary>The request's field names, as the contract (and docs/openapi.json) lists them; any other is refused.</summary>
     public static readonly IReadOnlyList<string> FieldNames = ["profile", "method", "url", "headers", "body", "bodyBase64", "timeoutSeconds", "response"];
 
@@ -102,7 +96,7 @@ public static class InvocationRequestReader
                     break;
                 case Field.Method:
                     var methodName = OptionalString(ref reader, "method");
-                    if (methodName is null || !Methods.TryGetValue(methodName, out method))
+                    if (methodName is null || !InvocationMethods.TryParse(methodName, out method))
                     {
                         throw InvokerException.Invalid("method", "'method' must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.");
                     }

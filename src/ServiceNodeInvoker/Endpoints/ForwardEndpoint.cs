@@ -28,7 +28,7 @@ public sealed class ForwardEndpoint(
     /// <summary>Lowers the profile's timeout for this call (seconds).</summary>
     public const string TimeoutHeader = "invoker-timeout";
 
-    public static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    public static readonly string[] Methods = InvocationMethods.Names;
 
     public Task<IResult> HandleAsync(HttpContext context, string profileName) =>
         InvocationSteps.WithRecordAsync(telemetry, record => HandleCoreAsync(context, profileName, record));

@@ -28,18 +28,6 @@ public sealed class LargeBufferPool : IDisposable
         _trimmer = time.CreateTimer(_ => Trim(), null, IdleTrim / 2, IdleTrim / 2);
     }
 
-    /// <summary>Bytes held idle for reuse.</summary>
-    public long IdleBytes
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _idleBytes;
-            }
-        }
-    }
-
     public byte[] Rent(int size)
     {
         var rounded = (int)Math.Min(int.MaxValue, (size + (long)Unit - 1) / Unit * Unit);

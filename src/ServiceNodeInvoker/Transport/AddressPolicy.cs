@@ -116,7 +116,4 @@ public sealed class AddressPolicy(bool allowLoopback)
 
 /// <summary>The target resolved to an address the policy forbids; no connection was attempted.</summary>
 public sealed class TargetAddressNotAllowedException(string host, string rule)
-    : Exception($"{host} resolves to an address that is not allowed: {rule}.")
-{
-    public string Rule { get; } = rule;
-}
+    : Exception($"{host} resolves to an address that is not allowed: {rule}.");
