@@ -92,7 +92,9 @@ public static partial class FailureClassifier
 
     /// <summary>What is known about a failure besides the exception.</summary>
     /// <param name="TimedOutAfter">The deadline that passed, when one did.</param>
-    public sealed record Evidence(HostKey Target, TlsProfile Profile, bool PresentedClientCertificate, TimeSpan? TimedOutAfter, WireWitness? Witness);
+    /// <param name="ServerAskedForCertificate">Whether the server asked for a client certificate, when known another way (the probe's selection callback).</param>
+    public sealed record Evidence(HostKey Target, TlsProfile Profile, bool PresentedClientCertificate, TimeSpan? TimedOutAfter, WireWitness? Witness,
+        bool? ServerAskedForCertificate = null);
 
     /// <summary>The verdict on a failure (exception null: a deadline passed with no exception of its own).</summary>
     public static Diagnosis Diagnose(Exception? exception, Evidence evidence)
@@ -278,15 +280,15 @@ public static partial class FailureClassifier
         var profile = evidence.Profile;
         var how = evidence.Witness?.ReadError is SocketError.ConnectionReset || Find<SocketException>(exception) is { SocketErrorCode: SocketError.ConnectionReset }
             ? "reset the connection" : "closed the connection";
-        var tls12WithoutRequest = flight is { HelloVersion: 0x0303, CertificateRequested: false };
-        if (evidence.PresentedClientCertificate && !tls12WithoutRequest)
+        var notAsked = evidence.ServerAskedForCertificate == false || flight is { HelloVersion: 0x0303, CertificateRequested: false };
+        if (evidence.PresentedClientCertificate && !notAsked)
         {
             return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused,
                 $"{target} {how} right after the TLS handshake without answering: the backend most likely " +
                 $"refused our client certificate (profile '{profile.Name}'). Check that it trusts the certificate's issuing CA " +
                 "and that the intermediates are in the certificate source. (A backend that fails before answering looks the same.)");
         }
-        if (!evidence.PresentedClientCertificate && !tls12WithoutRequest)
+        if (!evidence.PresentedClientCertificate && !notAsked)
         {
             return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateMissing,
                 $"{target} {how} right after the TLS handshake without answering, and we presented no client certificate: profile '{profile.Name}' has none. " +

@@ -105,6 +105,10 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
                 return report;
             }
             using var looked = await HandshakeAsync(first, Options(host, report, validator, material: null), report, evidence, token, recordTiming: true);
+            if (looked is not null && report.Tls.ClientCertificateRequested != true && report.Tls.ServerCertificateValid == true)
+            {
+                await CheckAnswerAsync(looked, first, host, report, evidence, token);
+            }
         }
         report.Tls.ClientCertificateRequested ??= report.Tls.HandshakeCompleted == true ? false : null;
         if (report.Tls.ServerChain.Count > 0 && profile.AllowLegacyServerCrypto
@@ -297,48 +301,20 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
     /// </summary>
     private static async Task AskAsync(SslStream ssl, WireWitness wire, HostKey host, HostProbeReport report, FailureClassifier.Evidence evidence, CancellationToken token)
     {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
-        wait.CancelAfter(AnswerWait);
-        var received = new List<byte>();
-        try
+        var (bytes, error, waited) = await ExchangeAsync(ssl, host, token);
+        if (bytes.Length == 0)
         {
-            var hostHeader = host.Port == 443 ? host.Host : $"{host.Host}:{host.Port}";
-            await ssl.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
-                $"GET / HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: service-node-invoker-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"), wait.Token);
-            var buffer = new byte[4096];
-            int read;
-            while (received.Count < CertificateRefusal.InspectBytes + 4096 && (read = await ssl.ReadAsync(buffer, wait.Token)) > 0)
-            {
-                received.AddRange(buffer.AsSpan(0, read));
-            }
-        }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
-        {
-            if (received.Count == 0)
+            if (waited)
             {
                 report.Tls.ClientCertificateAccepted = true;
                 report.Tls.ClientCertificateEvidence =
                     $"the server kept the connection open for {AnswerWait.TotalSeconds:0} s after our GET / without answering or refusing";
                 return;
             }
-        }
-        catch (Exception e) when (e is IOException or AuthenticationException)
-        {
-            if (received.Count == 0)
-            {
-                Refused(report, FailureClassifier.Diagnose(e, evidence with { Witness = wire }));
-                return;
-            }
-        }
-        if (received.Count == 0)
-        {
-            Refused(report, FailureClassifier.Diagnose(new IOException("The response ended prematurely."), evidence with { Witness = wire }));
+            Refused(report, FailureClassifier.Diagnose(error ?? new IOException("The response ended prematurely."), evidence with { Witness = wire }));
             return;
         }
-        var bytes = received.ToArray();
-        var statusLine = System.Text.Encoding.ASCII.GetString(bytes, 0, Math.Max(0, Math.Min(bytes.Length, Array.IndexOf(bytes, (byte)'\r') is var cr and >= 0 ? cr : bytes.Length)));
-        var parts = statusLine.Split(' ', 3);
-        if (parts.Length < 2 || !parts[0].StartsWith("HTTP/", StringComparison.Ordinal) || !int.TryParse(parts[1], out var status))
+        if (StatusOf(bytes) is not { } status)
         {
             report.Tls.ClientCertificateAccepted = null;
             report.Tls.ClientCertificateEvidence = "the server answered GET / with something that is not HTTP";
@@ -356,6 +332,65 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         }
         report.Tls.ClientCertificateAccepted = true;
         report.Tls.ClientCertificateEvidence = $"the server answered GET / with HTTP {status} over the connection that presented our certificate";
+    }
+
+    /// <summary>
+    /// A server that did not ask for a client certificate: one <c>GET /</c> over the first connection shows
+    /// whether it answers at all (a backend that closes every connection after the handshake is not "OK").
+    /// </summary>
+    private static async Task CheckAnswerAsync(SslStream ssl, WireWitness wire, HostKey host, HostProbeReport report, FailureClassifier.Evidence evidence, CancellationToken token)
+    {
+        var (bytes, error, waited) = await ExchangeAsync(ssl, host, token);
+        if (bytes.Length > 0)
+        {
+            report.Tls.HttpStatus = StatusOf(bytes);
+            return;
+        }
+        if (!waited)
+        {
+            var diagnosis = FailureClassifier.Diagnose(error ?? new IOException("The response ended prematurely."),
+                evidence with { Witness = wire, ServerAskedForCertificate = false });
+            report.Tls.Cause = diagnosis.Cause;
+            report.Tls.Error = diagnosis.Text;
+        }
+    }
+
+    /// <summary>Sends one <c>GET /</c> and reads what comes back within <see cref="AnswerWait"/>.</summary>
+    /// <returns>The bytes received, the error that ended the read (if any), and whether the wait ran out with the connection open.</returns>
+    private static async Task<(byte[] Bytes, Exception? Error, bool Waited)> ExchangeAsync(SslStream ssl, HostKey host, CancellationToken token)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+        wait.CancelAfter(AnswerWait);
+        var received = new List<byte>();
+        try
+        {
+            var hostHeader = host.Port == 443 ? host.Host : $"{host.Host}:{host.Port}";
+            await ssl.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                $"GET / HTTP/1.1\r\nHost: {hostHeader}\r\nUser-Agent: service-node-invoker-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"), wait.Token);
+            var buffer = new byte[4096];
+            int read;
+            while (received.Count < CertificateRefusal.InspectBytes + 4096 && (read = await ssl.ReadAsync(buffer, wait.Token)) > 0)
+            {
+                received.AddRange(buffer.AsSpan(0, read));
+            }
+            return (received.ToArray(), null, false);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            return (received.ToArray(), null, true);
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException)
+        {
+            return (received.ToArray(), e, false);
+        }
+    }
+
+    private static int? StatusOf(byte[] bytes)
+    {
+        var end = Array.IndexOf(bytes, (byte)'\r');
+        var statusLine = System.Text.Encoding.ASCII.GetString(bytes, 0, end >= 0 ? end : bytes.Length);
+        var parts = statusLine.Split(' ', 3);
+        return parts.Length >= 2 && parts[0].StartsWith("HTTP/", StringComparison.Ordinal) && int.TryParse(parts[1], out var status) ? status : null;
     }
 
     /// <summary>The connection that presented our certificate ended without an answer: the classifier says whether that is a refusal.</summary>
@@ -391,6 +426,10 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         {
             report.Summary = $"FAIL: {protocol}the server's certificate is valid and it did not ask for a client certificate, " +
                 $"but invocations fail anyway: {problems.Material}";
+        }
+        else if (tls.ClientCertificateRequested != true && tls.Cause is not null)
+        {
+            report.Summary = $"FAIL: {protocol}the server's certificate is valid and it did not ask for a client certificate, but {tls.Error}";
         }
         else if (tls.ClientCertificateRequested != true)
         {

@@ -36,7 +36,7 @@ public sealed class PythonTlsServer : IAsyncDisposable
 {
     private const string Script = """
         import socket, ssl, sys
-        cert, key, ca, maxver = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+        cert, key, ca, maxver, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         if ca != "-":
@@ -52,6 +52,9 @@ public sealed class PythonTlsServer : IAsyncDisposable
             raw, _ = listener.accept()
             try:
                 conn = ctx.wrap_socket(raw, server_side=True)
+                if mode == "close":
+                    conn.close()  # a backend that fails after the handshake, before answering
+                    continue
                 data = conn.recv(65536)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
                 conn.close()
@@ -75,14 +78,16 @@ public sealed class PythonTlsServer : IAsyncDisposable
 
     /// <param name="clientCa">Require a client certificate chaining to it (null: none asked for).</param>
     /// <param name="maxTls12">Cap the server at TLS 1.2 (its alerts then travel in the clear).</param>
-    public static async Task<PythonTlsServer> StartAsync(X509Certificate2 server, X509Certificate2Collection chain, X509Certificate2? clientCa, bool maxTls12 = false)
+    /// <param name="closeAfterHandshake">Close each connection right after the handshake, without answering.</param>
+    public static async Task<PythonTlsServer> StartAsync(X509Certificate2 server, X509Certificate2Collection chain, X509Certificate2? clientCa, bool maxTls12 = false,
+        bool closeAfterHandshake = false)
     {
         var files = new TempFiles();
         var script = files.Text("server.py", Script);
         var cert = files.CertificatePem("server.pem", [server, .. chain]);
         var key = files.Text("server.key", server.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
         var ca = clientCa is null ? "-" : files.CertificatePem("client-ca.pem", clientCa);
-        var process = Process.Start(new ProcessStartInfo("python3", [script, cert, key, ca, maxTls12 ? "1.2" : "1.3"])
+        var process = Process.Start(new ProcessStartInfo("python3", [script, cert, key, ca, maxTls12 ? "1.2" : "1.3", closeAfterHandshake ? "close" : "answer"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
