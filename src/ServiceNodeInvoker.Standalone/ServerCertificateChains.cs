@@ -37,8 +37,7 @@ internal sealed class ServerCertificateChains
                 {
                     continue;
                 }
-                var intermediates = new X509Certificate2Collection(all.Where(c => !c.HasPrivateKey
-                    && !c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData)).ToArray());
+                var intermediates = new X509Certificate2Collection(all.Where(c => !c.HasPrivateKey && !Certificates.CertificateFacts.IsSelfIssued(c)).ToArray());
                 if (intermediates.Count > 0)
                 {
                     chains._intermediatesByLeaf[Thumbprint(leaf)] = intermediates;
@@ -64,5 +63,5 @@ internal sealed class ServerCertificateChains
         options.ServerCertificate = null;
     }
 
-    private static string Thumbprint(X509Certificate2 certificate) => Convert.ToHexString(SHA256.HashData(certificate.RawData));
+    private static string Thumbprint(X509Certificate2 certificate) => Certificates.CertificateFacts.ThumbprintSha256(certificate);
 }

@@ -48,7 +48,7 @@ public sealed class ClientCertificate
         foreach (var certificate in loaded.Certificates)
         {
             // The backend holds the root; sending it only costs bytes.
-            if (!ReferenceEquals(certificate, leaf) && !IsSelfIssued(certificate))
+            if (!ReferenceEquals(certificate, leaf) && !CertificateFacts.IsSelfIssued(certificate))
             {
                 intermediates.Add(certificate);
             }
@@ -57,7 +57,7 @@ public sealed class ClientCertificate
         {
             Leaf = leaf,
             Intermediates = intermediates,
-            ThumbprintSha256 = Convert.ToHexString(SHA256.HashData(leaf.RawData)),
+            ThumbprintSha256 = CertificateFacts.ThumbprintSha256(leaf),
             SourceVersion = loaded.Version,
             Problems = ProblemsOf(leaf),
             Warnings = MissingIssuer(leaf, loaded.Certificates) is { } missing ? [missing] : [],
@@ -86,7 +86,7 @@ public sealed class ClientCertificate
     /// </summary>
     private static string? MissingIssuer(X509Certificate2 leaf, X509Certificate2Collection loaded)
     {
-        if (IsSelfIssued(leaf) || loaded.Any(c => !ReferenceEquals(c, leaf) && c.SubjectName.RawData.AsSpan().SequenceEqual(leaf.IssuerName.RawData)))
+        if (CertificateFacts.IsSelfIssued(leaf) || loaded.Any(c => !ReferenceEquals(c, leaf) && c.SubjectName.RawData.AsSpan().SequenceEqual(leaf.IssuerName.RawData)))
         {
             return null;
         }
@@ -94,8 +94,6 @@ public sealed class ClientCertificate
                $"If '{leaf.Issuer}' is an intermediate CA, a backend that trusts only the root will refuse our certificate: " +
                "add the intermediate (a PFX that holds the chain, ChainPath for PEM, or a Key Vault certificate imported with its chain)";
     }
-
-    private static bool IsSelfIssued(X509Certificate2 c) => CertificateFacts.IsSelfIssued(c);
 
     private static bool IsCertificateAuthority(X509Certificate2 c) =>
         c.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority);
