@@ -11,7 +11,7 @@ public enum FlightKind
     /// <summary>TLS records.</summary>
     Tls,
 
-    /// <summary>An HTTP status line: a plain-HTTP port.</summary>
+    /// <summary>An HTTP status line or an HTML error page: a plain-HTTP port.</summary>
     PlainHttp,
 
     /// <summary>Other bytes: another protocol's banner or answer.</summary>
@@ -110,7 +110,9 @@ public sealed record ServerFlight(FlightKind Kind, int Bytes)
         if (!LooksLikeTlsRecord(bytes))
         {
             var preview = FirstLine(bytes);
-            return bytes.StartsWith("HTTP/"u8)
+            // An HTTP server answers our hello with a 400: a status line, or (Python's http.server, taking the
+            // hello for an HTTP/0.9 request) the error page alone.
+            return bytes.StartsWith("HTTP/"u8) || StartsWithIgnoringCase(bytes, "<!DOCTYPE HTML"u8) || StartsWithIgnoringCase(bytes, "<HTML"u8)
                 ? new ServerFlight(FlightKind.PlainHttp, bytes.Length) { Preview = preview }
                 : new ServerFlight(FlightKind.NotTls, bytes.Length) { Preview = preview };
         }
@@ -163,6 +165,9 @@ public sealed record ServerFlight(FlightKind Kind, int Bytes)
             AlertBeforeHello = alert is not null && version is null,
         };
     }
+
+    private static bool StartsWithIgnoringCase(ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> prefix) =>
+        bytes.Length >= prefix.Length && System.Text.Ascii.EqualsIgnoreCase(bytes[..prefix.Length], prefix);
 
     /// <summary>A TLS record header: content type 20–23, major version 3, minor 0–4.</summary>
     private static bool LooksLikeTlsRecord(ReadOnlySpan<byte> bytes) =>

@@ -39,6 +39,9 @@ public sealed class MisconfigurationTests(Xunit.Abstractions.ITestOutputHelper o
             502, ErrorCodes.TlsHandshakeFailed, FailureCauses.NotTls, ["does not speak TLS", "SSH-2.0-OpenSSH_9.2p1"], "does not speak TLS"),
         ["an SMTP port"] = new(() => Socket(RawSocketServer.Banner("220 mail.contoso.example ESMTP Postfix (Debian/GNU)\r\n"u8.ToArray())),
             502, ErrorCodes.TlsHandshakeFailed, FailureCauses.NotTls, ["does not speak TLS", "220 mail.contoso.example ESMTP"], "220 mail.contoso.example"),
+        ["Python's http.server (an error page without a status line)"] = new(() => Socket(RawSocketServer.AnswerHello(
+                "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n        <p>Error code: 400</p>\n    </body>\n</html>\n"u8.ToArray())),
+            502, ErrorCodes.TlsHandshakeFailed, FailureCauses.PlainHttp, ["plain HTTP", "not a TLS port"], "plain HTTP"),
         ["a port that accepts and never answers the hello"] = new(() => Socket(RawSocketServer.Silent()),
             504, ErrorCodes.BackendTimeout, FailureCauses.HandshakeNoAnswer, ["TLS handshake", "never got an answer", "sent nothing back within 1 s"],
             "never got an answer", Profile: (f, port) => Standard(f, port).Set("payments", "Timeout", "2"), TimeoutSeconds: 1),
