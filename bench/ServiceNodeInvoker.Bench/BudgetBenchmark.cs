@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

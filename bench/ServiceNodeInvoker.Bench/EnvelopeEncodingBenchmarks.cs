@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Invocation;
 using System.Buffers;
 using System.Net.Http.Headers;
 using System.Text.Json;

@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.Probe;
-using ServiceNodeInvoker.Admin;
 
 namespace ServiceNodeInvoker.Functions;
 

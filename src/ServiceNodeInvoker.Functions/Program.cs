@@ -3,8 +3,8 @@ using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using ServiceNodeInvoker;
-using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Configuration;
+using ServiceNodeInvoker.Primitives;
 
 // The Functions host is only an entry point: everything the app does lives in the library, where the
 // standalone host and the tests exercise the same code. Bad configuration: the problems on stderr

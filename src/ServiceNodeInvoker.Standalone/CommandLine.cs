@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Reflection;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Configuration;

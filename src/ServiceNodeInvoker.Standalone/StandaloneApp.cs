@@ -1,3 +1,5 @@
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Primitives;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
@@ -6,7 +8,6 @@ using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Probe;
-using ServiceNodeInvoker.Admin;
 
 namespace ServiceNodeInvoker.Standalone;
 

@@ -1,10 +1,3 @@
-using Azure.Core;
-using Azure.Security.KeyVault.Secrets;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Configuration;
@@ -12,8 +5,18 @@ using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Probe;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Settings;
 using ServiceNodeInvoker.Telemetry;
 using ServiceNodeInvoker.Transport;
+using ServiceNodeInvoker.Primitives;
+using Azure.Core;
+using Azure.Security.KeyVault.Secrets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ServiceNodeInvoker;
 
@@ -31,7 +34,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<InvokerTelemetry>();
         // One credential for the app: Key Vault and telemetry export share it.
         var inAzure = !string.IsNullOrEmpty(configuration["IDENTITY_ENDPOINT"]) || !string.IsNullOrEmpty(configuration["MSI_ENDPOINT"]);
-        services.TryAddSingleton<TokenCredential>(sp => AzureCredentialFactory.Create(sp.GetRequiredService<InvokerOptions>(), inAzure));
+        services.TryAddSingleton<TokenCredential>(sp => AzureCredentialFactory.Create(
+            sp.GetRequiredService<InvokerOptions>().Credential, sp.GetRequiredService<InvokerOptions>().ManagedIdentityClientId, inAzure));
         services.AddInvokerTelemetry(configuration, consoleTelemetry, host);
         services.TryAddSingleton(_ => KeyVaultClients.DefaultOptions());
         services.TryAddSingleton(_ => KeyVaultClients.DefaultCertificateOptions());
@@ -40,8 +44,18 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(sp => new CertificateSourceFactory(
             sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory,
             () => sp.GetRequiredService<KeyVaultClients>()));
-        services.TryAddSingleton<ProfileCatalog>();
-        services.TryAddSingleton<CertificateStore>();
+        // Each concern gets its own part of the one options model: nothing below this root reads InvokerOptions.
+        services.TryAddSingleton(sp => sp.GetRequiredService<InvokerOptions>().Callers);
+        services.TryAddSingleton(sp => new ProfileCatalog(sp.GetRequiredService<InvokerOptions>().Profiles));
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<InvokerOptions>();
+            return new CertificateStore(sp.GetRequiredService<ProfileCatalog>(),
+                new CertificateCacheSettings(options.CertificateRefreshInterval, options.ExpiryWarningDays),
+                CallerCertificates.AuthorityOwner(options.Callers) is { } authority ? [authority] : [],
+                sp.GetRequiredService<CertificateSourceFactory>(), sp.GetRequiredService<InvokerTelemetry>(),
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
+        });
         services.TryAddSingleton(sp => new AddressPolicy(sp.GetRequiredService<InvokerOptions>().AllowLoopback));
         services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<BackendConnector>();
@@ -60,8 +74,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<HealthEndpoint>();
         services.TryAddSingleton<MutualTlsProbe>();
         services.TryAddSingleton<ProbeEndpoint>();
-        services.TryAddSingleton<Admin.AdminAccess>();
-        services.TryAddSingleton<Admin.ProfilesEndpoint>();
+        services.TryAddSingleton<AdminAccess>();
+        services.TryAddSingleton<ProfilesEndpoint>();
         services.TryAddSingleton<ApiKeyAuthenticator>();
         services.TryAddSingleton<CallerCertificates>();
         services.TryAddSingleton<CallerGrants>();

@@ -1,7 +1,7 @@
+using ServiceNodeInvoker.Settings;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
-using ServiceNodeInvoker.Configuration;
 
 namespace ServiceNodeInvoker.Callers;
 
@@ -16,7 +16,7 @@ public sealed class ApiKeyAuthenticator
 
     private readonly (string Name, byte[] Hash)[] _keys;
 
-    public ApiKeyAuthenticator(InvokerOptions options) : this(options.Callers.ApiKeys, "Invoker:Callers:ApiKeys")
+    public ApiKeyAuthenticator(CallerOptions options) : this(options.ApiKeys, "Invoker:Callers:ApiKeys")
     {
     }
 

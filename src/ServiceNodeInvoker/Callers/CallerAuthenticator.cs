@@ -1,18 +1,7 @@
+using ServiceNodeInvoker.Primitives;
 using Microsoft.AspNetCore.Http;
-using ServiceNodeInvoker.Configuration;
-using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Callers;
-
-/// <summary>Which host the library runs in: the Functions host checks function keys itself.</summary>
-public enum InvokerHostKind
-{
-    Standalone,
-    Functions,
-}
-
-/// <summary>The host kind, as a service (the container holds reference types).</summary>
-public sealed record InvokerHostInfo(InvokerHostKind Kind);
 
 /// <summary>The outcome of authenticating a caller. <see cref="Caller"/> is null for an unnamed caller (a function key).</summary>
 public readonly record struct CallerResult(bool Authenticated, string? Caller, string? Problem)
@@ -22,11 +11,11 @@ public readonly record struct CallerResult(bool Authenticated, string? Caller, s
 }
 
 /// <summary>Applies the caller mode: key only, certificate required, or key or certificate.</summary>
-public sealed class CallerAuthenticator(InvokerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
+public sealed class CallerAuthenticator(CallerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
 {
     private readonly InvokerHostKind host = hostInfo.Kind;
-    private readonly CallerMode _mode = options.Callers.Mode;
-    private readonly ApiKeyAuthenticator _admins = new(options.Callers.AdminKeys, "Invoker:Callers:AdminKeys");
+    private readonly CallerMode _mode = options.Mode;
+    private readonly ApiKeyAuthenticator _admins = new(options.AdminKeys, "Invoker:Callers:AdminKeys");
 
     public Task<CallerResult> AuthenticateInvocationAsync(HttpContext context) =>
         AuthenticateCoreAsync(context, allowKey: _mode != CallerMode.CertificateRequired);

@@ -1,8 +1,9 @@
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Settings;
+using ServiceNodeInvoker.Certificates;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http;
-using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Configuration;
 
 namespace ServiceNodeInvoker.Callers;
 
@@ -15,21 +16,30 @@ namespace ServiceNodeInvoker.Callers;
 public sealed class CallerCertificates
 {
     public const string ForwardedHeader = "X-ARR-ClientCert";
+
+    /// <summary>The caller CA's key in the certificate store: its setting path.</summary>
+    public const string AuthorityKey = "Invoker:Callers:CertificateAuthority";
+
+    /// <summary>The caller CA as an owner of certificates for the store to cache, when caller certificates are on.</summary>
+    public static CertificateOwner? AuthorityOwner(CallerOptions options) =>
+        options.Mode != CallerMode.KeyOnly && !CertificateSourceOptions.IsUnset(options.CertificateAuthority)
+            ? new CertificateOwner(AuthorityKey, "the caller CA", $"The caller CA ({AuthorityKey})", null, options.CertificateAuthority)
+            : null;
     private const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
 
     private readonly CallerOptions _options;
     private readonly TimeProvider _time;
-    private readonly ProfileCertificates? _authority;
+    private readonly CertificateCache? _authority;
     private readonly Dictionary<string, string> _byThumbprint = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string> _bySubject = new(StringComparer.Ordinal);
 
     /// <param name="options">Validated: every listed certificate has a thumbprint or a subject.</param>
-    /// <param name="store">Holds the caller CA, loaded and refreshed like a profile's certificates.</param>
-    public CallerCertificates(InvokerOptions options, CertificateStore store, TimeProvider time)
+    /// <param name="store">Holds the caller CA (<see cref="AuthorityOwner"/>), loaded and refreshed like a profile's certificates.</param>
+    public CallerCertificates(CallerOptions options, CertificateStore store, TimeProvider time)
     {
-        _options = options.Callers;
+        _options = options;
         _time = time;
-        _authority = store.CallerAuthority;
+        _authority = store.Other(AuthorityKey);
         foreach (var (name, certificate) in _options.Certificates)
         {
             if (!string.IsNullOrWhiteSpace(certificate.Thumbprint))

@@ -1,4 +1,3 @@
-using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Callers;
@@ -8,9 +7,9 @@ namespace ServiceNodeInvoker.Callers;
 /// may use exactly those profiles; otherwise the default grant applies: a profile's AllowedCallers
 /// (empty or "*": every authenticated caller). A profile that lists callers admits only them.
 /// </summary>
-public sealed class CallerGrants(InvokerOptions options)
+public sealed class CallerGrants(CallerOptions options)
 {
-    private readonly Dictionary<string, HashSet<string>> _grants = options.Callers.Grants.ToDictionary(
+    private readonly Dictionary<string, HashSet<string>> _grants = options.Grants.ToDictionary(
         g => g.Key, g => new HashSet<string>(g.Value, StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
 
     public bool Allows(string? caller, TlsProfile profile)

@@ -1,4 +1,4 @@
-using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Callers;
 

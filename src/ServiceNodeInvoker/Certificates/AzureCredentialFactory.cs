@@ -1,6 +1,5 @@
 using Azure.Core;
 using Azure.Identity;
-using ServiceNodeInvoker.Configuration;
 
 namespace ServiceNodeInvoker.Certificates;
 
@@ -11,12 +10,13 @@ namespace ServiceNodeInvoker.Certificates;
 /// </summary>
 public static class AzureCredentialFactory
 {
-    /// <param name="options">Validated options; <c>ManagedIdentityClientId</c> already falls back to AZURE_CLIENT_ID.</param>
+    /// <param name="kind">Invoker:Credential.</param>
+    /// <param name="managedIdentityClientId">Invoker:ManagedIdentityClientId, validated; it already falls back to AZURE_CLIENT_ID.</param>
     /// <param name="inAzure">The platform announced a managed identity endpoint (IDENTITY_ENDPOINT or MSI_ENDPOINT).</param>
-    public static TokenCredential Create(InvokerOptions options, bool inAzure)
+    public static TokenCredential Create(CredentialKind kind, string? managedIdentityClientId, bool inAzure)
     {
-        var clientId = string.IsNullOrWhiteSpace(options.ManagedIdentityClientId) ? null : options.ManagedIdentityClientId.Trim();
-        switch (options.Credential)
+        var clientId = string.IsNullOrWhiteSpace(managedIdentityClientId) ? null : managedIdentityClientId.Trim();
+        switch (kind)
         {
             case CredentialKind.ManagedIdentity:
             case CredentialKind.Auto when inAzure:

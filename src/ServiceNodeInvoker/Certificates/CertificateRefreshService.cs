@@ -11,7 +11,7 @@ public sealed class CertificateRefreshService(CertificateStore store) : IHostedS
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var profile in store.Scheduled)
+        foreach (var profile in store.All)
         {
             profile.Start(); // failures are logged and shown by health
         }

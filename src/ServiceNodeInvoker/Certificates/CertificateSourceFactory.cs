@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Profiles;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>

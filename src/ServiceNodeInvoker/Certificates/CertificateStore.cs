@@ -1,35 +1,42 @@
-using Microsoft.Extensions.Logging;
-using ServiceNodeInvoker.Configuration;
+using ServiceNodeInvoker.Settings;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
+using Microsoft.Extensions.Logging;
 
 namespace ServiceNodeInvoker.Certificates;
 
+/// <summary>The certificate cache settings: how often sources are re-read, and when expiry turns into a warning.</summary>
+/// <param name="RefreshInterval">Invoker:CertificateRefreshInterval, validated.</param>
+/// <param name="ExpiryWarningDays">Invoker:ExpiryWarningDays.</param>
+public sealed record CertificateCacheSettings(string? RefreshInterval, int ExpiryWarningDays);
+
 /// <summary>
-/// The certificate cache of every profile, and of the caller CA. It builds each source from the
-/// profiles' validated settings: configuration flows Profiles → Certificates → Transport.
+/// The certificate cache of every profile, and of the other owners the composition root adds (the caller
+/// CA). It builds each source from the validated settings: configuration flows Profiles → Certificates → Transport.
 /// </summary>
 public sealed class CertificateStore : IDisposable
 {
-    private readonly Dictionary<string, ProfileCertificates> _byProfile = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, CertificateCache> _byProfile = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, CertificateCache> _others = new(StringComparer.Ordinal);
 
-    public CertificateStore(ProfileCatalog catalog, InvokerOptions options, CertificateSourceFactory sources,
-        InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
+    /// <param name="others">Owners that are not profiles (the caller CA), each with its own cache.</param>
+    public CertificateStore(ProfileCatalog catalog, CertificateCacheSettings settings, IEnumerable<CertificateOwner> others,
+        CertificateSourceFactory sources, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
-        var logger = loggers.CreateLogger<ProfileCertificates>();
-        var policy = new RefreshPolicy(SettingParsers.Duration(options.CertificateRefreshInterval, RefreshPolicy.DefaultInterval));
-        var warnings = new CertificateWarnings(options.ExpiryWarningDays, time, loggers.CreateLogger<CertificateWarnings>());
+        var logger = loggers.CreateLogger<CertificateCache>();
+        var policy = new RefreshPolicy(SettingParsers.Duration(settings.RefreshInterval, RefreshPolicy.DefaultInterval));
+        var warnings = new CertificateWarnings(settings.ExpiryWarningDays, time, loggers.CreateLogger<CertificateWarnings>());
+        CertificateCache Create(CertificateOwner owner) => new(owner,
+            owner.Client is { } client ? sources.Create(client, CertificateRole.Client) : null,
+            owner.TrustedCa is { } ca ? sources.Create(ca, CertificateRole.TrustedCa) : null,
+            policy, warnings, telemetry, time, logger);
         foreach (var profile in catalog.Profiles)
         {
-            _byProfile[profile.Name] = new ProfileCertificates(profile.Name,
-                profile.ClientCertificate is { } client ? sources.Create(client, CertificateRole.Client) : null,
-                profile.TrustedCa is { } ca ? sources.Create(ca, CertificateRole.TrustedCa) : null,
-                policy, warnings, telemetry, time, logger);
+            _byProfile[profile.Name] = Create(CertificateOwner.Of(profile));
         }
-        if (options.Callers.Mode != Callers.CallerMode.KeyOnly && !CertificateSourceOptions.IsUnset(options.Callers.CertificateAuthority))
+        foreach (var owner in others)
         {
-            CallerAuthority = new ProfileCertificates(ProfileCertificates.CallerAuthorityName, null,
-                sources.Create(options.Callers.CertificateAuthority!, CertificateRole.TrustedCa), policy, warnings, telemetry, time, logger);
+            _others[owner.Key] = Create(owner);
         }
         telemetry.ObserveDaysToExpiry(() => _byProfile.Values
             .Select(p => (p.Name, Client: p.State.Material?.Client))
@@ -37,20 +44,20 @@ public sealed class CertificateStore : IDisposable
             .Select(p => (p.Name, (p.Client!.NotAfter - time.GetUtcNow()).TotalDays)));
     }
 
-    /// <summary>The roots caller certificates chain to; null when callers use keys only.</summary>
-    public ProfileCertificates? CallerAuthority { get; }
+    public CertificateCache For(TlsProfile profile) => _byProfile[profile.Name];
 
-    public ProfileCertificates For(TlsProfile profile) => _byProfile[profile.Name];
+    /// <summary>The cache of an owner that is not a profile, or null when it was not added.</summary>
+    public CertificateCache? Other(string key) => _others.GetValueOrDefault(key);
 
-    /// <summary>Every profile's cache (not the caller CA's).</summary>
-    public IReadOnlyCollection<ProfileCertificates> All => _byProfile.Values;
+    /// <summary>Every profile's cache.</summary>
+    public IReadOnlyCollection<CertificateCache> Profiles => _byProfile.Values;
 
-    /// <summary>Everything with a refresh schedule: the profiles and the caller CA.</summary>
-    public IEnumerable<ProfileCertificates> Scheduled => CallerAuthority is null ? All : All.Append(CallerAuthority);
+    /// <summary>Everything with a refresh schedule: the profiles and the other owners.</summary>
+    public IEnumerable<CertificateCache> All => _byProfile.Values.Concat(_others.Values);
 
     public void Dispose()
     {
-        foreach (var entry in Scheduled)
+        foreach (var entry in All)
         {
             entry.Dispose();
         }

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Profiles;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>A PFX file (client certificate with key and chain), or a CA file in PEM, DER or PFX form.</summary>

@@ -2,13 +2,6 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace ServiceNodeInvoker.Certificates;
 
-/// <summary>What a configured certificate is for: a client certificate needs its private key; a CA does not.</summary>
-public enum CertificateRole
-{
-    Client,
-    TrustedCa,
-}
-
 /// <summary>Certificates loaded from a source, with the source's version when it has one, and the vault's view of them (Key Vault).</summary>
 public sealed record LoadedCertificates(X509Certificate2Collection Certificates, string? Version)
 {

@@ -1,3 +1,5 @@
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Profiles;
 using System.Security.Cryptography.X509Certificates;
 using Azure;
 using Azure.Identity;
@@ -163,7 +165,7 @@ public sealed class KeyVaultCertificateSource(SecretClient client, CertificateCl
                     return $"Key Vault {host} could not be reached: its name does not resolve (DNS). Check the vault name in VaultUri; " +
                            "behind a private endpoint, check the privatelink.vaultcore.azure.net DNS zone is linked to the VNet";
                 case System.Net.Sockets.SocketException socket:
-                    return $"Key Vault {host} could not be reached: {Transport.BackendConnector.Describe(socket.SocketErrorCode)}. " +
+                    return $"Key Vault {host} could not be reached: {SocketErrors.Describe(socket.SocketErrorCode)}. " +
                            "Check firewalls, the vault's network rules and, in a VNet, its private endpoint";
                 case System.Security.Authentication.AuthenticationException tls:
                     return $"Key Vault {host} could not be reached: the TLS handshake failed ({FirstLine(tls.Message)}). " +

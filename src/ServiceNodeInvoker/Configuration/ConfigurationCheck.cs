@@ -1,5 +1,6 @@
+using ServiceNodeInvoker.Settings;
+using ServiceNodeInvoker.Primitives;
 using Microsoft.Extensions.Configuration;
-using ServiceNodeInvoker.Callers;
 
 namespace ServiceNodeInvoker.Configuration;
 

@@ -1,6 +1,9 @@
+using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Settings;
 
 namespace ServiceNodeInvoker.Configuration;
 
@@ -51,7 +54,7 @@ public sealed class InvokerOptions
     /// built from them). Default 512 MiB: fits a 2 GiB Flex instance beside the runtime.
     /// </summary>
     [Setting(Unit = "bytes", Min = 16L * 1024 * 1024, Max = 64L * 1024 * 1024 * 1024)]
-    public long MaxBufferedResponseBytes { get; set; } = Endpoints.ResponseBufferBudget.DefaultCapacity;
+    public long MaxBufferedResponseBytes { get; set; } = ResponseBufferBudget.DefaultCapacity;
 
     /// <summary>Health turns degraded when a certificate expires within this many days.</summary>
     [Setting(Unit = "days", Min = 0, Max = 365)]
@@ -59,23 +62,4 @@ public sealed class InvokerOptions
 
     /// <summary>Who may call, and which profiles they may use.</summary>
     public CallerOptions Callers { get; set; } = new();
-}
-
-/// <summary>The Azure credential the app uses for Key Vault and telemetry.</summary>
-public enum CredentialKind
-{
-    /// <summary>Managed identity in Azure (the platform sets IDENTITY_ENDPOINT), DefaultAzureCredential elsewhere.</summary>
-    Auto,
-    ManagedIdentity,
-    AzureCli,
-    Default,
-}
-
-/// <summary>Describes a number setting for the start-up checks: its unit and allowed range.</summary>
-[AttributeUsage(AttributeTargets.Property)]
-public sealed class SettingAttribute : Attribute
-{
-    public string? Unit { get; init; }
-    public long Min { get; init; } = long.MinValue;
-    public long Max { get; init; } = long.MaxValue;
 }

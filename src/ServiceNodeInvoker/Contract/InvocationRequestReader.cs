@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Text;
 using System.Text.Json;
 
@@ -164,7 +165,7 @@ public static class InvocationRequestReader
                 "method" => Field.Method, "url" => Field.Url, "body" => Field.Body, "headers" => Field.Headers,
                 "profile" => Field.Profile, "bodyBase64" => Field.BodyBase64, "timeoutSeconds" => Field.Timeout,
                 "response" => Field.Response,
-                _ => throw InvokerException.Invalid(Truncate(unescaped), $"Unknown field '{Telemetry.LogText.Escape(Truncate(unescaped))}'."),
+                _ => throw InvokerException.Invalid(Truncate(unescaped), $"Unknown field '{LogText.Escape(Truncate(unescaped))}'."),
             };
         }
         if (reader.ValueTextEquals("method"u8)) { return Field.Method; }
@@ -176,7 +177,7 @@ public static class InvocationRequestReader
         if (reader.ValueTextEquals("timeoutSeconds"u8)) { return Field.Timeout; }
         if (reader.ValueTextEquals("response"u8)) { return Field.Response; }
         var name = Truncate(Text(ref reader, "(an unknown field name)"));
-        throw InvokerException.Invalid(name, $"Unknown field '{Telemetry.LogText.Escape(name)}'.");
+        throw InvokerException.Invalid(name, $"Unknown field '{LogText.Escape(name)}'.");
     }
 
     /// <summary>
@@ -250,7 +251,7 @@ public static class InvocationRequestReader
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = Text(ref reader, "headers");
-            if (name.Length > 256 || !HeaderRules.IsValidName(name))
+            if (name.Length > 256 || !HeaderPolicy.IsValidName(name))
             {
                 throw InvokerException.Invalid("headers", "A header name is not a valid HTTP token (RFC 9110) of at most 256 characters.");
             }
@@ -259,7 +260,7 @@ public static class InvocationRequestReader
             {
                 throw InvokerException.Invalid(field, $"The header '{name}' appears twice: send one name with an array of values.");
             }
-            if (HeaderRules.IsCallerForbidden(name))
+            if (HeaderPolicy.IsCallerForbidden(name))
             {
                 throw InvokerException.Invalid(field, $"The header '{name}' is set by the invoker and cannot be sent.");
             }
@@ -272,7 +273,7 @@ public static class InvocationRequestReader
             };
             foreach (var v in values)
             {
-                if (!HeaderRules.IsValidValue(v))
+                if (!HeaderPolicy.IsValidValue(v))
                 {
                     throw InvokerException.Invalid(field, $"'{field}' holds a control character (CR, LF, NUL…) or a non-ASCII character.");
                 }

@@ -17,7 +17,7 @@ public sealed class InvokerException(string code, string message, string? field 
     /// <summary>The evidence says the backend refused our client certificate (see FailureClassifier for how sure that is).</summary>
     public bool ClientCertificateRefused { get; init; }
 
-    /// <summary>The stable cause the failure classifier found (Invocation.FailureCauses), sent as the problem's <c>cause</c>.</summary>
+    /// <summary>The stable cause the failure classifier found (FailureCauses), sent as the problem's <c>cause</c>.</summary>
     public string? Cause { get; init; }
 
     /// <summary>For tls-handshake-failed: the cause (server-certificate, client-certificate-refused, plain-http, …).</summary>

@@ -1,13 +1,13 @@
-using System.Globalization;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Logging;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 
 namespace ServiceNodeInvoker.Endpoints;
 
@@ -71,11 +71,11 @@ public sealed class ForwardEndpoint(
             timeout = TimeSpan.FromSeconds(seconds);
         }
         var headers = new List<KeyValuePair<string, string[]>>(http.Headers.Count);
-        var connectionListed = HeaderRules.NamesListedInConnection(http.Headers.Connection);
+        var connectionListed = HeaderPolicy.NamesListedInConnection(http.Headers.Connection);
         foreach (var (name, values) in http.Headers)
         {
-            if (HeaderRules.IsHopByHop(name) || HeaderRules.IsNotForwarded(name) || connectionListed?.Contains(name) == true
-                || (HeaderRules.IsAboutTheCaller(name) && !profile.ForwardCallerHeaders.Contains(name)))
+            if (HeaderPolicy.IsHopByHop(name) || HeaderPolicy.IsNotForwarded(name) || connectionListed?.Contains(name) == true
+                || (HeaderPolicy.IsAboutTheCaller(name) && !profile.ForwardCallerHeaders.Contains(name)))
             {
                 continue;
             }

@@ -1,9 +1,10 @@
-using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Http;
+using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Profiles;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
 
 namespace ServiceNodeInvoker.Endpoints;
 
@@ -35,7 +36,7 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
             overall = Worse(overall, status);
         }
         var body = new JsonObject { ["status"] = overall, ["checkedAt"] = now, ["profiles"] = profiles };
-        if (certificates.CallerAuthority is { } authority)
+        if (certificates.Other(CallerCertificates.AuthorityKey) is { } authority)
         {
             var (status, report) = ReportAuthority(authority);
             body["callerCertificateAuthority"] = report;
@@ -49,9 +50,9 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
     public (string Status, JsonObject Report) ProfileReport(TlsProfile profile) => Report(profile, certificates.For(profile), time.GetUtcNow());
 
     /// <summary>The caller CA's state as health reports it, when caller certificates are on.</summary>
-    public JsonObject? CallerAuthorityReport() => certificates.CallerAuthority is { } authority ? ReportAuthority(authority).Report : null;
+    public JsonObject? CallerAuthorityReport() => certificates.Other(CallerCertificates.AuthorityKey) is { } authority ? ReportAuthority(authority).Report : null;
 
-    private (string Status, JsonObject Report) Report(TlsProfile profile, ProfileCertificates entry, DateTimeOffset now)
+    private (string Status, JsonObject Report) Report(TlsProfile profile, CertificateCache entry, DateTimeOffset now)
     {
         var state = entry.State;
         var reasons = new JsonArray();
@@ -173,7 +174,7 @@ public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore cert
         return (status, report);
     }
 
-    private static (string Status, JsonObject Report) ReportAuthority(ProfileCertificates authority)
+    private static (string Status, JsonObject Report) ReportAuthority(CertificateCache authority)
     {
         var state = authority.State;
         var loaded = state.TrustedCa;

@@ -1,14 +1,14 @@
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Configuration;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Invocation;
+using ServiceNodeInvoker.Telemetry;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
-using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Configuration;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Invocation;
-using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.Telemetry;
 
 namespace ServiceNodeInvoker.Endpoints;
 

@@ -1,6 +1,7 @@
-using System.Globalization;
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
+using System.Globalization;
 
 namespace ServiceNodeInvoker.Invocation;
 
@@ -36,7 +37,7 @@ public static class BackendResponse
                     var text = part.Trim(' ', '\t');
                     if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var length))
                     {
-                        return Invalid($"{target} sent an invalid Content-Length ('{Telemetry.LogText.Escape(Cut(text))}'): its answer cannot be framed.");
+                        return Invalid($"{target} sent an invalid Content-Length ('{LogText.Escape(Cut(text))}'): its answer cannot be framed.");
                     }
                     if (first is { } seen && seen != length)
                     {
@@ -64,7 +65,7 @@ public static class BackendResponse
                 {
                     if (c is < ' ' and not '\t' or '\x7F')
                     {
-                        return Invalid($"{new Target(url)} sent the header '{Telemetry.LogText.Escape(Cut(name))}' with a control character (0x{(int)c:X2}) in its value, " +
+                        return Invalid($"{new Target(url)} sent the header '{LogText.Escape(Cut(name))}' with a control character (0x{(int)c:X2}) in its value, " +
                             "which HTTP forbids: it cannot be passed on as a header. The envelope response mode carries it as JSON.");
                     }
                 }

@@ -1,37 +1,12 @@
-using System.Net.Sockets;
-using System.Security.Authentication;
-using System.Text.RegularExpressions;
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Transport;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text.RegularExpressions;
 
 namespace ServiceNodeInvoker.Invocation;
-
-/// <summary>The stable causes a failed connection is put down to (problem replies' <c>cause</c>, the probe's <c>cause</c>, metrics).</summary>
-public static class FailureCauses
-{
-    public const string ServerCertificate = "server-certificate";
-    public const string ClientCertificateRefused = "client-certificate-refused";
-    public const string ClientCertificateMissing = "client-certificate-missing";
-    public const string ProtocolVersion = "protocol-version";
-    public const string NoSharedCipher = "no-shared-version-or-cipher";
-    public const string UnrecognizedName = "unrecognized-name";
-    public const string PlainHttp = "plain-http";
-    public const string NotTls = "not-tls";
-    public const string HandshakeNoAnswer = "handshake-no-answer";
-    public const string HandshakeStalled = "handshake-stalled";
-    public const string ClosedDuringHandshake = "closed-during-handshake";
-    public const string ServerAlert = "server-alert";
-    public const string ClosedAfterHandshake = "closed-after-handshake";
-    public const string Handshake = "handshake";
-    public const string ConnectionRefused = "connection-refused";
-    public const string Dns = "dns";
-    public const string Connection = "connection";
-    public const string ResponseTimeout = "response-timeout";
-    public const string ClientCertificateExpired = "client-certificate-expired";
-    public const string ClientCertificateNotYetValid = "client-certificate-not-yet-valid";
-    public const string CertificateLoadFailed = "certificate-load-failed";
-}
 
 /// <summary>
 /// The verdict on a failed connection: the code, a stable cause, and one or two sentences naming the
@@ -303,8 +278,8 @@ public static partial class FailureClassifier
         SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain =>
             new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Dns, $"The host name of {target} could not be resolved (DNS)."),
         SocketError.ConnectionRefused =>
-            new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.ConnectionRefused, $"Could not connect to {target}: {BackendConnector.Describe(error)}."),
-        _ => new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Connection, $"Could not connect to {target}: {BackendConnector.Describe(error)}."),
+            new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.ConnectionRefused, $"Could not connect to {target}: {SocketErrors.Describe(error)}."),
+        _ => new Diagnosis(ErrorCodes.BackendUnreachable, FailureCauses.Connection, $"Could not connect to {target}: {SocketErrors.Describe(error)}."),
     };
 
     /// <summary>The alert OpenSSL reports having received ("…:tlsv13 alert certificate required"): how encrypted TLS 1.3 alerts reach us.</summary>
@@ -347,6 +322,6 @@ public static partial class FailureClassifier
         {
             e = e.InnerException;
         }
-        return e is SocketException s ? BackendConnector.Describe(s.SocketErrorCode) : e.Message.TrimEnd('.');
+        return e is SocketException s ? SocketErrors.Describe(s.SocketErrorCode) : e.Message.TrimEnd('.');
     }
 }

@@ -41,7 +41,7 @@ public sealed class InvocationOutcome(
     public bool HasNoBody => request.Method == HttpMethod.Head || (int)response.StatusCode is 204 or 304;
 
     /// <summary>The body length the backend announced; a HEAD, 204 or 304 answer carries none.</summary>
-    public long? DeclaredBodyLength => HasNoBody ? 0 : Endpoints.ResponseHeaders.ContentLength(response);
+    public long? DeclaredBodyLength => HasNoBody ? 0 : HeaderPolicy.ContentLength(response);
 
     /// <summary>A failure while reading the backend's body, classified the one way the invoker classifies failures.</summary>
     public Contract.InvokerException ClassifyBodyFailure(Exception e) =>

@@ -1,12 +1,13 @@
-using System.Net;
-using System.Net.Http.Headers;
-using Microsoft.Extensions.Logging;
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
 using ServiceNodeInvoker.Transport;
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
 
 namespace ServiceNodeInvoker.Invocation;
 
@@ -80,7 +81,7 @@ public sealed partial class Invoker(
                 certificates.For(profile).RequestEarlyRefresh();
             }
             Log.Failed(logger, profile.Name, request.Method.Method, target.ToString(), error.Code,
-                time.GetElapsedTime(started).TotalMilliseconds, Telemetry.LogText.Escape(error.Message));
+                time.GetElapsedTime(started).TotalMilliseconds, LogText.Escape(error.Message));
             throw error;
         }
         finally
@@ -98,9 +99,9 @@ public sealed partial class Invoker(
         ProfileMaterial material, CancellationToken token)
     {
         var status = (int)response.StatusCode;
-        var mediaType = Endpoints.ResponseHeaders.ContentType(response)?.MediaType?.ToLowerInvariant();
+        var mediaType = HeaderPolicy.ContentType(response)?.MediaType?.ToLowerInvariant();
         if (!CertificateRefusal.MayBe(status, mediaType) || request.Method == HttpMethod.Head
-            || Endpoints.ResponseHeaders.ContentLength(response) is not (> 0 and <= CertificateRefusal.InspectBytes))
+            || HeaderPolicy.ContentLength(response) is not (> 0 and <= CertificateRefusal.InspectBytes))
         {
             return null;
         }
@@ -140,16 +141,16 @@ public sealed partial class Invoker(
         {
             if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
             {
-                connectionListed = HeaderRules.NamesListedInConnection(values);
+                connectionListed = HeaderPolicy.NamesListedInConnection(values);
             }
         }
         foreach (var (name, values) in request.Headers)
         {
-            if (HeaderRules.IsHopByHop(name) || connectionListed?.Contains(name) == true)
+            if (HeaderPolicy.IsHopByHop(name) || connectionListed?.Contains(name) == true)
             {
                 continue;
             }
-            if (HeaderRules.IsContentHeader(name))
+            if (HeaderPolicy.IsContentHeader(name))
             {
                 message.Content ??= new ReadOnlyMemoryContent(ReadOnlyMemory<byte>.Empty);
                 message.Content.Headers.Remove(name);

@@ -1,14 +1,15 @@
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Invocation;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Transport;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
-using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Invocation;
-using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker.Probe;
 
@@ -176,7 +177,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         {
             report.Dns.Milliseconds = watch.Elapsed.TotalMilliseconds;
             report.Dns.Ok = false;
-            report.Dns.Error = BackendConnector.Describe(e.SocketErrorCode);
+            report.Dns.Error = SocketErrors.Describe(e.SocketErrorCode);
             report.Summary = $"The name {host.Host} could not be resolved: {report.Dns.Error}.";
             return null;
         }
@@ -202,7 +203,7 @@ public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnect
         {
             report.Connect.Milliseconds = watch.Elapsed.TotalMilliseconds;
             report.Connect.Ok = false;
-            report.Connect.Error = e is SocketException s ? BackendConnector.Describe(s.SocketErrorCode) : $"no answer within {step.TotalSeconds:0.###} s";
+            report.Connect.Error = e is SocketException s ? SocketErrors.Describe(s.SocketErrorCode) : $"no answer within {step.TotalSeconds:0.###} s";
             report.Summary = $"Could not connect to {report.Host}:{report.Port}: {report.Connect.Error}.";
             return null;
         }

@@ -1,6 +1,5 @@
-using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Settings;
 
 namespace ServiceNodeInvoker.Profiles;
 
@@ -13,10 +12,10 @@ public sealed class ProfileCatalog
     private readonly Dictionary<string, TlsProfile> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<HostKey, TlsProfile> _byHost = [];
 
-    /// <param name="options">Validated by <see cref="InvokerOptionsValidator"/>: nothing here can fail.</param>
-    public ProfileCatalog(InvokerOptions options)
+    /// <param name="profiles">The Invoker:Profiles settings, validated (<see cref="ProfileOptionsValidator"/>): nothing here can fail.</param>
+    public ProfileCatalog(IReadOnlyDictionary<string, ProfileOptions> profiles)
     {
-        foreach (var (name, profileOptions) in options.Profiles)
+        foreach (var (name, profileOptions) in profiles)
         {
             var profile = Build(name, profileOptions);
             foreach (var host in profile.Hosts)

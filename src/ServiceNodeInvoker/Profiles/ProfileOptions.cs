@@ -1,11 +1,13 @@
-using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Configuration;
+using ServiceNodeInvoker.Settings;
 
 namespace ServiceNodeInvoker.Profiles;
 
 /// <summary>One TLS profile: <c>Invoker:Profiles:&lt;name&gt;</c>.</summary>
 public sealed class ProfileOptions
 {
+    /// <summary>Where profiles live in configuration.</summary>
+    public const string SectionPath = "Invoker:Profiles";
+
     /// <summary><c>host:port</c> entries this profile owns (port 443 when omitted).</summary>
     public List<string> Hosts { get; set; } = [];
 

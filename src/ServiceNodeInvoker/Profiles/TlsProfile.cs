@@ -1,4 +1,3 @@
-using ServiceNodeInvoker.Certificates;
 
 namespace ServiceNodeInvoker.Profiles;
 

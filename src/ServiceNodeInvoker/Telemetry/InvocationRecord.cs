@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using ServiceNodeInvoker.Contract;
+using System.Diagnostics;
 
 namespace ServiceNodeInvoker.Telemetry;
 

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using Azure.Core;
 using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Extensions.Configuration;
@@ -25,9 +26,9 @@ public static class TelemetryRegistration
     /// instrumentation and no service name of our own here. Standalone: both, as its own service.
     /// </param>
     public static void AddInvokerTelemetry(this IServiceCollection services, IConfiguration configuration, bool console,
-        Callers.InvokerHostKind host = Callers.InvokerHostKind.Standalone)
+        InvokerHostKind host = InvokerHostKind.Standalone)
     {
-        var standalone = host == Callers.InvokerHostKind.Standalone;
+        var standalone = host == InvokerHostKind.Standalone;
         var appInsights = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
         var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         // The exporters take the app's one credential (local auth is off in infra) once the container is built.

@@ -1,9 +1,9 @@
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Profiles;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
-using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Transport;
 
@@ -72,16 +72,5 @@ public sealed class BackendConnector(AddressPolicy policy, HostResolver resolver
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         AllowTlsResume = false,
         RemoteCertificateValidationCallback = validation,
-    };
-
-    /// <summary>The plain-words reason for a socket error, the same in every error message and probe report.</summary>
-    public static string Describe(SocketError error) => error switch
-    {
-        SocketError.ConnectionRefused => "connection refused (nothing listens on that port)",
-        SocketError.TimedOut => "connection timed out",
-        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
-        SocketError.ConnectionReset => "connection reset by the backend",
-        SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain => "host name not found (DNS)",
-        _ => error.ToString(),
     };
 }

@@ -1,10 +1,10 @@
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Profiles;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Transport;
 

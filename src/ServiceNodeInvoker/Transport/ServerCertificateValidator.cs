@@ -1,7 +1,7 @@
+using ServiceNodeInvoker.Certificates;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using ServiceNodeInvoker.Certificates;
 
 namespace ServiceNodeInvoker.Transport;
 

@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Profiles;
+using System.Collections.Concurrent;
 
 namespace ServiceNodeInvoker.Transport;
 

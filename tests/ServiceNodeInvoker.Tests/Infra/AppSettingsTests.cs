@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;

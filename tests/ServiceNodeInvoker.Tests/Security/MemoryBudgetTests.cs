@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Endpoints;
 using ServiceNodeInvoker.Tests.Infrastructure;
 

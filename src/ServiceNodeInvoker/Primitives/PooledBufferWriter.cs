@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Primitives;
 
 /// <summary>
 /// An IBufferWriter over pooled arrays: the envelope is built here so it goes out in one write with a

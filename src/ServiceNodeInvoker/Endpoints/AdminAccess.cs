@@ -1,9 +1,8 @@
-using Microsoft.AspNetCore.Http;
-using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Callers;
+using Microsoft.AspNetCore.Http;
 
-namespace ServiceNodeInvoker.Admin;
+namespace ServiceNodeInvoker.Endpoints;
 
 /// <summary>
 /// Who may use the admin endpoints (the probe, the effective configuration, a refresh on demand): an

@@ -1,10 +1,10 @@
+using ServiceNodeInvoker.Primitives;
 using System.Collections;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
-using ServiceNodeInvoker.Telemetry;
 
-namespace ServiceNodeInvoker.Configuration;
+namespace ServiceNodeInvoker.Settings;
 
 /// <summary>
 /// Checks the raw <c>Invoker</c> section against the options types before anything is bound: every

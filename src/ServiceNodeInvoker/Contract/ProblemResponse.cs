@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
-using ServiceNodeInvoker.Contract;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Contract;
 
 /// <summary>RFC 9457 problem+json replies with the stable <c>code</c> and a <c>traceId</c>.</summary>
 public static class ProblemResponse
@@ -25,7 +24,7 @@ public static class ProblemResponse
         }
     }
 
-    /// <param name="cause">The failure classifier's cause (Invocation.FailureCauses), when it found one.</param>
+    /// <param name="cause">The failure classifier's cause (FailureCauses), when it found one.</param>
     public static IResult Create(string code, string detail, string? field, HttpContext context, string? cause = null)
     {
         var extensions = new Dictionary<string, object?>

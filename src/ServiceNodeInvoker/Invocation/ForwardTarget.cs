@@ -1,8 +1,8 @@
+using ServiceNodeInvoker.Contract;
 using System.Buffers;
 using System.Text;
-using ServiceNodeInvoker.Contract;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>
 /// Forward mode's backend URL: the profile's BaseUrl + the rest of the caller's path + its query, from

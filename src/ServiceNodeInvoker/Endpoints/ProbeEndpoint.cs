@@ -1,12 +1,12 @@
-using Microsoft.AspNetCore.Http;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Probe;
 using ServiceNodeInvoker.Profiles;
+using Microsoft.AspNetCore.Http;
 
-namespace ServiceNodeInvoker.Probe;
+namespace ServiceNodeInvoker.Endpoints;
 
 /// <summary>POST /api/profiles/{name}/probe (admin only): the mutual-TLS probe of every host the profile owns.</summary>
-public sealed class ProbeEndpoint(ProfileCatalog catalog, MutualTlsProbe probe, Admin.AdminAccess admins)
+public sealed class ProbeEndpoint(ProfileCatalog catalog, MutualTlsProbe probe, AdminAccess admins)
 {
     public async Task<IResult> HandleAsync(HttpContext context, string name)
     {

@@ -1,14 +1,15 @@
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Settings;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Configuration;
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Profiles;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
-using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Configuration;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.Profiles;
 
-namespace ServiceNodeInvoker.Admin;
+namespace ServiceNodeInvoker.Endpoints;
 
 /// <summary>
 /// Admin endpoints an operator reaches for: <c>GET /api/profiles</c>, the effective configuration (every

@@ -1,6 +1,6 @@
 using ServiceNodeInvoker.Contract;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>
 /// The caller's body in forward mode, read as the backend's connection takes it (never buffered whole),

@@ -1,12 +1,13 @@
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
+using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>
 /// The steps /api/invoke and /api/forward share, each mapping its failures to a reply in one place:

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace ServiceNodeInvoker.Configuration;
+namespace ServiceNodeInvoker.Settings;
 
 /// <summary>
 /// The value formats settings use, parsed in one place. Each returns false (never throws) so the

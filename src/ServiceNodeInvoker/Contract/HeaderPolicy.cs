@@ -1,9 +1,19 @@
 using System.Buffers;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Primitives;
 
 namespace ServiceNodeInvoker.Contract;
 
-/// <summary>Which header names and values may cross the invoker, in either direction.</summary>
-public static class HeaderRules
+/// <summary>
+/// The one header policy: which header names and values may cross the invoker, in either direction.
+/// Requests: what a caller may set (<see cref="IsCallerForbidden"/>), what never goes on (hop-by-hop, and in
+/// forward mode our own credentials and what front ends add about the caller), content headers placed on the
+/// body. Responses: the backend's end-to-end headers exactly as it sent them (<see cref="ResponseEndToEnd"/>),
+/// read through the non-validated views, so values are never parsed and re-serialized (a
+/// <c>Server: BaseHTTP/0.6 Python/3.11.7</c> stays one value, <c>Cache-Control</c> keeps its order and
+/// spacing), and a header sent on several lines (<c>Set-Cookie</c>) keeps its lines.
+/// </summary>
+internal static class HeaderPolicy
 {
     private static readonly SearchValues<char> TokenChars =
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
@@ -93,4 +103,41 @@ public static class HeaderRules
         }
         return names;
     }
+
+    /// <summary>The backend's end-to-end headers, as sent: hop-by-hop ones and those listed in Connection dropped.</summary>
+    public static IEnumerable<KeyValuePair<string, HeaderStringValues>> ResponseEndToEnd(HttpResponseMessage response)
+    {
+        var connectionListed = response.Headers.NonValidated.TryGetValues("Connection", out var connection)
+            ? NamesListedInConnection(connection)
+            : null;
+        foreach (var header in response.Headers.NonValidated)
+        {
+            if (!IsHopByHop(header.Key) && connectionListed?.Contains(header.Key) != true)
+            {
+                yield return header;
+            }
+        }
+        foreach (var header in response.Content.Headers.NonValidated)
+        {
+            if (!IsHopByHop(header.Key) && connectionListed?.Contains(header.Key) != true)
+            {
+                yield return header;
+            }
+        }
+    }
+
+    /// <summary>The content type parsed from the raw value (the validated view would rewrite the stored one).</summary>
+    public static MediaTypeHeaderValue? ContentType(HttpResponseMessage response) =>
+        response.Content.Headers.NonValidated.TryGetValues("Content-Type", out var values)
+        && values.Count > 0 && MediaTypeHeaderValue.TryParse(values.ToString(), out var parsed)
+            ? parsed
+            : null;
+
+    /// <summary>The body length the backend announced (checked by BackendResponse), from the raw value.</summary>
+    public static long? ContentLength(HttpResponseMessage response) =>
+        response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var values) && values.Count > 0
+        && long.TryParse(values.First().Split(',')[0].Trim(), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var length)
+            ? length
+            : null;
 }

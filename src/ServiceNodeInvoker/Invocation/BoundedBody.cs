@@ -1,6 +1,7 @@
 using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Primitives;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>A body read into pooled buffers, up to a limit. Dispose returns the buffers.</summary>
 public sealed class BoundedBody : IDisposable

@@ -1,4 +1,4 @@
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Primitives;
 
 /// <summary>
 /// Arrays over 1 MiB for envelopes, reused instead of left to the GC: with the shared ArrayPool they

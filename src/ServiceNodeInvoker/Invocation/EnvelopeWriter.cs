@@ -1,11 +1,11 @@
+using ServiceNodeInvoker.Contract;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Authentication;
 using System.Text;
 using System.Text.Json;
-using ServiceNodeInvoker.Invocation;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>Writes the envelope reply; decides how the backend's body is represented (json, text, base64).</summary>
 public static class EnvelopeWriter
@@ -34,7 +34,7 @@ public static class EnvelopeWriter
         writer.WriteString("reason", response.ReasonPhrase ?? ReasonPhrase((int)response.StatusCode));
 
         writer.WriteStartObject("headers");
-        foreach (var (name, values) in ResponseHeaders.EndToEnd(response))
+        foreach (var (name, values) in HeaderPolicy.ResponseEndToEnd(response))
         {
             writer.WriteStartArray(name.ToLowerInvariant());
             foreach (var value in values)
@@ -45,7 +45,7 @@ public static class EnvelopeWriter
         }
         writer.WriteEndObject();
 
-        WriteBody(writer, ResponseHeaders.ContentType(response), body);
+        WriteBody(writer, HeaderPolicy.ContentType(response), body);
 
         writer.WriteNumber("durationMs", Math.Round(duration.TotalMilliseconds, 1));
         writer.WriteString("profile", outcome.Profile.Name);

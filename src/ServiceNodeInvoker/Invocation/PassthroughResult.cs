@@ -1,13 +1,13 @@
+using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Telemetry;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Invocation;
-using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.Telemetry;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>
 /// Streams the backend's status, end-to-end headers (as sent) and body; never buffers the body.
@@ -74,13 +74,13 @@ internal sealed class PassthroughResult(InvocationOutcome outcome, InvocationRec
     {
         response.StatusCode = (int)outcome.Response.StatusCode;
         var noBody = outcome.HasNoBody;
-        foreach (var (name, values) in ResponseHeaders.EndToEnd(outcome.Response))
+        foreach (var (name, values) in HeaderPolicy.ResponseEndToEnd(outcome.Response))
         {
             if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
                 // Checked by BackendResponse: one valid length. Our reply to the POST carries no body for
                 // HEAD/204/304, so the length the backend announced goes in a header of its own.
-                var length = ResponseHeaders.ContentLength(outcome.Response);
+                var length = HeaderPolicy.ContentLength(outcome.Response);
                 if (forward && outcome.Request.Method == HttpMethod.Head)
                 {
                     // Forward mode answers the caller's own HEAD: the length is the backend's, as sent.

@@ -1,6 +1,7 @@
 using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Primitives;
 
-namespace ServiceNodeInvoker.Endpoints;
+namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>
 /// A global budget for response bytes held in memory (envelope bodies and the envelopes built from

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ServiceNodeInvoker.Telemetry;
+namespace ServiceNodeInvoker.Primitives;
 
 /// <summary>
 /// Makes caller- or configuration-controlled text safe for a log line or a message: control

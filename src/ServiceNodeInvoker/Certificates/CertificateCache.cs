@@ -1,8 +1,7 @@
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Telemetry;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.Telemetry;
 
 namespace ServiceNodeInvoker.Certificates;
 
@@ -25,18 +24,15 @@ public sealed record CertificateState(
     string? TrustedCaError = null);
 
 /// <summary>
-/// The cached certificate material of one profile. Requests read the cached value and never call the
+/// The cached certificate material of one owner (a profile, or the caller CA). Requests read the cached value and never call the
 /// source while it is valid; concurrent cold requests share one load; a timer refreshes it in the
 /// background; a failed refresh keeps the last good material until it expires.
 /// </summary>
-/// <param name="name">The profile's name (or <see cref="CallerAuthorityName"/> for the caller CA).</param>
-public sealed partial class ProfileCertificates(
-    string name, ICertificateSource? clientSource, ICertificateSource? trustedCaSource,
+/// <param name="owner">Whose certificates these are: names the cache in logs, metrics and errors.</param>
+public sealed partial class CertificateCache(
+    CertificateOwner owner, ICertificateSource? clientSource, ICertificateSource? trustedCaSource,
     RefreshPolicy policy, CertificateWarnings warnings, InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
 {
-    /// <summary>The name the caller CA's cache goes by in logs and metrics.</summary>
-    public const string CallerAuthorityName = "Invoker:Callers:CertificateAuthority";
-
     /// <summary>With nothing cached, a failed load is not retried by requests sooner than this.</summary>
     public static readonly TimeSpan RetryDelayAfterFailure = TimeSpan.FromSeconds(5);
 
@@ -57,12 +53,15 @@ public sealed partial class ProfileCertificates(
     private ITimer? _timer;
     private bool _disposed;
 
+    private readonly string name = owner.Key;
+
+    /// <summary>The owner's key: the profile's name, or another owner's setting path.</summary>
     public string Name => name;
     public ICertificateSource? ClientSource => clientSource;
     public ICertificateSource? TrustedCaSource => trustedCaSource;
 
     /// <summary>How logs and errors name what this cache serves.</summary>
-    private string Owner => name == CallerAuthorityName ? "the caller CA" : $"profile '{name}'";
+    private string Owner => owner.Description;
 
     public CertificateState State
     {
@@ -97,7 +96,7 @@ public sealed partial class ProfileCertificates(
             {
                 if (current is null)
                 {
-                    throw Unavailable($"{Capitalised(e.Message)}.", e, Invocation.FailureCauses.CertificateLoadFailed);
+                    throw Unavailable($"{Capitalised(e.Message)}.", e, FailureCauses.CertificateLoadFailed);
                 }
                 // Expired and no newer one: fall through to the expiry error, which says so.
             }
@@ -108,11 +107,11 @@ public sealed partial class ProfileCertificates(
             if (client.NotAfter <= now)
             {
                 throw Unavailable($"The client certificate from {clientSource!.Description} expired on {client.NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'} " +
-                    $"({CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}); no newer certificate could be loaded.", null, Invocation.FailureCauses.ClientCertificateExpired);
+                    $"({CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}); no newer certificate could be loaded.", null, FailureCauses.ClientCertificateExpired);
             }
             if (client.NotBefore > now)
             {
-                throw Unavailable($"The client certificate from {clientSource!.Description} is not valid before {client.NotBefore:yyyy-MM-dd'T'HH:mm:ss'Z'}.", null, Invocation.FailureCauses.ClientCertificateNotYetValid);
+                throw Unavailable($"The client certificate from {clientSource!.Description} is not valid before {client.NotBefore:yyyy-MM-dd'T'HH:mm:ss'Z'}.", null, FailureCauses.ClientCertificateNotYetValid);
             }
         }
         return current;
@@ -265,7 +264,7 @@ public sealed partial class ProfileCertificates(
             }
             if (changed && trusted is not null)
             {
-                Log.TrustedCaLoaded(logger, name == CallerAuthorityName ? $"The caller CA ({CallerAuthorityName})" : $"The trusted CA of profile '{name}'",
+                Log.TrustedCaLoaded(logger, owner.TrustedCaDescription,
                     trusted.Count, string.Join("; ", trusted.Select(c => c.Subject)));
             }
             telemetry.RecordRefresh(name, success: true);

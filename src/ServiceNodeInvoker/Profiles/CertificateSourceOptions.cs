@@ -1,0 +1,84 @@
+namespace ServiceNodeInvoker.Profiles;
+
+public enum CertificateSourceKind
+{
+    KeyVault,
+    File,
+    Pem,
+}
+
+/// <summary>Where a certificate comes from: <c>KeyVault</c>, <c>File</c> (PFX, or a CA in PEM/DER) or <c>Pem</c>.</summary>
+public sealed class CertificateSourceOptions
+{
+    public CertificateSourceKind? Source { get; set; }
+
+    // KeyVault
+    public Uri? VaultUri { get; set; }
+    public string? Name { get; set; }
+    public string? Version { get; set; }
+
+    // File
+    public string? Path { get; set; }
+    public string? Password { get; set; }
+
+    // Pem
+    public string? CertificatePath { get; set; }
+    public string? KeyPath { get; set; }
+    public string? ChainPath { get; set; }
+
+    /// <summary>A section whose settings are all empty (as app settings often leave them) counts as absent.</summary>
+    public static bool IsUnset(CertificateSourceOptions? o) =>
+        o is null || (o.Source is null && o.VaultUri is null && string.IsNullOrWhiteSpace(o.Name) && string.IsNullOrWhiteSpace(o.Path)
+                      && string.IsNullOrWhiteSpace(o.CertificatePath) && string.IsNullOrWhiteSpace(o.KeyPath)
+                      && string.IsNullOrWhiteSpace(o.ChainPath) && string.IsNullOrWhiteSpace(o.Version));
+}
+
+/// <summary>What a configured certificate is for: a client certificate needs its private key; a CA does not.</summary>
+public enum CertificateRole
+{
+    Client,
+    TrustedCa,
+}
+
+/// <summary>The start-up check of a certificate source's settings.</summary>
+public static class CertificateSourceRules
+{
+    /// <summary>A certificate source must be complete for its kind; an all-empty section counts as absent.</summary>
+    public static void Check(CertificateSourceOptions? o, string setting, CertificateRole role, List<string> problems)
+    {
+        if (CertificateSourceOptions.IsUnset(o))
+        {
+            return;
+        }
+        void Require(string? value, string name, string what)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                problems.Add($"{setting}:{name}: is missing: {what}.");
+            }
+        }
+        switch (o!.Source)
+        {
+            case null:
+                problems.Add($"{setting}:Source: is missing: use KeyVault, File or Pem.");
+                break;
+            case CertificateSourceKind.File:
+                Require(o.Path, "Path", role == CertificateRole.Client ? "the PFX file's path" : "the CA file's path (PEM, DER or PFX)");
+                break;
+            case CertificateSourceKind.Pem:
+                Require(o.CertificatePath, "CertificatePath", "the PEM certificate file's path");
+                if (role == CertificateRole.Client)
+                {
+                    Require(o.KeyPath, "KeyPath", "the PEM private key file's path");
+                }
+                break;
+            case CertificateSourceKind.KeyVault:
+                if (o.VaultUri is null || !o.VaultUri.IsAbsoluteUri || o.VaultUri.Scheme != Uri.UriSchemeHttps || o.VaultUri.Host.Length == 0)
+                {
+                    problems.Add($"{setting}:VaultUri: must be the vault's https URI, such as https://my-vault.vault.azure.net/.");
+                }
+                Require(o.Name, "Name", "the certificate's name in the vault");
+                break;
+        }
+    }
+}

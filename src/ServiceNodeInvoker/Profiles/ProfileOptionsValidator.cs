@@ -1,0 +1,117 @@
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Settings;
+using System.Text.RegularExpressions;
+
+namespace ServiceNodeInvoker.Profiles;
+
+/// <summary>
+/// The meaning of one profile's settings: a valid name, owned hosts (each host:port owned by exactly one
+/// profile), forward mode's BaseUrl, header names, timeout, pins, complete certificate sources and known
+/// callers. Every problem names its full setting path.
+/// </summary>
+public static partial class ProfileOptionsValidator
+{
+    /// <param name="owners">host:port → the profile that listed it first, shared across profiles.</param>
+    /// <param name="callers">The names callers go by (API keys and certificates), for AllowedCallers.</param>
+    public static void Check(string name, ProfileOptions o, Dictionary<HostKey, string> owners, IReadOnlySet<string> callers, List<string> problems)
+    {
+        var prefix = $"{ProfileOptions.SectionPath}:{name}";
+        if (!ProfileName().IsMatch(name))
+        {
+            problems.Add($"{prefix}: the profile name '{ConfigurationSchema.Shorten(name)}' is invalid: use letters, digits, '-' and '_' (at most 64).");
+        }
+        var hosts = o.Hosts.Where(h => !string.IsNullOrWhiteSpace(h)).ToList();
+        if (hosts.Count == 0)
+        {
+            problems.Add($"{prefix}:Hosts: is empty: list the host or host:port entries the profile owns ({prefix}:Hosts:0).");
+        }
+        for (var i = 0; i < o.Hosts.Count; i++)
+        {
+            var entry = o.Hosts[i];
+            if (string.IsNullOrWhiteSpace(entry))
+            {
+                continue;
+            }
+            if (entry.Contains('*'))
+            {
+                problems.Add($"{prefix}:Hosts:{i}: '{ConfigurationSchema.Shorten(entry)}': wildcards are not supported; list each host (and port) the profile owns.");
+                continue;
+            }
+            if (!HostKey.TryParse(entry, out var key))
+            {
+                problems.Add($"{prefix}:Hosts:{i}: '{ConfigurationSchema.Shorten(entry)}' is not a host or host:port (no scheme, path or user).");
+                continue;
+            }
+            if (owners.TryGetValue(key, out var owner) && !owner.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                problems.Add($"{prefix}:Hosts:{i}: profiles '{owner}' and '{name}' both list {key}: exactly one profile may own a host:port.");
+            }
+            owners.TryAdd(key, name);
+        }
+        CheckBaseUrl(prefix, o, problems);
+        for (var i = 0; i < o.ForwardCallerHeaders.Count; i++)
+        {
+            if (!HeaderPolicy.IsValidName(o.ForwardCallerHeaders[i]))
+            {
+                problems.Add($"{prefix}:ForwardCallerHeaders:{i}: '{ConfigurationSchema.Shorten(o.ForwardCallerHeaders[i])}' is not a header name.");
+            }
+        }
+        if (!string.IsNullOrWhiteSpace(o.Timeout))
+        {
+            if (!SettingParsers.TryParseDuration(o.Timeout, out var timeout))
+            {
+                problems.Add($"{prefix}:Timeout: '{ConfigurationSchema.Shorten(o.Timeout)}' is neither seconds (\"30\") nor a time span (\"00:00:30\").");
+            }
+            else if (timeout <= TimeSpan.Zero || timeout.TotalSeconds > TlsProfile.MaxTimeoutSeconds)
+            {
+                problems.Add($"{prefix}:Timeout: must be more than 0 and at most {TlsProfile.MaxTimeoutSeconds} seconds (Azure's load balancer limit).");
+            }
+        }
+        for (var i = 0; i < o.ServerCertificatePins.Count; i++)
+        {
+            if (!SettingParsers.TryParsePin(o.ServerCertificatePins[i], out _))
+            {
+                problems.Add($"{prefix}:ServerCertificatePins:{i}: is not a SHA-256 digest in base64 (\"sha256/…\") or hex.");
+            }
+        }
+        CertificateSourceRules.Check(o.ClientCertificate, $"{prefix}:ClientCertificate", CertificateRole.Client, problems);
+        CertificateSourceRules.Check(o.TrustedCa, $"{prefix}:TrustedCa", CertificateRole.TrustedCa, problems);
+        for (var i = 0; i < o.AllowedCallers.Count; i++)
+        {
+            var caller = o.AllowedCallers[i];
+            if (caller != "*" && !callers.Contains(caller))
+            {
+                problems.Add($"{prefix}:AllowedCallers:{i}: no caller is named '{ConfigurationSchema.Shorten(caller)}' " +
+                             $"(callers are the names under Invoker:Callers:ApiKeys and Invoker:Callers:Certificates{SettingSuggestions.Suggest(caller, callers)}).");
+            }
+        }
+    }
+
+    /// <summary>Forward mode's base: absolute https, no query, fragment or user, on a host:port the profile owns.</summary>
+    private static void CheckBaseUrl(string prefix, ProfileOptions o, List<string> problems)
+    {
+        if (string.IsNullOrWhiteSpace(o.BaseUrl))
+        {
+            return;
+        }
+        var setting = $"{prefix}:BaseUrl";
+        if (!Uri.TryCreate(o.BaseUrl, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps || url.IdnHost.Length == 0)
+        {
+            problems.Add($"{setting}: '{ConfigurationSchema.Shorten(o.BaseUrl)}' is not an absolute https URL (https://host[:port][/path]).");
+            return;
+        }
+        if (url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0 || o.BaseUrl.Contains('\\'))
+        {
+            problems.Add($"{setting}: must have no query, fragment, user or backslash (the caller's path and query are added to it).");
+            return;
+        }
+        var key = HostKey.FromUri(url);
+        var owned = o.Hosts.Any(h => HostKey.TryParse(h, out var host) && host.Equals(key));
+        if (!owned)
+        {
+            problems.Add($"{setting}: its host:port {key} is not one of the profile's Hosts: add it to {prefix}:Hosts.");
+        }
+    }
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex ProfileName();
+}
