@@ -67,7 +67,7 @@ public class InProcessBenchmarks
     public async Task InvokerSend()
     {
         var request = InvocationRequestReader.Parse(_request);
-        using var outcome = await _services.GetRequiredService<ServiceNodeInvoker.Invocation.Invoker>().SendAsync(request, null, null, CancellationToken.None);
+        using var outcome = await _services.GetRequiredService<ServiceNodeInvoker.Invocation.InvocationPipeline>().SendAsync(request, null, null, CancellationToken.None);
         await (await outcome.Response.Content.ReadAsStreamAsync()).CopyToAsync(Stream.Null);
     }
 

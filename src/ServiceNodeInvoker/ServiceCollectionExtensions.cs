@@ -60,11 +60,12 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<BackendConnector>();
         services.TryAddSingleton<TransportPool>();
-        services.TryAddSingleton<Invoker>();
+        services.TryAddSingleton<InvocationPipeline>();
         services.TryAddSingleton(sp => new ResponseBufferBudget(sp.GetRequiredService<InvokerOptions>().MaxBufferedResponseBytes,
             ResponseBufferBudget.DefaultWait, sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<InvokeEndpoint>();
-        services.TryAddSingleton<ForwardEndpoint>();
+        services.TryAddSingleton(sp => new InvokeEndpoint(sp.GetRequiredService<InvocationPipeline>(), sp.GetRequiredService<InvokerOptions>().Limits));
+        services.TryAddSingleton(sp => new ForwardEndpoint(sp.GetRequiredService<InvocationPipeline>(), sp.GetRequiredService<ProfileCatalog>(),
+            sp.GetRequiredService<InvokerOptions>().Limits));
         // Problem and health replies in readable UTF-8 ("é", "+"), like the envelope.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
         // Backend header values arrive decoded as Latin-1 (obs-text, e.g. filename="résumé.pdf"); passthrough writes them

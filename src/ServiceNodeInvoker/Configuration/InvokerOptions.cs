@@ -1,7 +1,7 @@
-using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Settings;
 
@@ -24,7 +24,7 @@ public sealed class InvokerOptions
 
     /// <summary>Largest invocation request body accepted, in bytes (default 8 MiB: a 6 MiB binary body in base64).</summary>
     [Setting(Unit = "bytes", Min = 1024, Max = 256L * 1024 * 1024)]
-    public int MaxRequestBytes { get; set; } = 8 * 1024 * 1024;
+    public int MaxRequestBytes { get; set; } = RequestLimits.Default.MaxRequestBytes;
 
     /// <summary>Longest target URL accepted, in characters.</summary>
     [Setting(Unit = "characters", Min = 64, Max = 65536)]
@@ -38,7 +38,7 @@ public sealed class InvokerOptions
     [Setting(Unit = "bytes", Min = 256, Max = 1024 * 1024)]
     public int MaxHeaderBytes { get; set; } = RequestLimits.Default.MaxHeaderBytes;
 
-    public RequestLimits Limits => new(MaxUrlLength, MaxHeaderCount, MaxHeaderBytes);
+    public RequestLimits Limits => new(MaxUrlLength, MaxHeaderCount, MaxHeaderBytes, MaxRequestBytes);
 
     /// <summary>How often certificates are re-read from their source: seconds or a time span (default 1 hour).</summary>
     public string? CertificateRefreshInterval { get; set; }

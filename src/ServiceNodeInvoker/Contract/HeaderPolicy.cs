@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net.Http.Headers;
-using Microsoft.Extensions.Primitives;
+using Microsoft.AspNetCore.Http;
 
 namespace ServiceNodeInvoker.Contract;
 
@@ -102,6 +102,60 @@ internal static class HeaderPolicy
             }
         }
         return names;
+    }
+
+    /// <summary>
+    /// Forward mode: the caller's request headers that go to the backend — not hop-by-hop, not listed in its
+    /// Connection, not Host or framing, not our own credentials and controls, and what front ends add about the
+    /// caller only when the profile lists it (<paramref name="callerHeadersToForward"/>).
+    /// </summary>
+    public static List<KeyValuePair<string, string[]>> ForwardedFromCaller(IHeaderDictionary headers, IReadOnlySet<string> callerHeadersToForward)
+    {
+        var kept = new List<KeyValuePair<string, string[]>>(headers.Count);
+        var connectionListed = NamesListedInConnection(headers.Connection);
+        foreach (var (name, values) in headers)
+        {
+            if (IsHopByHop(name) || IsNotForwarded(name) || connectionListed?.Contains(name) == true
+                || (IsAboutTheCaller(name) && !callerHeadersToForward.Contains(name)))
+            {
+                continue;
+            }
+            kept.Add(new(name, values.ToArray()!));
+        }
+        return kept;
+    }
+
+    /// <summary>
+    /// Puts a request's headers on the message to the backend: hop-by-hop ones and those its Connection lists are
+    /// dropped; content headers go on the body (an empty one if there is none), the rest on the message, unvalidated.
+    /// </summary>
+    public static void ApplyToRequest(HttpRequestMessage message, IReadOnlyList<KeyValuePair<string, string[]>> headers)
+    {
+        HashSet<string>? connectionListed = null;
+        foreach (var (name, values) in headers)
+        {
+            if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                connectionListed = NamesListedInConnection(values);
+            }
+        }
+        foreach (var (name, values) in headers)
+        {
+            if (IsHopByHop(name) || connectionListed?.Contains(name) == true)
+            {
+                continue;
+            }
+            if (IsContentHeader(name))
+            {
+                message.Content ??= new ReadOnlyMemoryContent(ReadOnlyMemory<byte>.Empty);
+                message.Content.Headers.Remove(name);
+                message.Content.Headers.TryAddWithoutValidation(name, values);
+            }
+            else
+            {
+                message.Headers.TryAddWithoutValidation(name, values);
+            }
+        }
     }
 
     /// <summary>The backend's end-to-end headers, as sent: hop-by-hop ones and those listed in Connection dropped.</summary>

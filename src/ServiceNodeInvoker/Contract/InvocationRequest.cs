@@ -1,9 +1,16 @@
 namespace ServiceNodeInvoker.Contract;
 
+/// <summary>How the backend's answer goes back to the caller.</summary>
 public enum ResponseMode
 {
+    /// <summary>A JSON envelope (the invocation request's <c>"response": "envelope"</c>, the default).</summary>
     Envelope,
+
+    /// <summary>The backend's status, headers and body as they are (<c>"response": "passthrough"</c>).</summary>
     Passthrough,
+
+    /// <summary>Forward mode: passthrough, answering the caller's own request (its HEAD gets the backend's Content-Length).</summary>
+    Forward,
 }
 
 /// <summary>A body to send to the backend, with the content type used when the caller sets none.</summary>

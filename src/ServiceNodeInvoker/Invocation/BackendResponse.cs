@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
@@ -11,7 +12,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// <c>invalid-backend-response</c> at once, in both response modes, and the connection is not reused
 /// (the handler's drain size is 0: an unread body closes its connection).
 /// </summary>
-public static class BackendResponse
+internal static class BackendResponse
 {
     /// <summary>The backend's host:port, worked out only when a message names it.</summary>
     private readonly struct Target(Uri url)
@@ -19,7 +20,28 @@ public static class BackendResponse
         public override string ToString() => HostKey.FromUri(url).ToString();
     }
 
-    /// <summary>The problem with the answer, or null when it can be relayed.</summary>
+    /// <summary>What is wrong with an answer; <paramref name="Unframed"/>: its connection must not be reused.</summary>
+    public readonly record struct Problem(InvokerException Error, bool Unframed);
+
+    /// <summary>
+    /// Step 6 of the pipeline: the problem with the backend's answer, or null when it can be relayed — an answer
+    /// that cannot be framed, a header a relaying mode cannot write, or our certificate refused in an HTTP page.
+    /// </summary>
+    public static async ValueTask<Problem?> ProblemAsync(HttpResponseMessage response, InvocationRequest request, TlsProfile profile,
+        ProfileMaterial material, CancellationToken token)
+    {
+        if (Check(response, request.Url, profile) is { } invalid)
+        {
+            return new Problem(invalid, Unframed: true);
+        }
+        if (request.Response != ResponseMode.Envelope && CheckRelayableHeaders(response, request.Url) is { } unrelayable)
+        {
+            return new Problem(unrelayable, Unframed: false);
+        }
+        return await RefusalAsync(response, profile, request, material, token) is { } refused ? new Problem(refused, Unframed: false) : null;
+    }
+
+    /// <summary>The problem with the answer's framing, or null when it can be relayed.</summary>
     public static InvokerException? Check(HttpResponseMessage response, Uri url, TlsProfile profile)
     {
         var target = new Target(url); // named only when something is wrong
@@ -72,6 +94,37 @@ public static class BackendResponse
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// A refusal of our certificate sent as an HTTP page after the handshake (nginx's 400s, IIS's 403.x),
+    /// recognised by exact markers only (see <see cref="CertificateRefusal"/>). A small 400/403 HTML body is
+    /// read into the response's own buffer to look, so it can still be relayed when it is the backend's own.
+    /// </summary>
+    private static async Task<InvokerException?> RefusalAsync(HttpResponseMessage response, TlsProfile profile, InvocationRequest request,
+        ProfileMaterial material, CancellationToken token)
+    {
+        var status = (int)response.StatusCode;
+        var mediaType = HeaderPolicy.ContentType(response)?.MediaType?.ToLowerInvariant();
+        if (!CertificateRefusal.MayBe(status, mediaType) || request.Method == HttpMethod.Head
+            || HeaderPolicy.ContentLength(response) is not (> 0 and <= CertificateRefusal.InspectBytes))
+        {
+            return null;
+        }
+        await response.Content.LoadIntoBufferAsync(CertificateRefusal.InspectBytes, token);
+        var body = await response.Content.ReadAsByteArrayAsync(token);
+        if (CertificateRefusal.Recognise(status, body) is not { } why)
+        {
+            return null;
+        }
+        var target = HostKey.FromUri(request.Url);
+        var ours = material.Client is { } client
+            ? $"our client certificate {client.Subject} (issued by {client.Leaf.Issuer})"
+            : "no client certificate: the profile has none (set ClientCertificate)";
+        var cause = material.Client is null ? FailureCauses.ClientCertificateMissing : FailureCauses.ClientCertificateRefused;
+        return new Diagnosis(ErrorCodes.TlsHandshakeFailed, cause,
+            $"{target} completed the TLS handshake and then answered {status} with its certificate-refusal page: {why}. " +
+            $"We presented {ours} (profile '{profile.Name}').").ToException(null);
     }
 
     private static string Cut(string text) => text.Length > 32 ? text[..32] + "…" : text;

@@ -31,16 +31,17 @@ public sealed class ProfileCatalog
     /// <summary>The profile of that name (case-insensitive), or null.</summary>
     public TlsProfile? Find(string name) => _byName.GetValueOrDefault(name);
 
+    /// <summary>The profile a request names (case-insensitive); 404 unknown-profile when there is none.</summary>
+    public TlsProfile Named(string name) =>
+        _byName.GetValueOrDefault(name) ?? throw new InvokerException(ErrorCodes.UnknownProfile, $"No profile is named '{name}'.", "profile");
+
     /// <summary>Picks the profile for a request: by name if given (and it must own the URL), else by the URL's host:port.</summary>
     public TlsProfile Resolve(string? name, Uri url)
     {
         var target = CheckTarget(url);
         if (name is not null)
         {
-            if (!_byName.TryGetValue(name, out var named))
-            {
-                throw new InvokerException(ErrorCodes.UnknownProfile, $"No profile is named '{name}'.", "profile");
-            }
+            var named = Named(name);
             if (!named.Owns(target))
             {
                 throw new InvokerException(ErrorCodes.TargetNotAllowed,
@@ -118,17 +119,4 @@ public sealed class ProfileCatalog
         BaseUrl = string.IsNullOrWhiteSpace(o.BaseUrl) ? null : new Uri(o.BaseUrl, UriKind.Absolute),
         ForwardCallerHeaders = new HashSet<string>(o.ForwardCallerHeaders.Where(h => !string.IsNullOrWhiteSpace(h)), StringComparer.OrdinalIgnoreCase),
     };
-
-    /// <summary>The profile forward mode names, which must have a BaseUrl.</summary>
-    public TlsProfile ForForward(string name)
-    {
-        if (!_byName.TryGetValue(name, out var profile))
-        {
-            throw new InvokerException(ErrorCodes.UnknownProfile, $"No profile is named '{name}'.", "profile");
-        }
-        return profile.BaseUrl is null
-            ? throw new InvokerException(ErrorCodes.ForwardNotConfigured,
-                $"Profile '{profile.Name}' has no BaseUrl, so it cannot be used in forward mode (set Invoker:Profiles:{profile.Name}:BaseUrl).", "profile")
-            : profile;
-    }
 }

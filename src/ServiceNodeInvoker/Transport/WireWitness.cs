@@ -19,6 +19,14 @@ public sealed class WireWitness(Socket socket) : NetworkStream(socket, ownsSocke
     /// <summary>The request option that carries the witness of the connection a request opened.</summary>
     public static readonly HttpRequestOptionsKey<WireWitness> OptionKey = new("ServiceNodeInvoker.WireWitness");
 
+    /// <summary>The witness of the connection a request was sent on, when one was opened for it.</summary>
+    public static WireWitness? Of(HttpRequestMessage? message)
+    {
+        WireWitness? witness = null;
+        message?.Options.TryGetValue(OptionKey, out witness);
+        return witness;
+    }
+
     private byte[]? _kept = new byte[KeepBytes];
     private int _keptCount;
     private ServerFlight? _flight;

@@ -259,7 +259,7 @@ public sealed class CertificateStateTests
         var problem = await InvokerHost.AssertProblemAsync(passthrough, 502, ErrorCodes.InvalidBackendResponse);
         Assert.Contains("'X-Trace'", problem.GetProperty("detail").GetString());
         Assert.Contains("0x01", problem.GetProperty("detail").GetString());
-        Assert.Equal(ErrorCodes.InvalidBackendResponse, passthrough.Headers.GetValues(ForwardEndpoint.ErrorHeader).Single());
+        Assert.Equal(ErrorCodes.InvalidBackendResponse, passthrough.Headers.GetValues(InvokerHeaders.Error).Single());
 
         var envelope = await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}x" });
         Assert.Equal("a\u0001b", envelope.GetProperty("headers").GetProperty("x-trace")[0].GetString());

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Contract;
 using System.Text;
 using System.Text.Json;
 using ServiceNodeInvoker.Endpoints;
@@ -22,7 +23,7 @@ public sealed class ForwardBackendsTests
         using var response = await host.Client.GetAsync("/api/forward/payments/hello");
 
         Assert.Equal(200, (int)response.StatusCode);
-        Assert.False(response.Headers.Contains(ForwardEndpoint.ErrorHeader));
+        Assert.False(response.Headers.Contains(InvokerHeaders.Error));
         Assert.Equal("nginx/1.22.1", response.Headers.Server.ToString());
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Contains("CN=bot-client-rsa", body.RootElement.GetProperty("client").GetString());
@@ -41,7 +42,7 @@ public sealed class ForwardBackendsTests
 
         var text = await response.Content.ReadAsStringAsync();
         Assert.Equal(502, (int)response.StatusCode);
-        Assert.Equal("tls-handshake-failed", response.Headers.GetValues(ForwardEndpoint.ErrorHeader).Single());
+        Assert.Equal("tls-handshake-failed", response.Headers.GetValues(InvokerHeaders.Error).Single());
         Assert.Contains("No required SSL certificate was sent", text);
     }
 
@@ -108,7 +109,7 @@ public sealed class ForwardBackendsTests
         using var response = await host.Client.GetAsync("/api/forward/payments/echo");
 
         Assert.Equal(403, (int)response.StatusCode);
-        Assert.Equal("target-not-allowed", response.Headers.GetValues(ForwardEndpoint.ErrorHeader).Single());
+        Assert.Equal("target-not-allowed", response.Headers.GetValues(InvokerHeaders.Error).Single());
         Assert.Equal(0, backend.Requests);
     }
 }

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Contract;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -161,8 +162,8 @@ public sealed class ForwardModeTests : IAsyncLifetime
         using var response = await _host.Client.SendAsync(request);
 
         Assert.Equal(method == "POST" ? HttpStatusCode.Created : HttpStatusCode.OK, response.StatusCode);
-        Assert.False(response.Headers.Contains(ForwardEndpoint.ErrorHeader));
-        Assert.True(double.Parse(response.Headers.GetValues(InvokeEndpoint.DurationHeader).Single(), System.Globalization.CultureInfo.InvariantCulture) >= 0);
+        Assert.False(response.Headers.Contains(InvokerHeaders.Error));
+        Assert.True(double.Parse(response.Headers.GetValues(InvokerHeaders.Duration).Single(), System.Globalization.CultureInfo.InvariantCulture) >= 0);
         Assert.Equal("kept", response.Headers.GetValues("x-backend-set").Single());
         Assert.Equal(["a=1; Path=/", "b=2; Path=/"], response.Headers.GetValues("set-cookie"));
         var seen = await Json(response);
@@ -277,7 +278,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
         request.Headers.TryAddWithoutValidation("Connection", "x-drop-me");
         request.Headers.TryAddWithoutValidation("x-drop-me", "listed in Connection");
         request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
-        request.Headers.TryAddWithoutValidation(ForwardEndpoint.TimeoutHeader, "20");
+        request.Headers.TryAddWithoutValidation(InvokerHeaders.Timeout, "20");
         request.Headers.TryAddWithoutValidation("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
         using var response = await _host.Client.SendAsync(request);
         var headers = (await Json(response)).GetProperty("headers");
@@ -357,7 +358,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
         Assert.Equal(0, Volatile.Read(ref _v1Hits));
         Assert.Equal(0, _backend.Requests);
         // Answered by us (not only the server's own parser), with the code in the header and the problem.
-        Assert.True(headers.TryGetValue(ForwardEndpoint.ErrorHeader, out var code), $"{target} → {status} without {ForwardEndpoint.ErrorHeader}: {body}");
+        Assert.True(headers.TryGetValue(InvokerHeaders.Error, out var code), $"{target} → {status} without {InvokerHeaders.Error}: {body}");
         Assert.Contains(code, new[] { "invalid-request", "unknown-profile" });
         Assert.Contains($"\"code\":\"{code}\"", body);
     }
@@ -397,7 +398,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
     {
         using var own = await _host.Client.GetAsync("/api/forward/pay/problem");
         Assert.Equal(HttpStatusCode.Conflict, own.StatusCode);
-        Assert.False(own.Headers.Contains(ForwardEndpoint.ErrorHeader));
+        Assert.False(own.Headers.Contains(InvokerHeaders.Error));
         Assert.Equal("conflict", (await Json(own)).GetProperty("code").GetString());
 
         await AssertErrorAsync(await _host.Client.GetAsync("/api/forward/nosuch/x"), 404, "unknown-profile");
@@ -405,7 +406,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
         await AssertErrorAsync(await anonymous.GetAsync("/api/forward/pay/echo/x"), 401, "unauthenticated");
         await AssertErrorAsync(await _host.Client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/pay/echo/x")
         {
-            Headers = { { ForwardEndpoint.TimeoutHeader, "soon" } },
+            Headers = { { InvokerHeaders.Timeout, "soon" } },
         }), 400, "invalid-request");
         Assert.Equal(0, Volatile.Read(ref _v1Hits));
     }
@@ -416,7 +417,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
         var watch = Stopwatch.StartNew();
         using var response = await _host.Client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/pay/slow")
         {
-            Headers = { { ForwardEndpoint.TimeoutHeader, "0.5" } },
+            Headers = { { InvokerHeaders.Timeout, "0.5" } },
         });
         await AssertErrorAsync(response, 504, "backend-timeout");
         Assert.InRange(watch.Elapsed.TotalSeconds, 0.4, 10);
@@ -427,7 +428,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
     {
         using var response = await _host.Client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/pay/headers-then-stall")
         {
-            Headers = { { ForwardEndpoint.TimeoutHeader, "0.5" } },
+            Headers = { { InvokerHeaders.Timeout, "0.5" } },
         });
         await AssertErrorAsync(response, 504, "backend-timeout");
     }
@@ -493,7 +494,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
         {
             var body = await response.Content.ReadAsStringAsync();
             Assert.True(status == (int)response.StatusCode, $"expected {status} {code}, got {(int)response.StatusCode}: {body}");
-            Assert.Equal(code, response.Headers.GetValues(ForwardEndpoint.ErrorHeader).Single());
+            Assert.Equal(code, response.Headers.GetValues(InvokerHeaders.Error).Single());
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
             Assert.Equal(code, JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
         }

@@ -201,7 +201,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
                 Assert.Subset(keys, Always(problem));
                 seen.UnionWith(keys);
                 // Envelope, passthrough and forward problems alike: a caller tells them from the backend's own answers by the header.
-                Assert.Equal(body.GetProperty("code").GetString(), response.Headers.GetValues(ForwardEndpoint.ErrorHeader).Single());
+                Assert.Equal(body.GetProperty("code").GetString(), response.Headers.GetValues(InvokerHeaders.Error).Single());
             }
         }
         Assert.Equal(Properties(problem).Order(), seen.Order()); // field and cause too, from the invalid request and the timeout
@@ -233,10 +233,10 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
     public async Task The_documented_headers_and_key_locations_are_the_ones_the_host_uses()
     {
         var headers = Document.GetProperty("components").GetProperty("parameters").GetProperty("InvokerTimeout").GetProperty("name").GetString();
-        Assert.Equal(ForwardEndpoint.TimeoutHeader, headers);
+        Assert.Equal(InvokerHeaders.Timeout, headers);
         using (var forward = await _host.Client.GetAsync("/api/forward/payments/json"))
         {
-            Assert.True(forward.Headers.Contains(InvokeEndpoint.DurationHeader));
+            Assert.True(forward.Headers.Contains(InvokerHeaders.Duration));
         }
         var schemes = Document.GetProperty("components").GetProperty("securitySchemes");
         Assert.Equal("x-functions-key", schemes.GetProperty("functionKeyHeader").GetProperty("name").GetString());
@@ -246,10 +246,10 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
         using var byQuery = await anonymous.GetAsync($"/api/health?{schemes.GetProperty("functionKeyQuery").GetProperty("name").GetString()}={InvokerHost.ApiKey}");
         Assert.Equal(200, (int)byQuery.StatusCode);
         using var passthrough = await _host.InvokeAsync(new { method = "GET", url = $"{_backend.BaseAddress}json", response = "passthrough" });
-        Assert.True(passthrough.Headers.Contains(InvokeEndpoint.DurationHeader));
+        Assert.True(passthrough.Headers.Contains(InvokerHeaders.Duration));
         var documented = Document.GetProperty("paths").GetProperty("/api/invoke").GetProperty("post").GetProperty("responses").GetProperty("200").GetProperty("headers");
-        Assert.Equal([InvokeEndpoint.DurationHeader], Keys(documented));
+        Assert.Equal([InvokerHeaders.Duration], Keys(documented));
         var forwardProblem = Document.GetProperty("components").GetProperty("responses").GetProperty("ForwardProblem").GetProperty("headers");
-        Assert.Equal([ForwardEndpoint.ErrorHeader], Keys(forwardProblem));
+        Assert.Equal([InvokerHeaders.Error], Keys(forwardProblem));
     }
 }

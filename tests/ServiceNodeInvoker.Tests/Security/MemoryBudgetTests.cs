@@ -28,7 +28,7 @@ public sealed class MemoryBudgetTests
         using var files = new TempFiles();
         var settings = ProfileSettings.Standard(files, backend.Port).Settings;
         settings["Invoker:MaxBufferedResponseBytes"] = Budget.ToString();
-        var fits = (int)(Budget / InvokeEndpoint.EnvelopeNeed(BodySize)); // the body and its envelope, in whole MiB: 3 here
+        var fits = (int)(Budget / EnvelopeMode.Need(BodySize)); // the body and its envelope, in whole MiB: 3 here
         await using var host = await InvokerHost.StartAsync(settings);
         var budget = host.Services.GetRequiredService<ResponseBufferBudget>();
 
@@ -48,7 +48,7 @@ public sealed class MemoryBudgetTests
             Assert.Equal("1", response.Headers.RetryAfter?.ToString());
             Assert.Contains("passthrough", problem.GetProperty("detail").GetString());
         }
-        Assert.InRange(budget.InUse, fits * InvokeEndpoint.EnvelopeNeed(BodySize), budget.Capacity); // never over the budget
+        Assert.InRange(budget.InUse, fits * EnvelopeMode.Need(BodySize), budget.Capacity); // never over the budget
 
         gate.SetResult();
         var rest = (await Task.WhenAll(calls)).Except(refused).ToList();

@@ -1,0 +1,17 @@
+namespace ServiceNodeInvoker.Contract;
+
+/// <summary>The headers the invoker itself reads or writes, in every mode.</summary>
+public static class InvokerHeaders
+{
+    /// <summary>On every invoker problem reply: its code, so a passthrough or forward caller can tell it from the backend's answer.</summary>
+    public const string Error = "invoker-error";
+
+    /// <summary>Forward mode: lowers the profile's timeout for this call (seconds).</summary>
+    public const string Timeout = "invoker-timeout";
+
+    /// <summary>Passthrough and forward replies: the invocation's duration in milliseconds.</summary>
+    public const string Duration = "invoker-duration-ms";
+
+    /// <summary>Passthrough of a HEAD, 204 or 304 answer: the backend's Content-Length (our reply to the POST has no body).</summary>
+    public const string BackendContentLength = "invoker-backend-content-length";
+}

@@ -1,0 +1,136 @@
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Telemetry;
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace ServiceNodeInvoker.Invocation;
+
+/// <summary>
+/// Passthrough and forward mode: the backend's status, end-to-end headers (as sent) and body, streamed;
+/// never buffers the body. Until the first byte of the reply has left, any failure (too large, a broken
+/// body, a timeout) is still answered with a problem; after that, cutting the connection is the only honest signal.
+/// </summary>
+internal sealed class PassthroughMode(ILogger logger, PassthroughMode.Kind kind) : InvocationMode
+{
+    public enum Kind
+    {
+        /// <summary>/api/invoke with <c>"response": "passthrough"</c>: the reply answers the caller's POST.</summary>
+        Passthrough,
+
+        /// <summary>/api/forward: the reply answers the caller's own request, so its HEAD gets the backend's Content-Length.</summary>
+        Forward,
+    }
+
+    public override string Name => kind == Kind.Forward ? "forward" : "passthrough";
+
+    public override bool RelaysHeaders => true;
+
+    public override Task<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record) =>
+        Task.FromResult<IResult>(new Result(outcome, record, logger, kind));
+
+    private sealed class Result(InvocationOutcome outcome, InvocationRecord record, ILogger logger, Kind kind) : IResult, IOwnsRecord
+    {
+        private const int BufferSize = 64 * 1024;
+
+        public async Task ExecuteAsync(HttpContext context)
+        {
+            using (record)
+            using (outcome)
+            {
+                var status = (int)outcome.Response.StatusCode;
+                record.Answered(status, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), outcome.Elapsed);
+                var response = context.Response;
+                WriteHead(response);
+                context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+                long copied = 0;
+                var limit = outcome.Profile.MaxResponseBytes;
+                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(BufferSize);
+                try
+                {
+                    await using var source = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
+                    int read;
+                    while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), outcome.Token)) > 0)
+                    {
+                        copied += read;
+                        if (copied > limit)
+                        {
+                            await FailAsync(context, InvocationPipeline.TooLarge(outcome.Profile), "response-too-large",
+                                $"the body exceeded MaxResponseBytes ({limit})");
+                            return;
+                        }
+                        await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted);
+                    }
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or HttpRequestException)
+                {
+                    if (context.RequestAborted.IsCancellationRequested)
+                    {
+                        record.Cut("caller-gone");
+                        InvocationLog.PassthroughCut(logger, outcome.Profile.Name, "the caller went away");
+                        context.Abort();
+                        return;
+                    }
+                    var error = outcome.ClassifyBodyFailure(e);
+                    await FailAsync(context, error, outcome.TimedOut ? "timeout" : "stream-broken",
+                        outcome.TimedOut ? "the timeout passed while streaming" : $"the backend's body broke off ({e.GetType().Name})");
+                    return;
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                }
+                InvocationLog.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, outcome.Target.ToString(),
+                    status, outcome.Elapsed.TotalMilliseconds, kind == Kind.Forward ? "forward" : "passthrough");
+            }
+        }
+
+        private void WriteHead(HttpResponse response)
+        {
+            response.StatusCode = (int)outcome.Response.StatusCode;
+            var noBody = outcome.HasNoBody;
+            foreach (var (name, values) in HeaderPolicy.ResponseEndToEnd(outcome.Response))
+            {
+                if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                {
+                    // Checked by BackendResponse: one valid length. Our reply to the POST carries no body for
+                    // HEAD/204/304, so the length the backend announced goes in a header of its own.
+                    var length = HeaderPolicy.ContentLength(outcome.Response);
+                    if (kind == Kind.Forward && outcome.Request.Method == HttpMethod.Head)
+                    {
+                        // Forward mode answers the caller's own HEAD: the length is the backend's, as sent.
+                        response.Headers.ContentLength = length;
+                    }
+                    else if (noBody)
+                    {
+                        response.Headers[InvokerHeaders.BackendContentLength] = length?.ToString(CultureInfo.InvariantCulture);
+                    }
+                    else
+                    {
+                        response.ContentLength = length;
+                    }
+                    continue;
+                }
+                response.Headers.Append(name, values.ToArray());
+            }
+            response.Headers[InvokerHeaders.Duration] = outcome.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
+        }
+
+        private async Task FailAsync(HttpContext context, InvokerException error, string cut, string reason)
+        {
+            if (!context.Response.HasStarted)
+            {
+                // Nothing has left yet: the caller gets a problem reply instead of a cut connection.
+                context.Response.Clear();
+                InvocationLog.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
+                await InvocationPipeline.Problem(error, context, record).ExecuteAsync(context);
+                return;
+            }
+            record.Cut(cut);
+            InvocationLog.PassthroughCut(logger, outcome.Profile.Name, reason);
+            context.Abort();
+        }
+    }
+}
