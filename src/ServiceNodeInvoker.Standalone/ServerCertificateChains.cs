@@ -37,7 +37,7 @@ internal sealed class ServerCertificateChains
                 {
                     continue;
                 }
-                var intermediates = new X509Certificate2Collection(all.Where(c => !c.HasPrivateKey && !Certificates.CertificateFacts.IsSelfIssued(c)).ToArray());
+                var intermediates = new X509Certificate2Collection(all.Where(c => !c.HasPrivateKey && !c.SubjectName.RawData.AsSpan().SequenceEqual(c.IssuerName.RawData)).ToArray());
                 if (intermediates.Count > 0)
                 {
                     chains._intermediatesByLeaf[Thumbprint(leaf)] = intermediates;
@@ -63,5 +63,5 @@ internal sealed class ServerCertificateChains
         options.ServerCertificate = null;
     }
 
-    private static string Thumbprint(X509Certificate2 certificate) => Certificates.CertificateFacts.ThumbprintSha256(certificate);
+    private static string Thumbprint(X509Certificate2 certificate) => certificate.GetCertHashString(HashAlgorithmName.SHA256);
 }

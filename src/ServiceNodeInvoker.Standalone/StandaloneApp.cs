@@ -47,10 +47,10 @@ public static partial class StandaloneApp
             // Caller certificates are requested, never required at the TLS layer (health must work without
             // one), and validated by CallerCertificates against the configured caller CA, not the system store.
             // Read through the validated options: this runs when the server starts, after validation.
-            if (kestrel.ApplicationServices.GetRequiredService<InvokerOptions>().Callers.Mode != CallerMode.KeyOnly)
+            if (kestrel.ApplicationServices.GetRequiredService<InvokerApi>().RequestsCallerCertificates)
             {
                 https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-                https.ClientCertificateValidation = CallerCertificates.AcceptAndKeepIntermediates; // and the intermediates sent with it
+                https.ClientCertificateValidation = InvokerApi.AcceptCallerCertificate; // and the intermediates sent with it
             }
         }));
 
@@ -59,30 +59,24 @@ public static partial class StandaloneApp
         app.UseStatusCodePages(context =>
         {
             var http = context.HttpContext;
-            if (http.Response.StatusCode != StatusCodes.Status405MethodNotAllowed)
-            {
-                return Task.CompletedTask;
-            }
-            var allowed = http.Response.Headers.Allow.ToString();
-            return ProblemResponse.Create(Contract.ErrorCodes.MethodNotAllowed,
-                $"{http.Request.Path} does not take {http.Request.Method}" + (allowed.Length > 0 ? $": use {allowed}." : "."), null, http).ExecuteAsync(http);
+            return http.Response.StatusCode == StatusCodes.Status405MethodNotAllowed ? InvokerApi.MethodNotAllowed(http).ExecuteAsync(http) : Task.CompletedTask;
         });
         app.Lifetime.ApplicationStarted.Register(() =>
         {
-            if (!app.Services.GetRequiredService<ApiKeyAuthenticator>().HasKeys)
+            if (!app.Services.GetRequiredService<InvokerApi>().HasApiKeys)
             {
                 LogNoKeys(app.Logger);
             }
         });
         var api = app.MapGroup("/api");
-        api.MapPost("/invoke", (HttpContext context, InvokeEndpoint endpoint) => endpoint.HandleAsync(context));
+        api.MapPost("/invoke", (HttpContext context, InvokerApi invoker) => invoker.InvokeAsync(context));
         // Forward mode: our URL in place of the backend's (the catch-all also matches /forward/{profile} alone).
-        api.MapMethods("/forward/{profile}/{**path}", ForwardEndpoint.Methods,
-            (HttpContext context, string profile, ForwardEndpoint endpoint) => endpoint.HandleAsync(context, profile));
-        api.MapGet("/health", (HttpContext context, HealthEndpoint endpoint) => endpoint.HandleAsync(context));
-        api.MapPost("/profiles/{name}/probe", (HttpContext context, string name, ProbeEndpoint endpoint) => endpoint.HandleAsync(context, name));
-        api.MapGet("/profiles", (HttpContext context, ProfilesEndpoint endpoint) => endpoint.ListAsync(context));
-        api.MapPost("/profiles/{name}/refresh", (HttpContext context, string name, ProfilesEndpoint endpoint) => endpoint.RefreshAsync(context, name));
+        api.MapMethods("/forward/{profile}/{**path}", InvokerApi.ForwardMethods,
+            (HttpContext context, string profile, InvokerApi invoker) => invoker.ForwardAsync(context, profile));
+        api.MapGet("/health", (HttpContext context, InvokerApi invoker) => invoker.HealthAsync(context));
+        api.MapPost("/profiles/{name}/probe", (HttpContext context, string name, InvokerApi invoker) => invoker.ProbeAsync(context, name));
+        api.MapGet("/profiles", (HttpContext context, InvokerApi invoker) => invoker.ProfilesAsync(context));
+        api.MapPost("/profiles/{name}/refresh", (HttpContext context, string name, InvokerApi invoker) => invoker.RefreshProfileAsync(context, name));
         // Liveness for a load balancer in front of this host: no key, nothing but "up" (health needs a key and
         // answers 503 when one profile is broken, which must not take the instance out of rotation).
         api.MapGet("/live", () => Results.Json(new { status = "up" }));

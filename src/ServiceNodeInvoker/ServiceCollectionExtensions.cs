@@ -20,6 +20,7 @@ using Microsoft.Extensions.Options;
 
 namespace ServiceNodeInvoker;
 
+/// <summary>Registers the invoker in a host's services.</summary>
 public static class ServiceCollectionExtensions
 {
     /// <summary>Registers the invoker from the <c>Invoker</c> configuration section. Both hosts call this.</summary>
@@ -81,6 +82,9 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<CallerCertificates>();
         services.TryAddSingleton<CallerGrants>();
         services.TryAddSingleton<CallerAuthenticator>();
+        services.TryAddSingleton(sp => new InvokerApi(sp.GetRequiredService<InvokeEndpoint>(), sp.GetRequiredService<ForwardEndpoint>(),
+            sp.GetRequiredService<HealthEndpoint>(), sp.GetRequiredService<ProbeEndpoint>(), sp.GetRequiredService<ProfilesEndpoint>(),
+            sp.GetRequiredService<CallerOptions>(), sp.GetRequiredService<ApiKeyAuthenticator>()));
         services.AddHostedService<CertificateRefreshService>();
         return services;
     }

@@ -127,8 +127,8 @@ public sealed class DemoEnvironment : IAsyncDisposable
                 ["Invoker:Profiles:demo:ClientCertificate:Password"] = password,
                 ["Invoker:Profiles:demo:TrustedCa:Source"] = "File",
                 ["Invoker:Profiles:demo:TrustedCa:Path"] = rootPath,
-                ["Invoker:Callers:ApiKeys:demo-bot"] = ApiKeyAuthenticator.HashKey(apiKey),
-                ["Invoker:Callers:AdminKeys:demo-admin"] = ApiKeyAuthenticator.HashKey(adminKey),
+                ["Invoker:Callers:ApiKeys:demo-bot"] = Endpoints.InvokerApi.HashApiKey(apiKey),
+                ["Invoker:Callers:AdminKeys:demo-admin"] = Endpoints.InvokerApi.HashApiKey(adminKey),
             };
             var hostArgs = args.Where(a => a != "--demo").ToArray();
             invoker = StandaloneApp.Build(hostArgs, builder =>

@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Callers;
 /// Checks API keys the way the Functions host does (<c>x-functions-key</c> header or <c>code</c>
 /// query parameter) against SHA-256 hashes in configuration, in constant time.
 /// </summary>
-public sealed class ApiKeyAuthenticator
+internal sealed class ApiKeyAuthenticator
 {
     public const string HeaderName = "x-functions-key";
     public const string QueryName = "code";

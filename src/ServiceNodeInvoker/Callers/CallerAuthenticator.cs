@@ -4,14 +4,14 @@ using Microsoft.AspNetCore.Http;
 namespace ServiceNodeInvoker.Callers;
 
 /// <summary>The outcome of authenticating a caller. <see cref="Caller"/> is null for an unnamed caller (a function key).</summary>
-public readonly record struct CallerResult(bool Authenticated, string? Caller, string? Problem)
+internal readonly record struct CallerResult(bool Authenticated, string? Caller, string? Problem)
 {
     public static CallerResult Accept(string? caller) => new(true, caller, null);
     public static CallerResult Refuse(string problem) => new(false, null, problem);
 }
 
 /// <summary>Applies the caller mode: key only, certificate required, or key or certificate.</summary>
-public sealed class CallerAuthenticator(CallerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
+internal sealed class CallerAuthenticator(CallerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
 {
     private readonly InvokerHostKind host = hostInfo.Kind;
     private readonly CallerMode _mode = options.Mode;

@@ -13,7 +13,7 @@ namespace ServiceNodeInvoker.Callers;
 /// certificate must be in its validity period, chain to the configured CA, allow client
 /// authentication, and be listed by thumbprint or subject.
 /// </summary>
-public sealed class CallerCertificates
+internal sealed class CallerCertificates
 {
     public const string ForwardedHeader = "X-ARR-ClientCert";
 

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Callers;
 /// may use exactly those profiles; otherwise the default grant applies: a profile's AllowedCallers
 /// (empty or "*": every authenticated caller). A profile that lists callers admits only them.
 /// </summary>
-public sealed class CallerGrants(CallerOptions options)
+internal sealed class CallerGrants(CallerOptions options)
 {
     private readonly Dictionary<string, HashSet<string>> _grants = options.Grants.ToDictionary(
         g => g.Key, g => new HashSet<string>(g.Value, StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);

@@ -18,6 +18,7 @@ public enum CallerMode
 /// <summary>The <c>Invoker:Callers</c> section.</summary>
 public sealed class CallerOptions
 {
+    /// <summary>How callers prove who they are (default: keys only).</summary>
     public CallerMode Mode { get; set; } = CallerMode.KeyOnly;
 
     /// <summary>Caller name → SHA-256 (hex) of its API key. Keys themselves are never stored.</summary>
@@ -51,6 +52,9 @@ public sealed class CallerOptions
 /// <summary>One caller certificate: a SHA-256 thumbprint (hex) or an exact subject, or both.</summary>
 public sealed class CallerCertificateOptions
 {
+    /// <summary>The certificate's SHA-256 thumbprint in hex.</summary>
     public string? Thumbprint { get; set; }
+
+    /// <summary>The certificate's exact subject, such as <c>CN=bot-client</c>.</summary>
     public string? Subject { get; set; }
 }

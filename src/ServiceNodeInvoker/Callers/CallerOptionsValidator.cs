@@ -8,7 +8,7 @@ namespace ServiceNodeInvoker.Callers;
 /// The meaning of the Invoker:Callers settings: key hashes, caller certificates, the caller CA the mode
 /// needs, forwarded certificates on the standalone host, and grants naming known callers and profiles.
 /// </summary>
-public static class CallerOptionsValidator
+internal static class CallerOptionsValidator
 {
     public static void Check(CallerOptions o, InvokerHostKind host, IReadOnlyCollection<string> profiles, List<string> problems)
     {

@@ -8,7 +8,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// <c>Invoker:ManagedIdentityClientId</c> or <c>AZURE_CLIENT_ID</c> (no probing, so no 8–10 s stalls).
 /// Elsewhere: the developer's sign-in (Azure CLI, azd, Visual Studio…) through DefaultAzureCredential.
 /// </summary>
-public static class AzureCredentialFactory
+internal static class AzureCredentialFactory
 {
     /// <param name="kind">Invoker:Credential.</param>
     /// <param name="managedIdentityClientId">Invoker:ManagedIdentityClientId, validated; it already falls back to AZURE_CLIENT_ID.</param>

@@ -11,7 +11,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// <param name="TrustedCa">The trusted CA as last loaded on its own.</param>
 /// <param name="ClientError">Why the client certificate's last load failed (null: it loaded).</param>
 /// <param name="TrustedCaError">Why the trusted CA's last load failed (null: it loaded).</param>
-public sealed record CertificateState(
+internal sealed record CertificateState(
     ProfileMaterial? Material,
     DateTimeOffset? LastRefresh,
     DateTimeOffset? LastAttempt,
@@ -29,7 +29,7 @@ public sealed record CertificateState(
 /// background; a failed refresh keeps the last good material until it expires.
 /// </summary>
 /// <param name="owner">Whose certificates these are: names the cache in logs, metrics and errors.</param>
-public sealed partial class CertificateCache(
+internal partial class CertificateCache(
     CertificateOwner owner, ICertificateSource? clientSource, ICertificateSource? trustedCaSource,
     RefreshPolicy policy, CertificateWarnings warnings, InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
 {

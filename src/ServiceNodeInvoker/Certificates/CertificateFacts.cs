@@ -10,7 +10,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// crypto/x509 and OpenSSL's defaults refuse (RSA or DSA keys under 2048 bits, EC keys under 256 bits,
 /// SHA-1 or MD5 signatures). Never secret material.
 /// </summary>
-public static class CertificateFacts
+internal static class CertificateFacts
 {
     private const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
     private const string AnyExtendedKeyUsage = "2.5.29.37.0";

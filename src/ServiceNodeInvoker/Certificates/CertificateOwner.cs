@@ -10,7 +10,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// <param name="Key">The profile's name, or the setting path of another owner (it cannot clash: profile names have no ':').</param>
 /// <param name="Description">How logs and errors name the owner ("profile 'payments'", "the caller CA").</param>
 /// <param name="TrustedCaDescription">How the load log names its trusted CA.</param>
-public sealed record CertificateOwner(
+internal sealed record CertificateOwner(
     string Key, string Description, string TrustedCaDescription, CertificateSourceOptions? Client, CertificateSourceOptions? TrustedCa)
 {
     public static CertificateOwner Of(TlsProfile profile) =>

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// Reads certificates and private keys from PKCS#12 and PEM content, from any source.
 /// PEM keys may be PKCS#8 (plain or encrypted), PKCS#1 RSA or SEC1 EC.
 /// </summary>
-public static class CertificateReader
+internal static class CertificateReader
 {
     private const string RsaOid = "1.2.840.113549.1.1.1";
     private const string EcOid = "1.2.840.10045.2.1";

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// configuration) and starts every profile's refresh schedule, whose first load runs in the
 /// background: the first request does not pay for it and start-up never waits on Key Vault.
 /// </summary>
-public sealed class CertificateRefreshService(CertificateStore store) : IHostedService
+internal sealed class CertificateRefreshService(CertificateStore store) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -5,7 +5,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// Turns validated certificate source settings into sources. Relative paths resolve against the
 /// app's content root (the project folder under <c>dotnet run</c>, the app folder when published).
 /// </summary>
-public sealed class CertificateSourceFactory(string contentRoot, Func<KeyVaultClients> keyVault)
+internal sealed class CertificateSourceFactory(string contentRoot, Func<KeyVaultClients> keyVault)
 {
     public ICertificateSource Create(CertificateSourceOptions options, CertificateRole role) => options.Source switch
     {

@@ -8,13 +8,13 @@ namespace ServiceNodeInvoker.Certificates;
 /// <summary>The certificate cache settings: how often sources are re-read, and when expiry turns into a warning.</summary>
 /// <param name="RefreshInterval">Invoker:CertificateRefreshInterval, validated.</param>
 /// <param name="ExpiryWarningDays">Invoker:ExpiryWarningDays.</param>
-public sealed record CertificateCacheSettings(string? RefreshInterval, int ExpiryWarningDays);
+internal sealed record CertificateCacheSettings(string? RefreshInterval, int ExpiryWarningDays);
 
 /// <summary>
 /// The certificate cache of every profile, and of the other owners the composition root adds (the caller
 /// CA). It builds each source from the validated settings: configuration flows Profiles → Certificates → Transport.
 /// </summary>
-public sealed class CertificateStore : IDisposable
+internal sealed class CertificateStore : IDisposable
 {
     private readonly Dictionary<string, CertificateCache> _byProfile = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, CertificateCache> _others = new(StringComparer.Ordinal);

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// Warns, at most once a day per certificate, when a client certificate is inside the expiry warning
 /// window. Checked on every (hourly) refresh; the days-to-expiry metric is the thing to alert on.
 /// </summary>
-public sealed partial class CertificateWarnings(int warningDays, TimeProvider time, ILogger<CertificateWarnings> logger)
+internal partial class CertificateWarnings(int warningDays, TimeProvider time, ILogger<CertificateWarnings> logger)
 {
     private static readonly TimeSpan Spacing = TimeSpan.FromDays(1);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastWarned = new();

@@ -5,7 +5,12 @@ public enum CredentialKind
 {
     /// <summary>Managed identity in Azure (the platform sets IDENTITY_ENDPOINT), DefaultAzureCredential elsewhere.</summary>
     Auto,
+    /// <summary>Managed identity, wherever the app runs.</summary>
     ManagedIdentity,
+
+    /// <summary>The Azure CLI's sign-in (local development).</summary>
     AzureCli,
+
+    /// <summary>DefaultAzureCredential's chain.</summary>
     Default,
 }

@@ -2,7 +2,7 @@ using ServiceNodeInvoker.Profiles;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>A PFX file (client certificate with key and chain), or a CA file in PEM, DER or PFX form.</summary>
-public sealed class FileCertificateSource(string path, string? password, CertificateRole role) : ICertificateSource
+internal sealed class FileCertificateSource(string path, string? password, CertificateRole role) : ICertificateSource
 {
     public string Description => $"file '{Path.GetFileName(path)}'";
 
@@ -24,7 +24,7 @@ public sealed class FileCertificateSource(string path, string? password, Certifi
 }
 
 /// <summary>Separate PEM files: certificate (optionally followed by its chain), key, optional chain.</summary>
-public sealed class PemCertificateSource(string certificatePath, string? keyPath, string? chainPath, string? password, CertificateRole role)
+internal sealed class PemCertificateSource(string certificatePath, string? keyPath, string? chainPath, string? password, CertificateRole role)
     : ICertificateSource
 {
     public string Description => $"PEM file '{Path.GetFileName(certificatePath)}'";

@@ -3,13 +3,13 @@ using System.Security.Cryptography.X509Certificates;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>Certificates loaded from a source, with the source's version when it has one, and the vault's view of them (Key Vault).</summary>
-public sealed record LoadedCertificates(X509Certificate2Collection Certificates, string? Version)
+internal sealed record LoadedCertificates(X509Certificate2Collection Certificates, string? Version)
 {
     public VaultView? Vault { get; init; }
 }
 
 /// <summary>What Key Vault says of a certificate's current (or pinned) version, without its key material.</summary>
-public sealed record VaultView(string Version, bool? Enabled, DateTimeOffset? NotBefore, DateTimeOffset? ExpiresOn, string Renewal)
+internal sealed record VaultView(string Version, bool? Enabled, DateTimeOffset? NotBefore, DateTimeOffset? ExpiresOn, string Renewal)
 {
     public static VaultView From(Azure.Security.KeyVault.Certificates.CertificateProperties properties, string renewal) =>
         new(properties.Version, properties.Enabled, properties.NotBefore, properties.ExpiresOn, renewal);
@@ -40,7 +40,7 @@ public sealed record VaultView(string Version, bool? Enabled, DateTimeOffset? No
 }
 
 /// <summary>A place certificates are loaded from (files, Key Vault). Key Vault keeps the last material it read, to skip re-reading an unchanged version.</summary>
-public interface ICertificateSource
+internal interface ICertificateSource
 {
     /// <summary>Where the certificate comes from, safe to show to callers (a file's name, never its folder; never a password).</summary>
     string Description { get; }
@@ -55,7 +55,7 @@ public interface ICertificateSource
 /// A certificate source failed in a way worth telling the operator in plain words (never secret
 /// material). <see cref="RetryAfter"/> carries a source's request to wait, such as Key Vault's 429.
 /// </summary>
-public sealed class CertificateLoadException(string message, Exception? inner = null, TimeSpan? retryAfter = null) : Exception(message, inner)
+internal sealed class CertificateLoadException(string message, Exception? inner = null, TimeSpan? retryAfter = null) : Exception(message, inner)
 {
     public TimeSpan? RetryAfter { get; } = retryAfter;
 }

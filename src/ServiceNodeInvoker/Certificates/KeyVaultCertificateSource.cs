@@ -15,7 +15,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// the chain: DownloadCertificate returns the leaf alone. A name that is no certificate (a PEM secret of
 /// CA certificates) is read as a plain secret. A steady-state refresh costs one certificate GET.
 /// </summary>
-public sealed class KeyVaultCertificateSource(SecretClient client, CertificateClient certificates, string name, string? version, CertificateRole role)
+internal sealed class KeyVaultCertificateSource(SecretClient client, CertificateClient certificates, string name, string? version, CertificateRole role)
     : ICertificateSource
 {
     private LoadedCertificates? _loaded;

@@ -6,7 +6,7 @@ using Azure.Security.KeyVault.Secrets;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>One <see cref="SecretClient"/> and one <see cref="CertificateClient"/> per vault, all sharing the app's single credential.</summary>
-public sealed class KeyVaultClients(TokenCredential credential, SecretClientOptions options, CertificateClientOptions certificateOptions)
+internal sealed class KeyVaultClients(TokenCredential credential, SecretClientOptions options, CertificateClientOptions certificateOptions)
 {
     private readonly ConcurrentDictionary<Uri, SecretClient> _clients = new();
     private readonly ConcurrentDictionary<Uri, CertificateClient> _certificates = new();

@@ -4,7 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>A client certificate with its private key and the intermediates sent with it.</summary>
-public sealed class ClientCertificate
+internal sealed class ClientCertificate
 {
     private readonly X509Certificate2 _leaf = null!;
 
@@ -103,7 +103,7 @@ public sealed class ClientCertificate
 /// Everything a profile's transport is built from. A new instance (new <see cref="Version"/>) means a
 /// new handler: that is how rotation reaches the wire.
 /// </summary>
-public sealed class ProfileMaterial
+internal sealed class ProfileMaterial
 {
     public ClientCertificate? Client { get; init; }
     public X509Certificate2Collection? TrustedCa { get; init; }

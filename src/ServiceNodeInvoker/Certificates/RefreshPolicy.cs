@@ -6,7 +6,7 @@ namespace ServiceNodeInvoker.Certificates;
 /// instances × 50 profiles make about 14 secret GETs a second, a few percent of Key Vault's 4,000 per
 /// 10 s. Jitter keeps instances that started together from refreshing together.
 /// </summary>
-public sealed class RefreshPolicy(TimeSpan interval)
+internal sealed class RefreshPolicy(TimeSpan interval)
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan MinimumInterval = TimeSpan.FromSeconds(10);

@@ -30,7 +30,7 @@ public static class ConfigurationCheck
     }
 
     /// <summary>Settings that fall back to platform variables (AZURE_CLIENT_ID for the managed identity).</summary>
-    public static void ApplyFallbacks(InvokerOptions options, IConfiguration configuration)
+    internal static void ApplyFallbacks(InvokerOptions options, IConfiguration configuration)
     {
         if (string.IsNullOrWhiteSpace(options.ManagedIdentityClientId) && configuration["AZURE_CLIENT_ID"] is { Length: > 0 } clientId)
         {

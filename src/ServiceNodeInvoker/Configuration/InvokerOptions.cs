@@ -14,6 +14,7 @@ namespace ServiceNodeInvoker.Configuration;
 /// </summary>
 public sealed class InvokerOptions
 {
+    /// <summary>The configuration section: <c>Invoker</c>.</summary>
     public const string SectionName = "Invoker";
 
     /// <summary>TLS profiles by name.</summary>
@@ -38,7 +39,7 @@ public sealed class InvokerOptions
     [Setting(Unit = "bytes", Min = 256, Max = 1024 * 1024)]
     public int MaxHeaderBytes { get; set; } = RequestLimits.Default.MaxHeaderBytes;
 
-    public RequestLimits Limits => new(MaxUrlLength, MaxHeaderCount, MaxHeaderBytes, MaxRequestBytes);
+    internal RequestLimits Limits => new(MaxUrlLength, MaxHeaderCount, MaxHeaderBytes, MaxRequestBytes);
 
     /// <summary>How often certificates are re-read from their source: seconds or a time span (default 1 hour).</summary>
     public string? CertificateRefreshInterval { get; set; }

@@ -15,7 +15,7 @@ namespace ServiceNodeInvoker.Configuration;
 /// <see cref="CertificateSourceRules"/>) plus the global settings checked here. All problems are returned
 /// together, each naming its full setting path.
 /// </summary>
-public sealed class InvokerOptionsValidator(InvokerHostInfo hostInfo) : IValidateOptions<InvokerOptions>
+internal sealed class InvokerOptionsValidator(InvokerHostInfo hostInfo) : IValidateOptions<InvokerOptions>
 {
     private readonly InvokerHostKind host = hostInfo.Kind;
     private const string Root = InvokerOptions.SectionName;

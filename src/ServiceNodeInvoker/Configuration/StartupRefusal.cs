@@ -10,6 +10,7 @@ namespace ServiceNodeInvoker.Configuration;
 /// </summary>
 public static class StartupRefusal
 {
+    /// <summary>The exit code of a refused start-up.</summary>
     public const int ExitCode = 1;
 
     /// <summary>The problems an exception carries when it is a configuration failure (else null).</summary>

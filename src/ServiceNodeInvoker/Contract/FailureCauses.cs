@@ -1,7 +1,7 @@
 namespace ServiceNodeInvoker.Contract;
 
 /// <summary>The stable causes a failed connection is put down to (problem replies' <c>cause</c>, the probe's <c>cause</c>, metrics).</summary>
-public static class FailureCauses
+internal static class FailureCauses
 {
     public const string ServerCertificate = "server-certificate";
     public const string ClientCertificateRefused = "client-certificate-refused";

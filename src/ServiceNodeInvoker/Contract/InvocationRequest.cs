@@ -1,7 +1,7 @@
 namespace ServiceNodeInvoker.Contract;
 
 /// <summary>How the backend's answer goes back to the caller.</summary>
-public enum ResponseMode
+internal enum ResponseMode
 {
     /// <summary>A JSON envelope (the invocation request's <c>"response": "envelope"</c>, the default).</summary>
     Envelope,
@@ -14,10 +14,10 @@ public enum ResponseMode
 }
 
 /// <summary>A body to send to the backend, with the content type used when the caller sets none.</summary>
-public sealed record RequestBody(ReadOnlyMemory<byte> Content, string DefaultContentType);
+internal sealed record RequestBody(ReadOnlyMemory<byte> Content, string DefaultContentType);
 
 /// <summary>A validated invocation request (the contract's POST /api/invoke body).</summary>
-public sealed class InvocationRequest
+internal sealed class InvocationRequest
 {
     public string? Profile { get; init; }
     public required HttpMethod Method { get; init; }
@@ -32,7 +32,7 @@ public sealed class InvocationRequest
 }
 
 /// <summary>The HTTP methods an invocation (and forward mode) may use: the one list.</summary>
-public static class InvocationMethods
+internal static class InvocationMethods
 {
     private static readonly Dictionary<string, HttpMethod> ByName = new(StringComparer.OrdinalIgnoreCase)
     {

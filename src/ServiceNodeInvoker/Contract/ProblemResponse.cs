@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http;
 namespace ServiceNodeInvoker.Contract;
 
 /// <summary>RFC 9457 problem+json replies with the stable <c>code</c> and a <c>traceId</c>.</summary>
-public static class ProblemResponse
+internal static class ProblemResponse
 {
     public const string TypePrefix = "urn:service-node-invoker:error:";
 

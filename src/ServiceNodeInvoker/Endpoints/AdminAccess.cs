@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Endpoints;
 /// admin key on the standalone host; on Azure the Functions host has checked the master key. A caller's
 /// own key is known but not enough (403); anything else is not authenticated (401).
 /// </summary>
-public sealed class AdminAccess(CallerAuthenticator callers, ApiKeyAuthenticator callerKeys)
+internal sealed class AdminAccess(CallerAuthenticator callers, ApiKeyAuthenticator callerKeys)
 {
     /// <summary>The refusal for this request, or null when an admin calls.</summary>
     /// <param name="what">The endpoint, as the refusal names it ("the probe").</param>

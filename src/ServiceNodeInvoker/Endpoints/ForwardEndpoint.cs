@@ -11,7 +11,7 @@ namespace ServiceNodeInvoker.Endpoints;
 /// status, headers and body come back streamed. Callers authenticate as for /api/invoke; invoker errors are
 /// the same problem+json, marked by <see cref="InvokerHeaders.Error"/>.
 /// </summary>
-public sealed class ForwardEndpoint
+internal sealed class ForwardEndpoint
 {
     private readonly InvocationPipeline _pipeline;
     private readonly ForwardRequestReader _reader;

@@ -13,7 +13,7 @@ namespace ServiceNodeInvoker.Endpoints;
 /// folder). Degraded when a certificate expires within the warning window or the last refresh
 /// failed; unhealthy (503) when a profile cannot make calls or the caller CA cannot be loaded.
 /// </summary>
-public sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore certificates, CallerAuthenticator callers, InvokerOptions options, TimeProvider time)
+internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore certificates, CallerAuthenticator callers, InvokerOptions options, TimeProvider time)
 {
     public const string Healthy = "healthy";
     public const string Degraded = "degraded";

@@ -8,7 +8,7 @@ namespace ServiceNodeInvoker.Endpoints;
 /// <c>POST /api/invoke</c>: the JSON invocation request, answered as an envelope or passed through.
 /// Hosts (standalone, Azure Functions) call <see cref="HandleAsync"/> and return its result.
 /// </summary>
-public sealed class InvokeEndpoint
+internal sealed class InvokeEndpoint
 {
     private readonly InvocationPipeline _pipeline;
     private readonly InvokeRequestReader _reader;

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace ServiceNodeInvoker.Endpoints;
 
 /// <summary>POST /api/profiles/{name}/probe (admin only): the mutual-TLS probe of every host the profile owns.</summary>
-public sealed class ProbeEndpoint(ProfileCatalog catalog, MutualTlsProbe probe, AdminAccess admins)
+internal sealed class ProbeEndpoint(ProfileCatalog catalog, MutualTlsProbe probe, AdminAccess admins)
 {
     public async Task<IResult> HandleAsync(HttpContext context, string name)
     {

@@ -18,7 +18,7 @@ namespace ServiceNodeInvoker.Endpoints;
 /// once (an emergency rotation) and answers with the state after it. Never a password, key, key hash or
 /// folder path: sources show file names, passwords "(set)", API keys their names.
 /// </summary>
-public sealed class ProfilesEndpoint(
+internal sealed class ProfilesEndpoint(
     ProfileCatalog catalog, CertificateStore certificates, InvokerOptions options, IConfiguration configuration,
     HealthEndpoint health, AdminAccess admins, InvokerHostInfo hostInfo)
 {

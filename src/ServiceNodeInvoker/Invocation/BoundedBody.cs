@@ -4,7 +4,7 @@ using ServiceNodeInvoker.Primitives;
 namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>A body read into pooled buffers, up to a limit. Dispose returns the buffers.</summary>
-public sealed class BoundedBody : IDisposable
+internal sealed class BoundedBody : IDisposable
 {
     private const int ReadSize = 16 * 1024;
     private readonly PooledBufferWriter _buffer;

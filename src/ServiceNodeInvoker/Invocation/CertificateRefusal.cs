@@ -19,7 +19,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// their post-handshake denials (SSLRequire, RBAC, ACLs) are generic 403 pages without a certificate
 /// marker and are left as the backend's answer.
 /// </summary>
-public static partial class CertificateRefusal
+internal partial class CertificateRefusal
 {
     /// <summary>How much of a body is inspected: the pages are a few hundred bytes.</summary>
     public const int InspectBytes = 8 * 1024;

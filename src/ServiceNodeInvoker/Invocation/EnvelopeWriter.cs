@@ -8,7 +8,7 @@ using System.Text.Json;
 namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>Writes the envelope reply; decides how the backend's body is represented (json, text, base64).</summary>
-public static class EnvelopeWriter
+internal static class EnvelopeWriter
 {
     public const string Json = "json";
     public const string Text = "text";

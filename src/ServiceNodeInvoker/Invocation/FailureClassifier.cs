@@ -12,7 +12,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// The verdict on a failed connection: the code, a stable cause, and one or two sentences naming the
 /// cause and the fix. The invocation reply, the probe and the early certificate re-read all use it.
 /// </summary>
-public sealed record Diagnosis(string Code, string Cause, string Text)
+internal sealed record Diagnosis(string Code, string Cause, string Text)
 {
     /// <summary>The server refused our certificate, on evidence (an alert about it, a refusal page, or a close right after a handshake that asked for it).</summary>
     public bool ClientCertificateRefused => Cause == FailureCauses.ClientCertificateRefused;
@@ -33,7 +33,7 @@ public sealed record Diagnosis(string Code, string Cause, string Text)
 /// only allows a guess, the text says what was observed. Messages name the host:port, never the path,
 /// query, headers or body.
 /// </summary>
-public static partial class FailureClassifier
+internal partial class FailureClassifier
 {
     /// <summary>A failure of an invocation: a timeout when its deadline passed, else what the exception and the connection show.</summary>
     /// <param name="timedOut">The invocation's own deadline passed (not the caller going away).</param>

@@ -12,7 +12,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// way out. What passes is sent as written (no re-encoding, no canonicalisation), minus the <c>code</c>
 /// query parameter (the Functions key).
 /// </summary>
-public static class ForwardTarget
+internal static class ForwardTarget
 {
     public const string Prefix = "/api/forward/";
 

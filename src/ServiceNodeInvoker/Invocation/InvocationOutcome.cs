@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// A backend's answer (headers received, body not yet read) and everything that must stay alive
 /// while the body is read: the transport lease and the timeout. Dispose once the body is consumed.
 /// </summary>
-public sealed class InvocationOutcome(
+internal sealed class InvocationOutcome(
     InvocationRequest request,
     TlsProfile profile,
     ProfileMaterial material,

@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// briefly for others to finish, then fails with 503 <c>busy</c> and a Retry-After, so many large
 /// envelopes at once queue or are refused instead of exhausting the instance's memory.
 /// </summary>
-public sealed class ResponseBufferBudget(long capacity, TimeSpan wait, TimeProvider time) : IDisposable
+internal sealed class ResponseBufferBudget(long capacity, TimeSpan wait, TimeProvider time) : IDisposable
 {
     /// <summary>The large arrays envelopes are built in, reused up to the budget's size.</summary>
     public LargeBufferPool Pool { get; } = new(capacity, time);

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Primitives;
 /// and kept idle together stay within <c>capacity</c> (the budget's size); after <see cref="IdleTrim"/> without use the pool lets go of
 /// them all and asks for one compacting collection, so the memory goes back after a burst.
 /// </summary>
-public sealed class LargeBufferPool : IDisposable
+internal sealed class LargeBufferPool : IDisposable
 {
     public static readonly TimeSpan IdleTrim = TimeSpan.FromSeconds(10);
     private const int Unit = 1024 * 1024;

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Primitives;
 /// characters (CR, LF, ESC…) and other invisible format characters become \xNN / \uNNNN escapes,
 /// so nobody can forge log lines or colour a terminal through a field name.
 /// </summary>
-public static class LogText
+internal static class LogText
 {
     public static string Escape(string? value)
     {

@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Primitives;
 /// envelopes (seen: 3 GiB resident long after the load ended).
 /// </summary>
 /// <param name="large">Where arrays over 1 MiB come from; without one they are plain allocations.</param>
-public sealed class PooledBufferWriter(int initialCapacity, LargeBufferPool? large = null) : IBufferWriter<byte>, IDisposable
+internal sealed class PooledBufferWriter(int initialCapacity, LargeBufferPool? large = null) : IBufferWriter<byte>, IDisposable
 {
     public const int LargestPooled = 1024 * 1024;
 

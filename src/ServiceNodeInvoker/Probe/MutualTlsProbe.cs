@@ -21,7 +21,7 @@ namespace ServiceNodeInvoker.Probe;
 /// an answer means accepted, a closed connection or a refusal page (nginx's 400s) means refused. Our
 /// certificate is never shown to a server whose own certificate failed validation.
 /// </summary>
-public sealed class MutualTlsProbe(CertificateStore certificates, BackendConnector connector)
+internal sealed class MutualTlsProbe(CertificateStore certificates, BackendConnector connector)
 {
     /// <summary>How long the probe waits for the answer to its one request after the handshake.</summary>
     public static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(5);

@@ -3,11 +3,11 @@ namespace ServiceNodeInvoker.Probe;
 /// <summary>What the probe found for one profile.</summary>
 /// <param name="Vault">Key Vault's own view of the client certificate (version, enabled, validity, renewal), when it comes from a vault.</param>
 /// <param name="Warnings">What may make calls fail though the probe passed: our certificate's chain or purpose, legacy crypto allowed.</param>
-public sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts, Certificates.VaultView? Vault = null,
+internal sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts, Certificates.VaultView? Vault = null,
     IReadOnlyList<string>? Warnings = null);
 
 /// <summary>What the probe found for one host:port, step by step, with a plain-words summary.</summary>
-public sealed class HostProbeReport
+internal sealed class HostProbeReport
 {
     public required string Host { get; init; }
     public required int Port { get; init; }
@@ -21,7 +21,7 @@ public sealed class HostProbeReport
     public List<string> Warnings { get; } = [];
 }
 
-public class StepReport
+internal class StepReport
 {
     public double? Milliseconds { get; set; }
     public bool? Ok { get; set; }
@@ -30,7 +30,7 @@ public class StepReport
 }
 
 /// <summary>The TLS step. <c>Ok</c> means the handshake completed and the server's certificate passed our checks.</summary>
-public sealed class TlsReport : StepReport
+internal sealed class TlsReport : StepReport
 {
     /// <summary>The handshake itself completed (the first pass completes it even with a server certificate we reject).</summary>
     public bool? HandshakeCompleted { get; set; }
@@ -58,7 +58,7 @@ public sealed class TlsReport : StepReport
 }
 
 /// <summary>One certificate of the server's chain, with what fixes a name or pin problem: its names, thumbprint and SPKI pin (as ServerCertificatePins takes it).</summary>
-public sealed record CertificateSummary(string Subject, string Issuer, DateTimeOffset NotBefore, DateTimeOffset NotAfter)
+internal sealed record CertificateSummary(string Subject, string Issuer, DateTimeOffset NotBefore, DateTimeOffset NotAfter)
 {
     public IReadOnlyList<string> SubjectAlternativeNames { get; init; } = [];
     public string? ThumbprintSha256 { get; init; }

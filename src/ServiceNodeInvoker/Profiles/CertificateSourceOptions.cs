@@ -1,29 +1,46 @@
 namespace ServiceNodeInvoker.Profiles;
 
+/// <summary>The kinds of certificate source.</summary>
 public enum CertificateSourceKind
 {
+    /// <summary>An Azure Key Vault certificate (its secret holds the key and the chain), read with the app's managed identity.</summary>
     KeyVault,
+
+    /// <summary>A file: a PFX for a client certificate, or a CA in PEM, DER or PFX.</summary>
     File,
+
+    /// <summary>PEM files: the certificate, its private key and an optional chain.</summary>
     Pem,
 }
 
 /// <summary>Where a certificate comes from: <c>KeyVault</c>, <c>File</c> (PFX, or a CA in PEM/DER) or <c>Pem</c>.</summary>
 public sealed class CertificateSourceOptions
 {
+    /// <summary>Which kind of source this is.</summary>
     public CertificateSourceKind? Source { get; set; }
 
-    // KeyVault
+    /// <summary>KeyVault: the vault's https URI.</summary>
     public Uri? VaultUri { get; set; }
+
+    /// <summary>KeyVault: the certificate's name in the vault.</summary>
     public string? Name { get; set; }
+
+    /// <summary>KeyVault: a fixed version (default: the current one, followed on rotation).</summary>
     public string? Version { get; set; }
 
-    // File
+    /// <summary>File: the PFX (or CA file) path, relative to the content root.</summary>
     public string? Path { get; set; }
+
+    /// <summary>File: the PFX password.</summary>
     public string? Password { get; set; }
 
-    // Pem
+    /// <summary>Pem: the certificate file's path.</summary>
     public string? CertificatePath { get; set; }
+
+    /// <summary>Pem: the private key file's path.</summary>
     public string? KeyPath { get; set; }
+
+    /// <summary>Pem: the intermediates file's path, when they are not in the certificate file.</summary>
     public string? ChainPath { get; set; }
 
     /// <summary>A section whose settings are all empty (as app settings often leave them) counts as absent.</summary>
@@ -34,14 +51,14 @@ public sealed class CertificateSourceOptions
 }
 
 /// <summary>What a configured certificate is for: a client certificate needs its private key; a CA does not.</summary>
-public enum CertificateRole
+internal enum CertificateRole
 {
     Client,
     TrustedCa,
 }
 
 /// <summary>The start-up check of a certificate source's settings.</summary>
-public static class CertificateSourceRules
+internal static class CertificateSourceRules
 {
     /// <summary>A certificate source must be complete for its kind; an all-empty section counts as absent.</summary>
     public static void Check(CertificateSourceOptions? o, string setting, CertificateRole role, List<string> problems)

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Profiles;
 /// A normalised host:port: lower case, punycode for IDN, no trailing dot, no IPv6 brackets,
 /// IP literals in canonical form, port explicit. Profiles own these; URLs are matched by them.
 /// </summary>
-public readonly record struct HostKey(string Host, int Port)
+internal readonly record struct HostKey(string Host, int Port)
 {
     public override string ToString() => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 

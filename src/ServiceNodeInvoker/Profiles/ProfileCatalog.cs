@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Profiles;
 /// All profiles, validated once at start-up, and the host:port → profile ownership map that picks
 /// the profile for a URL.
 /// </summary>
-public sealed class ProfileCatalog
+internal sealed class ProfileCatalog
 {
     private readonly Dictionary<string, TlsProfile> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<HostKey, TlsProfile> _byHost = [];

@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Profiles;
 /// profile), forward mode's BaseUrl, header names, timeout, pins, complete certificate sources and known
 /// callers. Every problem names its full setting path.
 /// </summary>
-public static partial class ProfileOptionsValidator
+internal partial class ProfileOptionsValidator
 {
     /// <param name="owners">host:port → the profile that listed it first, shared across profiles.</param>
     /// <param name="callers">The names callers go by (API keys and certificates), for AllowedCallers.</param>

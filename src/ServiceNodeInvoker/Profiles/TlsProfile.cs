@@ -2,7 +2,7 @@
 namespace ServiceNodeInvoker.Profiles;
 
 /// <summary>A validated TLS profile: settings only, parsed. Certificates are the certificate store's concern.</summary>
-public sealed class TlsProfile
+internal sealed class TlsProfile
 {
     public const double MaxTimeoutSeconds = 230; // Azure's load balancer cuts idle HTTP responses there.
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);

@@ -12,7 +12,7 @@ namespace ServiceNodeInvoker.Settings;
 /// to its setting's type, and numbers must be in range. The binder itself drops a dictionary entry it
 /// cannot convert without a word (a whole profile, for one mistyped value), so it never sees such input.
 /// </summary>
-public static class ConfigurationSchema
+internal static class ConfigurationSchema
 {
     /// <summary>Every problem in the section, each prefixed with its full setting path.</summary>
     public static List<string> Check(IConfigurationSection section, Type type) => Check(section, type, out _);

@@ -6,7 +6,7 @@ namespace ServiceNodeInvoker.Settings;
 /// The value formats settings use, parsed in one place. Each returns false (never throws) so the
 /// start-up checks can list every problem; code past validation uses the throwing forms.
 /// </summary>
-public static class SettingParsers
+internal static class SettingParsers
 {
     /// <summary>Seconds (<c>"30"</c>, <c>"2.5"</c>) or a time span (<c>"00:00:30"</c>).</summary>
     public static bool TryParseDuration(string? text, out TimeSpan value)

@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace ServiceNodeInvoker.Telemetry;
 
 /// <summary>The telemetry of one invocation: its activity, and the metrics recorded when it ends (once).</summary>
-public sealed class InvocationRecord(InvokerTelemetry telemetry, Activity? activity) : IDisposable
+internal sealed class InvocationRecord(InvokerTelemetry telemetry, Activity? activity) : IDisposable
 {
     private string _profile = "(none)";
     private bool _ended;

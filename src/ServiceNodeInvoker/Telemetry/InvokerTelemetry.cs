@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Telemetry;
 /// The invoker's activity source and meter. Tags carry profile, host, port, the URL without its query,
 /// method, status, error code, TLS protocol and certificate thumbprint: never queries, headers or bodies.
 /// </summary>
-public sealed class InvokerTelemetry : IDisposable
+internal sealed class InvokerTelemetry : IDisposable
 {
     public const string Name = "ServiceNodeInvoker";
 

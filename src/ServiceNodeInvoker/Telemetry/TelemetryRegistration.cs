@@ -16,7 +16,7 @@ namespace ServiceNodeInvoker.Telemetry;
 /// app's credential: infra turns local auth off), OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, the
 /// console when asked (the demo).
 /// </summary>
-public static class TelemetryRegistration
+internal static class TelemetryRegistration
 {
     public const string ServiceName = "service-node-invoker";
 

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.Transport;
 /// Which resolved addresses may be connected to. Checked on the addresses actually dialled, so a
 /// name that resolves (or re-resolves) to an internal address is refused however it was spelled.
 /// </summary>
-public sealed class AddressPolicy(bool allowLoopback)
+internal sealed class AddressPolicy(bool allowLoopback)
 {
     private static readonly IPAddress AzurePlatform = IPAddress.Parse("168.63.129.16");
 
@@ -115,5 +115,5 @@ public sealed class AddressPolicy(bool allowLoopback)
 }
 
 /// <summary>The target resolved to an address the policy forbids; no connection was attempted.</summary>
-public sealed class TargetAddressNotAllowedException(string host, string rule)
+internal sealed class TargetAddressNotAllowedException(string host, string rule)
     : Exception($"{host} resolves to an address that is not allowed: {rule}.");

@@ -13,7 +13,7 @@ namespace ServiceNodeInvoker.Transport;
 /// first that answers, and the TLS client options every connection uses. Its wording of socket
 /// errors is the one every diagnosis uses.
 /// </summary>
-public sealed class BackendConnector(AddressPolicy policy, HostResolver resolver)
+internal sealed class BackendConnector(AddressPolicy policy, HostResolver resolver)
 {
     /// <summary>The addresses to dial, distinct, in resolver order. Throws <see cref="TargetAddressNotAllowedException"/> when any is forbidden.</summary>
     public async Task<IPAddress[]> ResolveAsync(string host, TlsProfile profile, CancellationToken token)

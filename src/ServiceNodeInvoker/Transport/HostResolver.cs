@@ -3,7 +3,7 @@ using System.Net;
 namespace ServiceNodeInvoker.Transport;
 
 /// <summary>Resolves host names at connect time. Replaceable so tests can play DNS rebinding without a DNS server.</summary>
-public class HostResolver
+internal class HostResolver
 {
     public virtual Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
         Dns.GetHostAddressesAsync(host, cancellationToken);

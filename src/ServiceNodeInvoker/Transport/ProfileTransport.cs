@@ -12,7 +12,7 @@ namespace ServiceNodeInvoker.Transport;
 /// One pooled mutual-TLS handler for one (profile, certificate material). Requests hold a lease;
 /// once retired (a rotation) it is disposed when the last lease ends, so in-flight calls finish.
 /// </summary>
-public sealed class ProfileTransport
+internal sealed class ProfileTransport
 {
     private readonly ConcurrentDictionary<string, SslProtocols> _protocols = new();
     private int _references = 1; // the pool's own reference, released on Retire

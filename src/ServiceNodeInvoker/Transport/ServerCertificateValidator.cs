@@ -12,7 +12,7 @@ namespace ServiceNodeInvoker.Transport;
 /// a root: a partner's issuing intermediate is accepted as the anchor, as curl and nginx accept it.
 /// Every rejection says which certificate and why, in the words an operator can act on.
 /// </summary>
-public sealed class ServerCertificateValidator(X509Certificate2Collection? trustedCa, IReadOnlyList<byte[]> pins, bool allowLegacyCrypto = false)
+internal sealed class ServerCertificateValidator(X509Certificate2Collection? trustedCa, IReadOnlyList<byte[]> pins, bool allowLegacyCrypto = false)
 {
     private const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
 
@@ -185,4 +185,4 @@ public sealed class ServerCertificateValidator(X509Certificate2Collection? trust
 }
 
 /// <summary>The backend's certificate failed our checks; the message says which and why.</summary>
-public sealed class ServerCertificateRejectedException(string message) : Exception(message);
+internal sealed class ServerCertificateRejectedException(string message) : Exception(message);

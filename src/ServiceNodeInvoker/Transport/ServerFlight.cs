@@ -3,7 +3,7 @@ using System.Text;
 namespace ServiceNodeInvoker.Transport;
 
 /// <summary>What kind of bytes a server sent in answer to our TLS hello.</summary>
-public enum FlightKind
+internal enum FlightKind
 {
     /// <summary>Nothing at all.</summary>
     Nothing,
@@ -19,7 +19,7 @@ public enum FlightKind
 }
 
 /// <summary>A TLS alert (RFC 8446 §6, RFC 5246 §7.2) by its description code.</summary>
-public readonly record struct TlsAlert(byte Description)
+internal readonly record struct TlsAlert(byte Description)
 {
     public string Name => Description switch
     {
@@ -75,7 +75,7 @@ public readonly record struct TlsAlert(byte Description)
 /// ServerHello's version, whether it asked for a client certificate (visible under TLS 1.2; encrypted
 /// under 1.3), a plaintext alert, or — when the bytes are not TLS at all — their first line.
 /// </summary>
-public sealed record ServerFlight(FlightKind Kind, int Bytes)
+internal sealed record ServerFlight(FlightKind Kind, int Bytes)
 {
     /// <summary>The version the server chose (0x0301 TLS 1.0 … 0x0304 TLS 1.3), from its ServerHello.</summary>
     public int? HelloVersion { get; init; }

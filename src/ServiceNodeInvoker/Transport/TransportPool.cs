@@ -5,7 +5,7 @@ using System.Collections.Concurrent;
 namespace ServiceNodeInvoker.Transport;
 
 /// <summary>A held transport; dispose it when the response has been fully read or written.</summary>
-public readonly struct TransportLease(ProfileTransport transport) : IDisposable
+internal readonly struct TransportLease(ProfileTransport transport) : IDisposable
 {
     public ProfileTransport Transport => transport;
 
@@ -13,7 +13,7 @@ public readonly struct TransportLease(ProfileTransport transport) : IDisposable
 }
 
 /// <summary>The current transport of each profile. A newer certificate generation replaces it; the old one drains.</summary>
-public sealed class TransportPool(BackendConnector connector) : IDisposable
+internal sealed class TransportPool(BackendConnector connector) : IDisposable
 {
     private readonly ConcurrentDictionary<string, ProfileTransport> _current = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lock _gate = new();

@@ -11,7 +11,7 @@ namespace ServiceNodeInvoker.Transport;
 /// SocketsHttpHandler still sees the socket and checks idle pooled connections by polling it (for another
 /// stream type it posts a read-ahead on every reuse: measured 10–13 % fewer envelope invocations).
 /// </summary>
-public sealed class WireWitness(Socket socket) : NetworkStream(socket, ownsSocket: true)
+internal sealed class WireWitness(Socket socket) : NetworkStream(socket, ownsSocket: true)
 {
     /// <summary>How much of the server's side is kept: a handshake flight with a long chain fits.</summary>
     public const int KeepBytes = 16 * 1024;
