@@ -4,7 +4,7 @@ using System.Text;
 using Azure.Core;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Standalone.Demo;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Bench;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests;
 
@@ -63,11 +63,10 @@ public sealed class BackendFailureTests
     [Fact]
     public async Task Loopback_targets_are_refused_unless_allowed_and_no_connection_is_made()
     {
-        await using var backend = await Pki.StartBackendAsync();
-        using var files = new TempFiles();
-        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
-        settings["Invoker:AllowLoopback"] = "false";
-        await using var host = await InvokerHost.StartAsync(settings);
+        await using var scenario = await Scenario.Standard()
+            .Setting("Invoker:AllowLoopback", "false")
+            .StartAsync();
+        var (backend, host) = scenario;
 
         using var response = await host.InvokeAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests;
 

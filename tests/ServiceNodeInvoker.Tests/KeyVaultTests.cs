@@ -4,7 +4,7 @@ using Azure.Core;
 using Azure.Security.KeyVault.Secrets;
 using Microsoft.Extensions.Time.Testing;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker.Tests;
@@ -94,7 +94,7 @@ public sealed class KeyVaultTests
         var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
 
         var cold = Enumerable.Range(0, 200).Select(_ => host.InvokeAsync(request)).ToArray();
-        await PollAsync(() => vault.SecretGets >= 1, "the first secret GET");
+        await Poll.UntilAsync(() => vault.SecretGets >= 1, "the first secret GET");
         vault.Gate.SetResult();
         var responses = await Task.WhenAll(cold);
 
@@ -147,8 +147,8 @@ public sealed class KeyVaultTests
         var rotated = Pki.Intermediate.IssueClient("bot-client-rotated");
         var newVersion = vault.SetPkcs12("bot-client", rotated, Pki.IntermediatePublic);
         time.Advance(TimeSpan.FromMinutes(66)); // past the 1 h interval + 10 % jitter
-        await PollAsync(() => Volatile.Read(ref rotatedSeen) > 20, "invocations with the rotated certificate");
-        await PollAsync(() => oldTransport.IsDisposed, "the old handler to be disposed after draining");
+        await Poll.UntilAsync(() => Volatile.Read(ref rotatedSeen) > 20, "invocations with the rotated certificate");
+        await Poll.UntilAsync(() => oldTransport.IsDisposed, "the old handler to be disposed after draining");
         stop.Cancel();
         await Task.WhenAll(workers);
 
@@ -178,7 +178,7 @@ public sealed class KeyVaultTests
 
         vault.Behaviour = outage;
         time.Advance(TimeSpan.FromMinutes(66));
-        await PollAsync(() => vault.SecretGets + vault.CertificateGets > gets && HealthOf(host).GetProperty("status").GetString() == "degraded", "a failed refresh");
+        await Poll.UntilAsync(() => vault.SecretGets + vault.CertificateGets > gets && HealthOf(host).GetProperty("status").GetString() == "degraded", "a failed refresh");
 
         await host.InvokeJsonAsync(request); // still served from the cached certificate
         var profile = HealthOf(host);
@@ -252,7 +252,7 @@ public sealed class KeyVaultTests
         vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
         await using var host = await StartHostAsync(vault, backend.Port);
         var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
-        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
         var getsBefore = vault.SecretGets;
 
         vault.SetPkcs12("bot-client", Pki.OtherClient, X509CertificateLoader.LoadCertificate(Pki.OtherIntermediate.Certificate.RawData));
@@ -260,7 +260,7 @@ public sealed class KeyVaultTests
         {
             await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
         }
-        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("subject").GetString() == "CN=bot-client-unrelated",
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("subject").GetString() == "CN=bot-client-unrelated",
             "the early refresh");
         var reply = await host.InvokeJsonAsync(request);
         Assert.Equal("CN=bot-client-unrelated", reply.GetProperty("body").GetProperty("clientCertificate").GetString());
@@ -276,21 +276,21 @@ public sealed class KeyVaultTests
         vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
         await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
         var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
-        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
 
         for (var i = 0; i < 5; i++)
         {
             using var refused = await host.InvokeAsync(request);
             await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
         }
-        await PollAsync(() => vault.CertificateGets == 2, "one early refresh"); // the version is unchanged: no secret GET
+        await Poll.UntilAsync(() => vault.CertificateGets == 2, "one early refresh"); // the version is unchanged: no secret GET
 
         time.Advance(TimeSpan.FromMinutes(5));
         using (var refused = await host.InvokeAsync(request))
         {
             await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
         }
-        await PollAsync(() => vault.CertificateGets == 3, "a second early refresh once the spacing has passed");
+        await Poll.UntilAsync(() => vault.CertificateGets == 3, "a second early refresh once the spacing has passed");
         Assert.Equal(3, vault.CertificateGets);
         Assert.Equal(1, vault.SecretGets);
     }
@@ -304,14 +304,14 @@ public sealed class KeyVaultTests
         vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
         await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
         var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
-        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
         Assert.Equal((1, 1), (vault.CertificateGets, vault.SecretGets)); // cold start: one of each
 
         for (var i = 1; i <= 3; i++)
         {
             await ArmedAsync(host);
             time.Advance(TimeSpan.FromMinutes(66)); // past the refresh interval and its jitter
-            await PollAsync(() => vault.CertificateGets == 1 + i, $"steady refresh {i}");
+            await Poll.UntilAsync(() => vault.CertificateGets == 1 + i, $"steady refresh {i}");
         }
         Assert.Equal(1, vault.SecretGets); // no key material moved for an unchanged version
 
@@ -333,7 +333,7 @@ public sealed class KeyVaultTests
         var version = vault.SetPkcs12("bot-client", rotated, Pki.IntermediatePublic);
         await ArmedAsync(host);
         time.Advance(TimeSpan.FromMinutes(66));
-        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("version").GetString() == version, "the rotated version");
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("version").GetString() == version, "the rotated version");
         await stop.CancelAsync();
         await load;
         Assert.Equal(0, failures);
@@ -351,7 +351,7 @@ public sealed class KeyVaultTests
         var version = vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
         vault.SetRenewal("bot-client", autoRenewDaysBeforeExpiry: 30);
         await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
-        await PollAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
 
         var view = HealthOf(host).GetProperty("certificate").GetProperty("vault");
         Assert.Equal(version, view.GetProperty("version").GetString());
@@ -362,7 +362,7 @@ public sealed class KeyVaultTests
 
         vault.DisableCurrent("bot-client");
         time.Advance(TimeSpan.FromMinutes(66));
-        await PollAsync(() => HealthOf(host).GetProperty("status").GetString() == "degraded", "the disabled version to show");
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("status").GetString() == "degraded", "the disabled version to show");
         var health = HealthOf(host);
         Assert.False(health.GetProperty("certificate").GetProperty("vault").GetProperty("enabled").GetBoolean());
         Assert.Contains($"version {version} is disabled in Key Vault", health.GetProperty("reasons").ToString());
@@ -378,7 +378,7 @@ public sealed class KeyVaultTests
         vault.SetPkcs12("bot-client", soon, Pki.IntermediatePublic);
         await using var host = await StartHostAsync(vault, backend.Port, trustedCaName: null);
 
-        await PollAsync(() => host.Logs.Lines.Any(l => l.Contains("expiring-bot", StringComparison.Ordinal) && l.Contains("expires in", StringComparison.Ordinal)), "the expiry warning");
+        await Poll.UntilAsync(() => host.Logs.Lines.Any(l => l.Contains("expiring-bot", StringComparison.Ordinal) && l.Contains("expires in", StringComparison.Ordinal)), "the expiry warning");
 
         Assert.Contains(host.Logs.Lines, l => l.Contains("rotate it: the vault will not (manual: the vault emails its contacts", StringComparison.Ordinal));
     }
@@ -387,7 +387,7 @@ public sealed class KeyVaultTests
     private static async Task ArmedAsync(InvokerHost host)
     {
         var before = HealthOf(host).GetProperty("lastRefresh").GetString();
-        await PollAsync(() => HealthOf(host) is var h && h.GetProperty("nextRefresh").ValueKind == JsonValueKind.String
+        await Poll.UntilAsync(() => HealthOf(host) is var h && h.GetProperty("nextRefresh").ValueKind == JsonValueKind.String
                               && h.GetProperty("lastRefresh").GetString() == before, "the next refresh to be scheduled");
     }
 
@@ -398,16 +398,4 @@ public sealed class KeyVaultTests
             .RootElement.GetProperty("profiles").GetProperty(Profile).Clone();
     }
 
-    private static async Task PollAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"timed out waiting for {what}");
-            }
-            await Task.Delay(20); // poll interval, bounded by the deadline
-        }
-    }
 }

@@ -3,7 +3,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests;
 
@@ -15,9 +15,8 @@ public sealed class MutualTlsTests
     [Fact]
     public async Task Backend_trusting_only_the_root_accepts_our_call_and_sees_leaf_and_intermediate()
     {
-        await using var backend = await Pki.StartBackendAsync();
-        using var files = new TempFiles();
-        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, backend.Port).Settings);
+        await using var scenario = await Scenario.Standard().StartAsync();
+        var (backend, host) = scenario;
 
         var reply = await host.InvokeJsonAsync(new { method = "POST", url = $"{backend.BaseAddress}echo", body = new { amount = 10 } });
 
@@ -79,9 +78,8 @@ public sealed class MutualTlsTests
     [InlineData(SslProtocols.Tls12)]
     public async Task Backend_that_rejects_our_certificate_gives_502_saying_so(SslProtocols protocol)
     {
-        await using var backend = await Pki.StartBackendAsync(protocols: protocol, clientRoot: X509CertificateLoader.LoadCertificate(Pki.OtherRoot.Certificate.RawData));
-        using var files = new TempFiles();
-        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, backend.Port).Settings);
+        await using var scenario = await Scenario.Standard().Backend(pki => pki.StartBackendAsync(protocols: protocol, clientRoot: X509CertificateLoader.LoadCertificate(pki.OtherRoot.Certificate.RawData))).StartAsync();
+        var (backend, host) = scenario;
 
         using var response = await host.InvokeAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
 
@@ -92,9 +90,8 @@ public sealed class MutualTlsTests
     [Fact]
     public async Task Untrusted_server_certificate_gives_502()
     {
-        await using var backend = await Pki.StartBackendAsync(server: Pki.UntrustedServer);
-        using var files = new TempFiles();
-        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, backend.Port).Settings);
+        await using var scenario = await Scenario.Standard().Backend(pki => pki.StartBackendAsync(server: pki.UntrustedServer)).StartAsync();
+        var (backend, host) = scenario;
 
         using var response = await host.InvokeAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
 
@@ -122,9 +119,8 @@ public sealed class MutualTlsTests
     [Fact]
     public async Task Server_certificate_for_another_host_name_gives_502()
     {
-        await using var backend = await Pki.StartBackendAsync(server: Pki.WrongNameServer);
-        using var files = new TempFiles();
-        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, backend.Port).Settings);
+        await using var scenario = await Scenario.Standard().Backend(pki => pki.StartBackendAsync(server: pki.WrongNameServer)).StartAsync();
+        var (backend, host) = scenario;
 
         using var response = await host.InvokeAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using ServiceNodeInvoker.Standalone;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Configuration;
 

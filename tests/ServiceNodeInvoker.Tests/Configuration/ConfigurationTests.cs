@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests;
 

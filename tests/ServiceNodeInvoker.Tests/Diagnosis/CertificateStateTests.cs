@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Diagnosis;
 
@@ -133,9 +133,8 @@ public sealed class CertificateStateTests
     [Fact]
     public async Task A_complete_chain_has_no_warning()
     {
-        await using var backend = await Pki.StartBackendAsync();
-        using var files = new TempFiles();
-        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, backend.Port).Settings);
+        await using var scenario = await Scenario.Standard().StartAsync();
+        var (backend, host) = scenario;
 
         var health = await ProfileHealthAsync(host, backend.Port);
 

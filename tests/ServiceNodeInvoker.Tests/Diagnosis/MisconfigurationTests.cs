@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Diagnosis;
 

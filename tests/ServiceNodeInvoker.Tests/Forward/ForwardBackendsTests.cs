@@ -2,7 +2,7 @@ using ServiceNodeInvoker.Contract;
 using System.Text;
 using System.Text.Json;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Forward;
 

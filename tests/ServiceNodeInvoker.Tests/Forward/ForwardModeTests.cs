@@ -8,7 +8,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Forward;
 

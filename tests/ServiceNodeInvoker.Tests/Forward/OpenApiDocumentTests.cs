@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Forward;
 
@@ -127,7 +127,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
     private async Task<JsonElement> AdminAsync(HttpMethod method, string path)
     {
         using var request = new HttpRequestMessage(method, path);
-        request.Headers.Add(Callers.ApiKeyAuthenticator.HeaderName, InvokerHost.AdminKey);
+        request.Headers.Add(ServiceNodeInvoker.Callers.ApiKeyAuthenticator.HeaderName, InvokerHost.AdminKey);
         using var client = new HttpClient { BaseAddress = _host.Client.BaseAddress };
         using var response = await client.SendAsync(request);
         return await InvokerHost.ReadAsync(response, 200);
@@ -240,7 +240,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
         }
         var schemes = Document.GetProperty("components").GetProperty("securitySchemes");
         Assert.Equal("x-functions-key", schemes.GetProperty("functionKeyHeader").GetProperty("name").GetString());
-        Assert.Equal(Callers.ApiKeyAuthenticator.HeaderName, schemes.GetProperty("functionKeyHeader").GetProperty("name").GetString());
+        Assert.Equal(ServiceNodeInvoker.Callers.ApiKeyAuthenticator.HeaderName, schemes.GetProperty("functionKeyHeader").GetProperty("name").GetString());
         // The key in the query works too, as on Azure.
         using var anonymous = new HttpClient { BaseAddress = _host.Client.BaseAddress };
         using var byQuery = await anonymous.GetAsync($"/api/health?{schemes.GetProperty("functionKeyQuery").GetProperty("name").GetString()}={InvokerHost.ApiKey}");

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.FunctionsHost;
 
@@ -93,16 +93,6 @@ public sealed class FunctionsAppTests
         Assert.Equal("CN=bot-client-rotated-functions", envelope.GetProperty("body").GetProperty("clientCertificate").GetString());
     }
 
-    private static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, int status, string code)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True((int)response.StatusCode == status, $"expected {status}, got {(int)response.StatusCode}: {text}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = JsonDocument.Parse(text).RootElement.Clone();
-        Assert.Equal(code, problem.GetProperty("code").GetString());
-        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
-        return problem;
-    }
 
     [FunctionsFact]
     public async Task Passthrough_health_probe_keys_and_every_error_code_behave_as_on_the_standalone_host()
@@ -141,14 +131,14 @@ public sealed class FunctionsAppTests
         }
 
         // each error code, as problem+json from the library, through the worker
-        using (var r = await host.SendAsync(Invoke(new { method = "GET" }))) { await ProblemAsync(r, 400, ErrorCodes.InvalidRequest); }
-        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://nobody.example/" }))) { await ProblemAsync(r, 403, ErrorCodes.TargetNotAllowed); }
-        using (var r = await host.SendAsync(Invoke(new { profile = "nope", method = "GET", url }))) { await ProblemAsync(r, 404, ErrorCodes.UnknownProfile); }
-        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = $"{untrusted.BaseAddress}echo" }))) { await ProblemAsync(r, 502, ErrorCodes.TlsHandshakeFailed); }
-        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://localhost:1/" }))) { await ProblemAsync(r, 502, ErrorCodes.BackendUnreachable); }
-        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = $"https://127.0.0.1:{backend.Port}/json" }))) { await ProblemAsync(r, 502, ErrorCodes.ResponseTooLarge); }
-        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = url + "slow", timeoutSeconds = 1 }))) { await ProblemAsync(r, 504, ErrorCodes.BackendTimeout); }
-        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://broken.example/" }))) { await ProblemAsync(r, 503, ErrorCodes.CertificateUnavailable); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET" }))) { await InvokerHost.AssertProblemAsync(r, 400, ErrorCodes.InvalidRequest); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://nobody.example/" }))) { await InvokerHost.AssertProblemAsync(r, 403, ErrorCodes.TargetNotAllowed); }
+        using (var r = await host.SendAsync(Invoke(new { profile = "nope", method = "GET", url }))) { await InvokerHost.AssertProblemAsync(r, 404, ErrorCodes.UnknownProfile); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = $"{untrusted.BaseAddress}echo" }))) { await InvokerHost.AssertProblemAsync(r, 502, ErrorCodes.TlsHandshakeFailed); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://localhost:1/" }))) { await InvokerHost.AssertProblemAsync(r, 502, ErrorCodes.BackendUnreachable); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = $"https://127.0.0.1:{backend.Port}/json" }))) { await InvokerHost.AssertProblemAsync(r, 502, ErrorCodes.ResponseTooLarge); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = url + "slow", timeoutSeconds = 1 }))) { await InvokerHost.AssertProblemAsync(r, 504, ErrorCodes.BackendTimeout); }
+        using (var r = await host.SendAsync(Invoke(new { method = "GET", url = "https://broken.example/" }))) { await InvokerHost.AssertProblemAsync(r, 503, ErrorCodes.CertificateUnavailable); }
 
         // keys, as the Functions host checks them: function level takes the function or master key, admin only the master key
         using (var r = await host.SendAsync(Invoke(new { method = "GET", url }, key: null))) { Assert.Equal(401, (int)r.StatusCode); }
@@ -202,7 +192,7 @@ public sealed class FunctionsAppTests
         }
         using (var unknown = await host.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/nope/x") { Headers = { { "x-functions-key", WorkerHost.FunctionKey } } }))
         {
-            await ProblemAsync(unknown, 404, ErrorCodes.UnknownProfile);
+            await InvokerHost.AssertProblemAsync(unknown, 404, ErrorCodes.UnknownProfile);
             Assert.Equal(ErrorCodes.UnknownProfile, unknown.Headers.GetValues("invoker-error").Single());
         }
         using (var noKey = await host.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/payments/target")))
@@ -252,7 +242,7 @@ public sealed class FunctionsAppTests
         using (var ok = await host.SendAsync(withCertificate)) { Assert.Equal(200, (int)ok.StatusCode); }
         using (var refused = await host.SendAsync(Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" })))
         {
-            await ProblemAsync(refused, 401, ErrorCodes.Unauthenticated); // CertificateRequired: the function key alone is not enough
+            await InvokerHost.AssertProblemAsync(refused, 401, ErrorCodes.Unauthenticated); // CertificateRequired: the function key alone is not enough
         }
     }
 
@@ -273,7 +263,7 @@ public sealed class FunctionsAppTests
 
         using var response = await host.SendAsync(Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" }));
 
-        await ProblemAsync(response, 403, ErrorCodes.CallerNotAllowed); // the host does not say which key was used
+        await InvokerHost.AssertProblemAsync(response, 403, ErrorCodes.CallerNotAllowed); // the host does not say which key was used
     }
 
     [FunctionsFact]

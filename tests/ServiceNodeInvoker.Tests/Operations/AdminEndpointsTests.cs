@@ -10,7 +10,7 @@ using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Operations;
 

@@ -9,6 +9,7 @@ using ServiceNodeInvoker.Standalone.Logging;
 namespace ServiceNodeInvoker.Tests.Operations;
 
 /// <summary>The standalone host's console log, written in batches: every line once, in order, soon, in the stock format.</summary>
+[Trait("Tier", "Fast")]
 public sealed class BatchedConsoleLogTests
 {
     /// <summary>A stream the provider writes to while the test reads it.</summary>

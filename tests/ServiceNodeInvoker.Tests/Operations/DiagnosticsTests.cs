@@ -5,7 +5,7 @@ using Azure.Core;
 using Azure.Security.KeyVault.Secrets;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Operations;
 
@@ -193,9 +193,8 @@ public sealed class DiagnosticsTests
     [Fact]
     public async Task The_probe_does_not_call_a_rejected_server_certificate_ok()
     {
-        await using var backend = await Pki.StartBackendAsync(server: Pki.UntrustedServer);
-        using var files = new TempFiles();
-        await using var host = await InvokerHost.StartAsync(WithAdmin(ProfileSettings.Standard(files, backend.Port).Settings));
+        await using var scenario = await Scenario.Standard().Backend(pki => pki.StartBackendAsync(server: pki.UntrustedServer)).WithAdminKey().StartAsync();
+        var (backend, host) = scenario;
 
         var tls = (await ProbeAsync(host, "payments")).GetProperty("tls");
 

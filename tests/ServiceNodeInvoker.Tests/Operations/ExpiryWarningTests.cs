@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Operations;
 
@@ -17,7 +17,7 @@ public sealed class ExpiryWarningTests
             b => b.Services.AddSingleton<TimeProvider>(time));
         int Warnings() => host.Logs.Lines.Count(l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("expires in", StringComparison.Ordinal));
 
-        await PollAsync(() => Warnings() == 1);
+        await Poll.UntilAsync(() => Warnings() == 1, "the expected warning state");
         Assert.Contains(host.Logs.Lines, l => l.Contains("expiring-soon", StringComparison.Ordinal) && l.Contains("expires in 11 days", StringComparison.Ordinal));
 
         for (var hour = 0; hour < 5; hour++)
@@ -25,12 +25,12 @@ public sealed class ExpiryWarningTests
             time.Advance(TimeSpan.FromMinutes(70)); // past each hourly refresh (with jitter)
             var advancedTo = time.GetUtcNow();
             // The refresh (and its expiry check) ran and the next one is scheduled: only then advance again.
-            await PollAsync(() => NextRefresh(host) > advancedTo);
+            await Poll.UntilAsync(() => NextRefresh(host) > advancedTo, "the expected warning state");
         }
         Assert.Equal(1, Warnings()); // five refreshes, but a day has not passed
 
         time.Advance(TimeSpan.FromHours(20));
-        await PollAsync(() => Warnings() == 2);
+        await Poll.UntilAsync(() => Warnings() == 2, "the expected warning state");
     }
 
     private static DateTimeOffset NextRefresh(InvokerHost host)
@@ -41,13 +41,4 @@ public sealed class ExpiryWarningTests
         return last.ValueKind == System.Text.Json.JsonValueKind.Null ? DateTimeOffset.MinValue : last.GetDateTimeOffset();
     }
 
-    private static async Task PollAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20); // poll interval, bounded by the deadline
-        }
-        Assert.True(condition(), "timed out");
-    }
 }

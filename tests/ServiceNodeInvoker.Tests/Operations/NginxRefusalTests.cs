@@ -1,7 +1,7 @@
 using System.Text.Json;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Operations;
 

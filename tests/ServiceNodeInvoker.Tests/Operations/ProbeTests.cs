@@ -4,7 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Operations;
 
@@ -12,13 +12,12 @@ namespace ServiceNodeInvoker.Tests.Operations;
 public sealed class ProbeTests
 {
     private static readonly TestPki Pki = TestPki.Instance;
-    private const string AdminKey = "admin-key-for-probes";
 
-    private static async Task<JsonElement> ProbeAsync(int port, int expectedStatus = 200, string? key = AdminKey)
+    private static async Task<JsonElement> ProbeAsync(int port, int expectedStatus = 200, string? key = InvokerHost.AdminKey)
     {
         using var files = new TempFiles();
         var settings = ProfileSettings.Standard(files, port).Settings;
-        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(AdminKey);
+        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(InvokerHost.AdminKey);
         await using var host = await InvokerHost.StartAsync(settings);
         using var client = new HttpClient { BaseAddress = host.Client.BaseAddress };
         if (key is not null)

@@ -4,7 +4,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Operations;
 
@@ -64,7 +64,7 @@ public sealed class TelemetryTests
             method = "GET", url = $"{backend.BaseAddress}headers?token={QuerySecret}",
             headers = new Dictionary<string, string> { ["X-Note"] = BodySecret },
         });
-        await PollAsync(() => exported.HasInvocation(backend.Port));
+        await Poll.UntilAsync(() => exported.HasInvocation(backend.Port), "the exported activity");
 
         var activity = exported.Invocation(backend.Port);
         Assert.Equal(ActivityKind.Client, activity.Kind); // a dependency on the application map
@@ -90,7 +90,7 @@ public sealed class TelemetryTests
         {
             Assert.Equal(200, (int)viaQuery.StatusCode);
         }
-        await PollAsync(() => exported.HasInvocation(backend.Port, 2));
+        await Poll.UntilAsync(() => exported.HasInvocation(backend.Port, 2), "the exported activity");
         foreach (var any in exported.Activities.ToArray())
         {
             foreach (var (_, value) in any.TagObjects)
@@ -119,7 +119,7 @@ public sealed class TelemetryTests
 
         using var response = await host.InvokeAsync(new { method = "POST", url = $"{backend.BaseAddress}echo?k={QuerySecret}", body = BodySecret });
         await InvokerHost.AssertProblemAsync(response, 502, ErrorCodes.TlsHandshakeFailed);
-        await PollAsync(() => exported.HasInvocation(backend.Port));
+        await Poll.UntilAsync(() => exported.HasInvocation(backend.Port), "the exported activity");
 
         var activity = exported.Invocation(backend.Port);
         Assert.Equal(ErrorCodes.TlsHandshakeFailed, activity.GetTagItem("invoker.error.code"));
@@ -144,7 +144,7 @@ public sealed class TelemetryTests
         request.Headers.Add("X-Note", BodySecret);
         using var response = await host.Client.SendAsync(request);
         var seen = await InvokerHost.ReadAsync(response, 200);
-        await PollAsync(() => exported.HasInvocation(backend.Port));
+        await Poll.UntilAsync(() => exported.HasInvocation(backend.Port), "the exported activity");
 
         var activity = exported.Invocation(backend.Port);
         Assert.Equal(ActivityKind.Client, activity.Kind);
@@ -179,13 +179,4 @@ public sealed class TelemetryTests
 
     private static void Flush(InvokerHost host) => Assert.True(host.Services.GetRequiredService<MeterProvider>().ForceFlush(10_000));
 
-    private static async Task PollAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!condition() && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20); // poll interval, bounded by the deadline
-        }
-        Assert.True(condition(), "timed out waiting for the exported activity");
-    }
 }

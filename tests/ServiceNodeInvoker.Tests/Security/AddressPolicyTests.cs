@@ -4,6 +4,7 @@ using ServiceNodeInvoker.Transport;
 namespace ServiceNodeInvoker.Tests.Security;
 
 /// <summary>The connect-time address policy, for every address class, in the encodings attackers use.</summary>
+[Trait("Tier", "Fast")]
 public sealed class AddressPolicyTests
 {
     private static readonly AddressPolicy Policy = new(allowLoopback: false);

@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 

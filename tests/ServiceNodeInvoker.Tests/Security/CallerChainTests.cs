@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Standalone;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 

@@ -1,6 +1,6 @@
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 

@@ -1,12 +1,12 @@
 using System.Net;
 using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Tests.Infrastructure;
+using ServiceNodeInvoker.TestSupport;
 using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 
 /// <summary>A resolver for names the tests own; every answer is a loopback address, so nothing leaves the machine.</summary>
-public sealed class LoopbackOnlyResolver : HostResolver
+internal sealed class LoopbackOnlyResolver : HostResolver
 {
     private int _rebindLookups;
 

@@ -10,7 +10,7 @@ using Azure.Security.KeyVault.Certificates;
 using Azure.Security.KeyVault.Secrets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 public enum VaultBehaviour
 {

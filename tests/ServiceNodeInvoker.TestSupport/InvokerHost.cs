@@ -4,7 +4,7 @@ using System.Text.Json;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Standalone;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>The standalone host on a loopback port, configured from a dictionary, with a keyed client.</summary>
 public sealed class InvokerHost : IAsyncDisposable

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>
 /// The real standalone host as its own process, configured only through environment variables

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>Backend routes the tests call through the invoker, and what the backend observed.</summary>
 public sealed class BackendRoutes

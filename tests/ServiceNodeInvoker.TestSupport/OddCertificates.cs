@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Standalone.Demo;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>
 /// Certificates partners get wrong: out of their validity period, weak keys, SHA-1 signatures, the wrong

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>A fact that needs Debian's nginx (.ci/run installs it); elsewhere it is skipped, saying so.</summary>
 public sealed class NginxFactAttribute : FactAttribute

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>
 /// A TCP server on loopback that does exactly one thing with each connection: the way a wrong port, a

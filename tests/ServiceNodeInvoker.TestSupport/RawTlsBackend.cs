@@ -5,7 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>One request as the raw backend read it.</summary>
 public sealed record RawRequest(string Method, string Target, IReadOnlyList<(string Name, string Value)> Headers, byte[] Body)

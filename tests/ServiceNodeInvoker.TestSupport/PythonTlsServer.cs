@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography.X509Certificates;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>A fact that needs python3 with its ssl module (on the machine image); elsewhere skipped, saying so.</summary>
 public sealed class PythonFactAttribute : FactAttribute

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>Captures every log line (message and exception text) a host writes.</summary>
 public sealed class LogSink : ILoggerProvider

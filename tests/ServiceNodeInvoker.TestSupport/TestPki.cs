@@ -1,7 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Standalone.Demo;
 
-namespace ServiceNodeInvoker.Tests.Infrastructure;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>Certificates made once per test run: root → intermediate → leaves, plus an unrelated CA.</summary>
 public sealed class TestPki
