@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.TestSupport;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
@@ -226,11 +227,7 @@ public sealed class Nginx : Contender
         Directory.CreateDirectory(Path.Combine(prefix, "logs"));
         var conf = Path.Combine(prefix, "nginx.conf");
         await File.WriteAllTextAsync(conf, $$"""
-            daemon off;
-            worker_processes 2;
-            pid {{prefix}}/nginx.pid;
-            error_log stderr error;
-            events { worker_connections 4096; }
+            {{NginxConfig.Preamble(prefix, workers: 2, connections: 4096)}}
             http {
               access_log off;
               client_max_body_size 200m;

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.TestSupport;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -17,7 +18,9 @@ namespace ServiceNodeInvoker.Bench;
 public static partial class ExternalLoad
 {
     /// <param name="Variants">Extra contenders, each with one more environment variable (KEY=VALUE for passthrough, MODE:KEY=VALUE for another mode): A/B runs of runtime settings, interleaved with the rest.</param>
-    public sealed record Options(TimeSpan Duration, int Rounds, int[] Concurrencies, int[] Sizes, string? Only, IReadOnlyList<string>? Variants = null);
+    /// <param name="Baseline">A folder with another build of the standalone host (say, the previous commit's): its passthrough and forward run as extra contenders, interleaved.</param>
+    public sealed record Options(TimeSpan Duration, int Rounds, int[] Concurrencies, int[] Sizes, string? Only, IReadOnlyList<string>? Variants = null,
+        string? Baseline = null);
 
     private sealed record Sample(double RequestsPerSecond, double P50Ms, double P99Ms, long Requests, long Errors,
         double ProxyCpu, double BackendCpu, double WrkCpu);
@@ -43,6 +46,12 @@ public static partial class ExternalLoad
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "envelope"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward"));
+            if (options.Baseline is { } baselineFolder)
+            {
+                var dll = Path.Combine(Path.GetFullPath(baselineFolder), "ServiceNodeInvoker.Standalone.dll");
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough", baselineDll: dll));
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward", baselineDll: dll));
+            }
             foreach (var variant in options.Variants ?? [])
             {
                 // "KEY=VALUE" for passthrough, "MODE:KEY=VALUE" for another mode (forward, envelope).
@@ -271,11 +280,7 @@ public static partial class ExternalLoad
             var port = FreePort();
             var conf = Path.Combine(prefix, "nginx.conf");
             await File.WriteAllTextAsync(conf, $$"""
-                daemon off;
-                worker_processes 1;
-                pid {{prefix}}/nginx.pid;
-                error_log stderr error;
-                events { worker_connections 4096; }
+                {{NginxConfig.Preamble(prefix, workers: 1, connections: 4096)}}
                 http {
                   access_log off;
                   {{TempPaths(prefix)}}
@@ -401,17 +406,19 @@ public static partial class ExternalLoad
         }
 
         /// <param name="mode">passthrough or envelope (POST /api/invoke), or forward (GET /api/forward/bench/…).</param>
-        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode, string? variant = null)
+        /// <param name="baselineDll">Another build of the standalone host, named "(baseline)" in the table.</param>
+        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode, string? variant = null, string? baselineDll = null)
         {
-            var start = StandaloneHostProcess.StartInfo(pki, backend.Port, out var port, logLevel: null);
-            var log = Path.Combine(pki.Directory, $"invoker-{mode}.log");
+            var start = StandaloneHostProcess.StartInfo(pki, backend.Port, out var port, logLevel: null, baselineDll);
+            var log = Path.Combine(pki.Directory, baselineDll is null ? $"invoker-{mode}.log" : $"invoker-{mode}-baseline.log");
+            variant ??= baselineDll is null ? null : "baseline";
             var env = start.Environment.Where(e => e.Key.StartsWith("Invoker__", StringComparison.Ordinal))
                 .ToDictionary(e => e.Key, e => e.Value ?? "");
             if (mode == "forward")
             {
                 env["Invoker__Profiles__bench__BaseUrl"] = $"https://localhost:{backend.Port}/";
             }
-            if (variant?.Split('=', 2) is [var key, var value])
+            if (baselineDll is null && variant?.Split('=', 2) is [var key, var value])
             {
                 env[key] = value;
                 log = Path.Combine(pki.Directory, $"invoker-{mode}-{key}.log");

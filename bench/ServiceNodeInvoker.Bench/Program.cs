@@ -38,7 +38,8 @@ var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(quick ? 1 : 3);
 var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), rounds, [16, 64],
-    quick ? [1024] : [1024, 64 * 1024], only, args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]).ToList());
+    quick ? [1024] : [1024, 64 * 1024], only, args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]).ToList(),
+    args.Contains("--baseline") ? args[Array.IndexOf(args, "--baseline") + 1] : null);
 if (args.FirstOrDefault() == "profile")
 {
     // dotnet-trace CPU samples and allocations of the standalone host under wrk (passthrough unless named)

@@ -15,9 +15,10 @@ public static class StandaloneHostProcess
         StartInfo(pki, backend.Port, out port, "Warning");
 
     /// <param name="logLevel">Logging:LogLevel:Default, or null for the host's own (Information: a line per invocation).</param>
-    public static ProcessStartInfo StartInfo(BenchPki pki, int backendPort, out int port, string? logLevel)
+    /// <param name="dll">Another build of the standalone host (an A/B baseline), or null for the one beside the harness.</param>
+    public static ProcessStartInfo StartInfo(BenchPki pki, int backendPort, out int port, string? logLevel, string? dll = null)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
+        dll ??= Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
         port = ExternalLoad.FreePort();
         var start = new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port}") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         var env = start.Environment;

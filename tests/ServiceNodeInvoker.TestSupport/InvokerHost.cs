@@ -21,6 +21,25 @@ public sealed class InvokerHost : IAsyncDisposable
         return settings;
     }
 
+    /// <summary>
+    /// The standalone host on an HTTPS loopback listener (the test server certificate with its intermediate), for
+    /// tests that present caller certificates on the TLS handshake. The caller stops and disposes it.
+    /// </summary>
+    public static async Task<WebApplication> StartHttpsAsync(Dictionary<string, string?> settings, TempFiles files)
+    {
+        settings["Kestrel:Endpoints:Https:Url"] = "https://127.0.0.1:0";
+        settings["Kestrel:Endpoints:Https:Certificate:Path"] = files.Pfx("invoker-server.pfx", "server-pass", TestPki.Instance.Server, TestPki.Instance.IntermediatePublic);
+        settings["Kestrel:Endpoints:Https:Certificate:Password"] = "server-pass";
+        var app = StandaloneApp.Build([], b =>
+        {
+            b.Configuration.Sources.Clear();
+            b.Configuration.AddInMemoryCollection(settings);
+            b.Logging.ClearProviders();
+        });
+        await app.StartAsync();
+        return app;
+    }
+
     /// <summary>Runs the probe of <paramref name="profile"/> with <see cref="AdminKey"/>; the whole report.</summary>
     public async Task<JsonElement> ProbeAsync(string profile = "payments")
     {

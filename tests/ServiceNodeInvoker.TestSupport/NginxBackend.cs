@@ -93,11 +93,7 @@ public sealed class NginxBackend : IAsyncDisposable
         var block = await server(prefix, port);
         var conf = Path.Combine(prefix, "nginx.conf");
         await File.WriteAllTextAsync(conf, $$"""
-            daemon off;
-            worker_processes 1;
-            pid {{prefix}}/nginx.pid;
-            error_log stderr error;
-            events { worker_connections 64; }
+            {{NginxConfig.Preamble(prefix, workers: 1, connections: 64)}}
             http {
               access_log off;
               client_body_temp_path {{prefix}}/tmp/body;

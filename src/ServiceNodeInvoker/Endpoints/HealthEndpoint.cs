@@ -52,29 +52,34 @@ internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore ce
     /// <summary>The caller CA's state as health reports it, when caller certificates are on.</summary>
     public JsonObject? CallerAuthorityReport() => certificates.Other(CallerCertificates.AuthorityKey) is { } authority ? ReportAuthority(authority).Report : null;
 
+    /// <summary>The head of one certificate's report (configured, source, loaded, error); an unloaded one makes the profile unhealthy.</summary>
+    private static JsonObject Part(ICertificateSource? source, object? loaded, string? error, string what, ref string status, JsonArray reasons)
+    {
+        var part = new JsonObject { ["configured"] = source is not null, ["source"] = source?.Description };
+        if (source is not null)
+        {
+            part["loaded"] = loaded is not null;
+            part["error"] = error;
+            if (loaded is null)
+            {
+                status = Unhealthy;
+                reasons.Add(error is { } why ? $"the {what} is not loaded: {why}" : $"the {what} is not loaded yet");
+            }
+        }
+        return part;
+    }
+
     private (string Status, JsonObject Report) Report(TlsProfile profile, CertificateCache entry, DateTimeOffset now)
     {
         var state = entry.State;
         var reasons = new JsonArray();
         var warnings = new JsonArray();
         var status = Healthy;
-        var certificate = new JsonObject
-        {
-            ["configured"] = entry.ClientSource is not null,
-            ["source"] = entry.ClientSource?.Description,
-        };
         // Each certificate reports its own state: one that failed to load never makes the other read as missing.
+        var certificate = Part(entry.ClientSource, state.Client, state.ClientError, "client certificate", ref status, reasons);
         if (entry.ClientSource is not null)
         {
-            var client = state.Client;
-            certificate["loaded"] = client is not null;
-            certificate["error"] = state.ClientError;
-            if (client is null)
-            {
-                status = Unhealthy;
-                reasons.Add(state.ClientError is { } why ? $"the client certificate is not loaded: {why}" : "the client certificate is not loaded yet");
-            }
-            else
+            if (state.Client is { } client)
             {
                 var daysLeft = CertificateWarnings.DaysLeft(client.NotAfter, now);
                 certificate["subject"] = client.Subject;
@@ -109,22 +114,10 @@ internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore ce
                 }
             }
         }
-        var trustedCa = new JsonObject
-        {
-            ["configured"] = entry.TrustedCaSource is not null,
-            ["source"] = entry.TrustedCaSource?.Description,
-        };
+        var trustedCa = Part(entry.TrustedCaSource, state.TrustedCa, state.TrustedCaError, "trusted CA", ref status, reasons);
         if (entry.TrustedCaSource is not null)
         {
-            var loaded = state.TrustedCa;
-            trustedCa["loaded"] = loaded is not null;
-            trustedCa["error"] = state.TrustedCaError;
-            if (loaded is null)
-            {
-                status = Unhealthy;
-                reasons.Add(state.TrustedCaError is { } why ? $"the trusted CA is not loaded: {why}" : "the trusted CA is not loaded yet");
-            }
-            else
+            if (state.TrustedCa is { } loaded)
             {
                 trustedCa["subjects"] = new JsonArray(loaded.Select(c => (JsonNode)c.Subject).ToArray());
                 trustedCa["certificates"] = new JsonArray(loaded.Select(Describe).ToArray());

@@ -1,6 +1,3 @@
-using System.Text.Json;
-using ServiceNodeInvoker.Standalone;
-using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Configuration;
 

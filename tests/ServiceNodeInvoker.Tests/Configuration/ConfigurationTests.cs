@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests;
 

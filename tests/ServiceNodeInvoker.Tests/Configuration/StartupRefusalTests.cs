@@ -1,6 +1,4 @@
-using System.Text.Json;
 using ServiceNodeInvoker.Tests.Infra;
-using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Configuration;
 

@@ -1,6 +1,4 @@
-using System.Net;
 using Microsoft.Extensions.Primitives;
-using ServiceNodeInvoker.Contract;
 
 namespace ServiceNodeInvoker.Tests.Contract;
 

@@ -1,5 +1,3 @@
-using System.Text;
-using ServiceNodeInvoker.Contract;
 
 namespace ServiceNodeInvoker.Tests.Contract;
 

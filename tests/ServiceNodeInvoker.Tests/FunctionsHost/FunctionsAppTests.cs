@@ -1,7 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.FunctionsHost;
 

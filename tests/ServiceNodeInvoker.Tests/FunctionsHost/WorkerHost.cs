@@ -1,8 +1,6 @@
+using InvocationRequest = Microsoft.Azure.Functions.Worker.Grpc.Messages.InvocationRequest;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Text;
-using System.Text.Json;
 using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;

@@ -1,6 +1,5 @@
 using ServiceNodeInvoker.Primitives;
 using System.Reflection;
-using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Configuration;

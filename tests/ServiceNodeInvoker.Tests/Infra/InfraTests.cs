@@ -1,5 +1,4 @@
 using ServiceNodeInvoker.Settings;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using ServiceNodeInvoker.Configuration;

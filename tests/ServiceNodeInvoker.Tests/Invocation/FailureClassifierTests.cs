@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Transport;
@@ -53,20 +52,15 @@ public sealed class FailureClassifierTests
         Assert.Contains("profile 'payments'", d.Text);
     }
 
-    [Fact]
-    public void A_plain_http_answer_to_our_hello_is_read_as_plain_http()
+    [Theory]
+    [InlineData("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n\r\n<html>", "HTTP/1.1 400 Bad Request")]
+    // Python's http.server answers a TLS hello with this page and no status line.
+    [InlineData("<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <title>Error response</title>", "<!DOCTYPE HTML>")]
+    public void A_plain_http_answer_to_our_hello_is_read_as_plain_http(string answer, string preview)
     {
-        var flight = ServerFlight.Parse("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n\r\n<html>"u8);
+        var flight = ServerFlight.Parse(Encoding.ASCII.GetBytes(answer));
         Assert.Equal(FlightKind.PlainHttp, flight.Kind);
-        Assert.Equal("HTTP/1.1 400 Bad Request", flight.Preview);
-    }
-
-    [Fact]
-    public void An_error_page_without_a_status_line_is_plain_http_too()
-    {
-        // Python's http.server answers a TLS hello with this page and no status line.
-        var flight = ServerFlight.Parse("<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        <title>Error response</title>"u8);
-        Assert.Equal(FlightKind.PlainHttp, flight.Kind);
+        Assert.Equal(preview, flight.Preview);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;
 
 namespace ServiceNodeInvoker.Tests.Invocation;

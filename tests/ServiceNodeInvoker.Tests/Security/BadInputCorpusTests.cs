@@ -1,7 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 

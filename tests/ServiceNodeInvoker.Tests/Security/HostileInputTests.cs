@@ -1,8 +1,4 @@
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
-using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 

@@ -1,7 +1,5 @@
-using System.Net.Http.Json;
-using System.Text;
+using ServiceNodeInvoker.Tests.Transport;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.TestSupport;
 
 namespace ServiceNodeInvoker.Tests.Security;
 

@@ -1,7 +1,5 @@
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Contract;
 
 /// <summary>Bad requests get a problem+json naming the field, and never reach a backend.</summary>
 public sealed class RequestValidationTests : IAsyncLifetime

@@ -1,10 +1,6 @@
-using ServiceNodeInvoker.Contract;
-using System.Text;
-using System.Text.Json;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Forward;
+namespace ServiceNodeInvoker.Tests.Invocation;
 
 /// <summary>
 /// Forward mode against backends that are not Kestrel: real nginx requiring a client certificate, and

@@ -1,11 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using System.Reflection;
-using System.Text.Json;
-using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Forward;
+namespace ServiceNodeInvoker.Tests.Endpoints;
 
 /// <summary>
 /// docs/openapi.json against the running host: every documented code, field, method and header is one

@@ -1,9 +1,6 @@
-using System.Net;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 using ServiceNodeInvoker.Transport;
 
-namespace ServiceNodeInvoker.Tests.Security;
+namespace ServiceNodeInvoker.Tests.Transport;
 
 /// <summary>A resolver for names the tests own; every answer is a loopback address, so nothing leaves the machine.</summary>
 internal sealed class LoopbackOnlyResolver : HostResolver

@@ -1,9 +1,5 @@
-using System.Text;
-using System.Text.Json;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Invocation;
 
 /// <summary>What the bot gets back: the envelope's body decoding, passthrough, redirects, bodies sent.</summary>
 public sealed class EnvelopeAndPassthroughTests : IAsyncLifetime

@@ -1,9 +1,6 @@
-using System.Text;
-using System.Text.Json;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Endpoints;
 
 /// <summary>GET /api/health, and the --demo a newcomer runs first.</summary>
 public sealed class HealthAndDemoTests

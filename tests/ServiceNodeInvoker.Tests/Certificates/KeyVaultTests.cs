@@ -1,13 +1,9 @@
-using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using Azure.Core;
 using Azure.Security.KeyVault.Secrets;
 using Microsoft.Extensions.Time.Testing;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 using ServiceNodeInvoker.Transport;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Certificates;
 
 /// <summary>Key Vault certificates through the real SecretClient against a protocol-level fake.</summary>
 public sealed class KeyVaultTests

@@ -1,11 +1,6 @@
-using System.Net;
-using System.Net.Security;
 using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Transport;
 
 /// <summary>The mutual-TLS call itself: the chain on the wire, and what happens when either side says no.</summary>
 public sealed class MutualTlsTests

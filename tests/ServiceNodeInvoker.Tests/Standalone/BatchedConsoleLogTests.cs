@@ -1,12 +1,11 @@
 using System.Collections.Concurrent;
-using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Standalone.Logging;
 
-namespace ServiceNodeInvoker.Tests.Operations;
+namespace ServiceNodeInvoker.Tests.Standalone;
 
 /// <summary>The standalone host's console log, written in batches: every line once, in order, soon, in the stock format.</summary>
 [Trait("Tier", "Fast")]

@@ -1,12 +1,9 @@
 using System.Diagnostics;
-using System.Text.Json;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Operations;
+namespace ServiceNodeInvoker.Tests.Telemetry;
 
 /// <summary>Traces and metrics through an in-memory exporter: right tags, W3C context to the backend, nothing secret.</summary>
 public sealed class TelemetryTests

@@ -1,12 +1,7 @@
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using System.Text.Json;
-using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Invocation;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Diagnosis;
+namespace ServiceNodeInvoker.Tests.Invocation;
 
 /// <summary>
 /// What partners get wrong, one real server each (nginx with its own configuration, Python's OpenSSL

@@ -1,8 +1,7 @@
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Security;
+namespace ServiceNodeInvoker.Tests.Invocation;
 
 /// <summary>Many large envelopes at once stay within the buffered-response budget: the excess waits, then gets 503 busy.</summary>
 public sealed class MemoryBudgetTests

@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Invocation;
 
 /// <summary>Backends that are down, slow, or not ours to call.</summary>
 public sealed class BackendFailureTests

@@ -1,12 +1,6 @@
-using System.Net.Http.Json;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Standalone;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Security;
+namespace ServiceNodeInvoker.Tests.Callers;
 
 /// <summary>Who may call: API keys, caller certificates (TLS or Azure's forwarded header), modes and grants.</summary>
 public sealed class CallerTests
@@ -138,16 +132,7 @@ public sealed class CallerTests
         using var files = new TempFiles();
         var settings = CertificateCallers(files, backend.Port, "CertificateRequired", trustForwarded: false);
         settings["Invoker:AllowLoopback"] = "true";
-        settings["Kestrel:Endpoints:Https:Url"] = "https://127.0.0.1:0";
-        settings["Kestrel:Endpoints:Https:Certificate:Path"] = files.Pfx("invoker-server.pfx", "server-pass", Pki.Server, Pki.IntermediatePublic);
-        settings["Kestrel:Endpoints:Https:Certificate:Password"] = "server-pass";
-        var app = StandaloneApp.Build([], b =>
-        {
-            b.Configuration.Sources.Clear();
-            b.Configuration.AddInMemoryCollection(settings);
-            b.Logging.ClearProviders();
-        });
-        await app.StartAsync();
+        var app = await InvokerHost.StartHttpsAsync(settings, files);
         try
         {
             var address = new Uri(app.Urls.First());

@@ -1,16 +1,11 @@
-using ServiceNodeInvoker.Contract;
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Forward;
+namespace ServiceNodeInvoker.Tests.Invocation;
 
 /// <summary>
 /// Forward mode through a real mutual-TLS backend (Kestrel requiring a client certificate that chains to

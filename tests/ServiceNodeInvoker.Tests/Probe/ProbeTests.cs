@@ -1,12 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Operations;
+namespace ServiceNodeInvoker.Tests.Probe;
 
 /// <summary>POST /api/profiles/{name}/probe against the backends an operator meets at 2 a.m.</summary>
 public sealed class ProbeTests

@@ -1,11 +1,7 @@
-using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
-using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Endpoints;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Diagnosis;
+namespace ServiceNodeInvoker.Tests.Certificates;
 
 /// <summary>
 /// Health reports each certificate's own state (a broken client certificate never reads as a missing

@@ -1,7 +1,6 @@
-using System.Net;
 using ServiceNodeInvoker.Transport;
 
-namespace ServiceNodeInvoker.Tests.Security;
+namespace ServiceNodeInvoker.Tests.Transport;
 
 /// <summary>The connect-time address policy, for every address class, in the encodings attackers use.</summary>
 [Trait("Tier", "Fast")]

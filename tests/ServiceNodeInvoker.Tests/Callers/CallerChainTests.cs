@@ -1,12 +1,6 @@
-using System.Net.Http.Json;
-using System.Net.Security;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Standalone;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Security;
+namespace ServiceNodeInvoker.Tests.Callers;
 
 /// <summary>Caller certificates issued by an intermediate, as most enterprise PKIs issue them.</summary>
 public sealed class CallerChainTests
@@ -47,16 +41,7 @@ public sealed class CallerChainTests
         await using var backend = await Pki.StartBackendAsync();
         using var files = new TempFiles();
         var settings = Settings(files, backend.Port, forwarded: false, Pki.RootPublic);
-        settings["Kestrel:Endpoints:Https:Url"] = "https://127.0.0.1:0";
-        settings["Kestrel:Endpoints:Https:Certificate:Path"] = files.Pfx("invoker-server.pfx", "server-pass", Pki.Server, Pki.IntermediatePublic);
-        settings["Kestrel:Endpoints:Https:Certificate:Password"] = "server-pass";
-        var app = StandaloneApp.Build([], b =>
-        {
-            b.Configuration.Sources.Clear();
-            b.Configuration.AddInMemoryCollection(settings);
-            b.Logging.ClearProviders();
-        });
-        await app.StartAsync();
+        var app = await InvokerHost.StartHttpsAsync(settings, files);
         try
         {
             var port = new Uri(app.Urls.First()).Port;

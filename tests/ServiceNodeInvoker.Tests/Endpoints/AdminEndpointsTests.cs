@@ -1,18 +1,12 @@
-using System.Net;
-using System.Net.Security;
 using System.Reflection;
-using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using Azure.Core;
 using Microsoft.Extensions.DependencyInjection;
 using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Configuration;
-using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Operations;
+namespace ServiceNodeInvoker.Tests.Endpoints;
 
 /// <summary>
 /// What an operator reaches for: the effective configuration (every setting, its value or default,

@@ -1,10 +1,6 @@
 using System.IO.Compression;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Fidelity;
+namespace ServiceNodeInvoker.Tests.Invocation;
 
 /// <summary>
 /// Backends that put on the wire what nginx, Apache httpd and Python's http.server put there (bytes

@@ -1,8 +1,5 @@
-using System.Security.Cryptography.X509Certificates;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Certificates;
 
 /// <summary>File and PEM certificate sources, good and bad, end to end against the mTLS backend.</summary>
 public sealed class CertificateSourceTests

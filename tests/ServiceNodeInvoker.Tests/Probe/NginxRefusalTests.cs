@@ -1,9 +1,6 @@
-using System.Text.Json;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Operations;
+namespace ServiceNodeInvoker.Tests.Probe;
 
 /// <summary>
 /// nginx refuses a client certificate after the handshake, with a 400 page. The invocation and the

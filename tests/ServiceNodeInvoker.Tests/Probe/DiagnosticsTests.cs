@@ -1,13 +1,9 @@
-using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
 using Azure.Core;
 using Azure.Security.KeyVault.Secrets;
 using ServiceNodeInvoker.Callers;
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Operations;
+namespace ServiceNodeInvoker.Tests.Probe;
 
 /// <summary>Errors, health and the probe name the real cause, the way an operator needs to read it.</summary>
 public sealed class DiagnosticsTests

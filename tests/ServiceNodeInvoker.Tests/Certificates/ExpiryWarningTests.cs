@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
-using ServiceNodeInvoker.TestSupport;
 
-namespace ServiceNodeInvoker.Tests.Operations;
+namespace ServiceNodeInvoker.Tests.Certificates;
 
 /// <summary>A certificate inside the warning window: degraded health and one warning a day, not one per refresh.</summary>
 public sealed class ExpiryWarningTests
