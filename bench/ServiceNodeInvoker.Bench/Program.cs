@@ -47,6 +47,45 @@ if (args.FirstOrDefault() == "profile")
         TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 10), 100);
     return;
 }
+if (args.FirstOrDefault() == "coldstart")
+{
+    // Launch → first mTLS 200 of published builds of the standalone host, interleaved (see docs/performance.md):
+    // coldstart [--runs N] [--baseline DIR (a published build to compare with)] [--variant NAME:KEY=VALUE ...]
+    var repository = args.Contains("--repo") ? args[Array.IndexOf(args, "--repo") + 1] : FindRepository();
+    var work = Directory.CreateTempSubdirectory("sni-coldstart-").FullName;
+    var variants = new List<ColdStart.Variant>();
+    if (args.Contains("--baseline"))
+    {
+        variants.Add(new("before (baseline build)", args[Array.IndexOf(args, "--baseline") + 1], new Dictionary<string, string>()));
+    }
+    var plain = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish"), readyToRun: false);
+    var r2r = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-r2r"), readyToRun: true);
+    variants.Add(new("publish", plain, new Dictionary<string, string>()));
+    variants.Add(new("publish, ReadyToRun", r2r, new Dictionary<string, string>()));
+    foreach (var variant in args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]))
+    {
+        // NAME:KEY=VALUE[,KEY=VALUE] on the ReadyToRun build, e.g. "no TieredPGO:DOTNET_TieredPGO=0"
+        var colon = variant.IndexOf(':');
+        var environment = variant[(colon + 1)..].Split(',').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+        variants.Add(new($"publish, ReadyToRun, {variant[..colon]}", r2r, environment));
+    }
+    var runs = args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], System.Globalization.CultureInfo.InvariantCulture) : 10;
+    await ColdStart.RunAsync(variants, runs, Console.WriteLine);
+    return;
+}
+
+static string FindRepository()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "Functions.sln")))
+        {
+            return dir.FullName;
+        }
+    }
+    throw new InvalidOperationException("the repository was not found above the harness (pass --repo DIR)");
+}
+
 if (args.FirstOrDefault() == "external")
 {
     // wrk against each proxy in its own process (see docs/performance.md)

@@ -1,7 +1,9 @@
 using ServiceNodeInvoker.Configuration;
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Standalone;
 using ServiceNodeInvoker.Standalone.Demo;
 
+StartupTimeline.Mark("main");
 // Bad configuration: the problems on stderr, one per line naming the setting, and exit code 1.
 if (CommandLine.TryRun(args, Console.Out, Console.Error) is { } exitCode)
 {

@@ -29,6 +29,7 @@ public static class ServiceCollectionExtensions
     public static IServiceCollection AddServiceNodeInvoker(this IServiceCollection services, IConfiguration configuration,
         InvokerHostKind host = InvokerHostKind.Standalone, bool consoleTelemetry = false)
     {
+        StartupTimeline.Mark("configure");
         AddInvokerOptions(services, configuration, host);
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Telemetry;
 using System.Security.Cryptography.X509Certificates;
@@ -196,6 +197,7 @@ internal partial class CertificateCache(
 
     private async Task<ProfileMaterial> LoadAsync()
     {
+        StartupTimeline.Mark("certificates-loading");
         try
         {
             // Each part loads on its own, so health reports each one's state, not the other's failure.
@@ -268,6 +270,7 @@ internal partial class CertificateCache(
                     trusted.Count, string.Join("; ", trusted.Select(c => c.Subject)));
             }
             telemetry.RecordRefresh(name, success: true);
+            StartupTimeline.Mark("certificates-loaded");
             if (client is not null)
             {
                 warnings.CheckExpiry(name, client, vault?.Renewal);

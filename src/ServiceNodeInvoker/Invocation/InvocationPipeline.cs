@@ -43,6 +43,7 @@ internal sealed class InvocationPipeline(
     /// <summary>Runs one invocation and returns the reply; a reply that streams ends the invocation's telemetry itself.</summary>
     public async Task<IResult> RunAsync(HttpContext context, IInvocationReader reader, string? routeProfile = null)
     {
+        StartupTimeline.Mark("first-request");
         var record = telemetry.Begin();
         IResult? result = null;
         try
@@ -82,6 +83,7 @@ internal sealed class InvocationPipeline(
             }
 
             // 7. The answer.
+            StartupTimeline.Mark("first-backend-answer");
             return await mode.AnswerAsync(outcome, context, record);
         }
         catch (Exception e)

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using ServiceNodeInvoker.TestSupport;
+
+namespace ServiceNodeInvoker.Bench;
+
+/// <summary>
+/// Cold start, as the bot's first call after an idle period meets it: from launching the host process to the first
+/// HTTP answer and to the first 200 from <c>POST /api/invoke</c> over mutual TLS (file certificates, a Kestrel backend
+/// that requires a client certificate). Each variant is a published build of the standalone host, optionally with one
+/// runtime setting; runs are interleaved over the variants, medians reported, with the phases the host marks itself
+/// (<c>INVOKER_STARTUP_TIMELINE=1</c>: main, configure, host-built, listening, certificates-loading/-loaded,
+/// first-request, first-handshake, first-backend-answer), in ms since the process started.
+/// </summary>
+internal static class ColdStart
+{
+    /// <param name="Folder">A folder holding ServiceNodeInvoker.Standalone.dll.</param>
+    /// <param name="Environment">Extra environment variables (runtime settings).</param>
+    public sealed record Variant(string Name, string Folder, IReadOnlyDictionary<string, string> Environment);
+
+    private sealed record Run(double FirstAnswerMs, double First200Ms, IReadOnlyDictionary<string, double> Phases);
+
+    public static readonly string[] Phases =
+        ["main", "configure", "host-built", "listening", "certificates-loaded", "first-request", "first-handshake", "first-backend-answer"];
+
+    public static async Task RunAsync(IReadOnlyList<Variant> variants, int runs, Action<string> print)
+    {
+        await using var backend = await TestPki.Instance.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:Callers:ApiKeys:bench"] = Endpoints.InvokerApi.HashApiKey(InvokerHost.ApiKey);
+        settings["Invoker:AllowLoopback"] = "true";
+        var body = $"{{\"method\":\"GET\",\"url\":\"{backend.BaseAddress}echo\"}}";
+        // One run of each, not recorded: the disk cache holds every file afterwards, as on a warm platform worker.
+        foreach (var variant in variants)
+        {
+            await MeasureAsync(variant, settings, body);
+        }
+        var results = variants.ToDictionary(v => v.Name, _ => new List<Run>());
+        for (var i = 0; i < runs; i++)
+        {
+            foreach (var variant in variants)
+            {
+                var run = await MeasureAsync(variant, settings, body);
+                results[variant.Name].Add(run);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  run {i + 1,2} {variant.Name,-40} first answer {run.FirstAnswerMs,7:0} ms, first 200 {run.First200Ms,7:0} ms"));
+            }
+        }
+        var baseline = Median(results[variants[0].Name].Select(r => r.First200Ms));
+        print(string.Create(CultureInfo.InvariantCulture,
+            $"# Cold start: launch → first answer and first 200 (mTLS, file certificates), {runs} interleaved runs, medians, {System.Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
+        print("");
+        print("| variant | first answer ms | first 200 ms | × first | " + string.Join(" | ", Phases) + " |");
+        print("|---|---|---|---|" + string.Concat(Enumerable.Repeat("---|", Phases.Length)));
+        foreach (var variant in variants)
+        {
+            var list = results[variant.Name];
+            var first200 = Median(list.Select(r => r.First200Ms));
+            var phases = Phases.Select(p => list.Where(r => r.Phases.ContainsKey(p)).Select(r => r.Phases[p]).ToList())
+                .Select(values => values.Count == 0 ? "–" : Median(values).ToString("0", CultureInfo.InvariantCulture));
+            print(string.Create(CultureInfo.InvariantCulture,
+                $"| {variant.Name} | {Median(list.Select(r => r.FirstAnswerMs)):0} | {first200:0} | {first200 / baseline:0.00} | {string.Join(" | ", phases)} |"));
+        }
+    }
+
+    private static async Task<Run> MeasureAsync(Variant variant, IReadOnlyDictionary<string, string?> settings, string body)
+    {
+        var port = ExternalLoad.FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = variant.Folder,
+        };
+        start.ArgumentList.Add(Path.Combine(variant.Folder, "ServiceNodeInvoker.Standalone.dll"));
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        foreach (var (key, value) in settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        start.Environment[Primitives.StartupTimeline.Variable] = "1";
+        foreach (var (key, value) in variant.Environment)
+        {
+            start.Environment[key] = value;
+        }
+        var phases = new Dictionary<string, double>();
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data?.Split(' ') is ["startup-timeline", var phase, var ms])
+            {
+                lock (phases)
+                {
+                    phases[phase] = double.Parse(ms, CultureInfo.InvariantCulture);
+                }
+            }
+        };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        double? firstAnswer = null;
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+            var deadline = TimeSpan.FromSeconds(60);
+            while (clock.Elapsed < deadline)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"{variant.Name}: the host exited with code {process.ExitCode}");
+                }
+                try
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                    request.Headers.Add("x-functions-key", InvokerHost.ApiKey);
+                    using var response = await client.SendAsync(request);
+                    firstAnswer ??= clock.Elapsed.TotalMilliseconds;
+                    if ((int)response.StatusCode == 200)
+                    {
+                        var first200 = clock.Elapsed.TotalMilliseconds;
+                        process.Kill();
+                        await process.WaitForExitAsync();
+                        lock (phases)
+                        {
+                            return new Run(firstAnswer.Value, first200, new Dictionary<string, double>(phases));
+                        }
+                    }
+                }
+                catch (HttpRequestException e) when (e.InnerException is SocketException)
+                {
+                    await Task.Delay(2); // not listening yet: the poll interval, bounded by the deadline
+                }
+            }
+            throw new TimeoutException($"{variant.Name}: no 200 within {deadline.TotalSeconds} s");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>Publishes the standalone host as a deployment would (Release, framework-dependent), optionally ReadyToRun.</summary>
+    public static async Task<string> PublishAsync(string repository, string output, bool readyToRun)
+    {
+        var arguments = $"publish \"{Path.Combine(repository, "src", "ServiceNodeInvoker.Standalone")}\" -c Release -o \"{output}\" -v q -nologo" +
+                        (readyToRun ? " -r linux-x64 --self-contained false -p:PublishReadyToRun=true" : "");
+        using var process = Process.Start(new ProcessStartInfo("dotnet", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"dotnet {arguments} failed: {await stdout}{await stderr}");
+    }
+}
