@@ -154,11 +154,12 @@ internal static class ColdStart
         return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    /// <summary>Publishes the standalone host as a deployment would (Release, framework-dependent), optionally ReadyToRun.</summary>
+    /// <summary>Publishes the standalone host as a deployment would (<c>dotnet publish -c Release</c>: ReadyToRun), or without ReadyToRun.</summary>
     public static async Task<string> PublishAsync(string repository, string output, bool readyToRun)
     {
+        // The project publishes ReadyToRun by default (its csproj); the plain build turns it off.
         var arguments = $"publish \"{Path.Combine(repository, "src", "ServiceNodeInvoker.Standalone")}\" -c Release -o \"{output}\" -v q -nologo" +
-                        (readyToRun ? " -r linux-x64 --self-contained false -p:PublishReadyToRun=true" : "");
+                        (readyToRun ? "" : " -p:PublishReadyToRun=false");
         using var process = Process.Start(new ProcessStartInfo("dotnet", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
