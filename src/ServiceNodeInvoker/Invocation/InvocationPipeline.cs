@@ -71,7 +71,9 @@ internal sealed class InvocationPipeline(
             }
 
             // 2. The request, and with it the mode.
+            StartupTimeline.Mark("first-caller");
             var request = await reader.ReadAsync(context, routeProfile);
+            StartupTimeline.Mark("first-read");
             var mode = ModeOf(request);
 
             // 3–6. Profile and grant, certificate, connect and send, check the answer.
@@ -121,10 +123,12 @@ internal sealed class InvocationPipeline(
 
         // 4. The certificate.
         var material = await certificates.For(profile).GetAsync(callerAborted);
+        StartupTimeline.Mark("first-certificate");
         record?.ClientCertificate(material.Client?.ThumbprintSha256);
 
         // 5. Connect and send.
         var lease = transports.Acquire(profile, material);
+        StartupTimeline.Mark("first-transport");
         var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerAborted);
         timeout.CancelAfter(profile.EffectiveTimeout(request.Timeout));
         HttpRequestMessage? message = null;

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Profiles;
 using System.Collections.Concurrent;
@@ -37,7 +38,9 @@ internal sealed class ProfileTransport
             ConnectCallback = async (context, token) =>
             {
                 var addresses = await connector.ResolveAsync(context.DnsEndPoint.Host, Profile, token);
+                StartupTimeline.Mark("first-resolved");
                 var (socket, _) = await BackendConnector.ConnectAsync(addresses, context.DnsEndPoint.Port, token);
+                StartupTimeline.Mark("first-connected");
                 // What the server sends during the handshake is kept for the failure classifier, on the request that opened the connection.
                 var witness = new WireWitness(socket);
                 context.InitialRequestMessage.Options.Set(WireWitness.OptionKey, witness);

@@ -1,0 +1,62 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Transport;
+
+namespace ServiceNodeInvoker;
+
+/// <summary>
+/// Cold start: what the first invocation would otherwise build on its own path is built in the background while
+/// the host starts — the endpoints' object graph, and each profile's transport as soon as its certificates have
+/// loaded (its TLS client context, whose first creation loads the platform's certificate store: about 0.1 s).
+/// Nothing is sent anywhere: no name is resolved and no connection opened before a request asks for one. Failures are ignored
+/// here: the first request meets them again and reports them.
+/// </summary>
+internal sealed class WarmUp(IServiceProvider services, ProfileCatalog catalog, CertificateStore certificates, TransportPool transports) : IHostedService
+{
+    private readonly CancellationTokenSource _stopping = new();
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task RunAsync(CancellationToken token)
+    {
+        try
+        {
+            services.GetRequiredService<InvokerApi>();
+            StartupTimeline.Mark("warm-endpoints");
+            await Task.WhenAll(catalog.Profiles.Select(profile => WarmAsync(profile, token)));
+            StartupTimeline.Mark("warm-transports");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nothing to do: the request path builds what is missing and reports any failure itself.
+        }
+    }
+
+    private async Task WarmAsync(TlsProfile profile, CancellationToken token)
+    {
+        try
+        {
+            var material = await certificates.For(profile).GetAsync(token);
+            transports.Acquire(profile, material).Dispose();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A certificate that does not load: the request path reports it.
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+        return Task.CompletedTask;
+    }
+}
