@@ -23,7 +23,7 @@ internal static class ColdStart
     private sealed record Run(double FirstAnswerMs, double First200Ms, IReadOnlyDictionary<string, double> Phases);
 
     public static readonly string[] Phases =
-        ["main", "configure", "roots-loaded", "host-built", "listening", "certificates-loaded", "warm-transports", "first-request", "first-caller", "first-read", "first-certificate",
+        ["main", "configure", "roots-loaded", "host-built", "options-schema-checked", "options-bound", "options-validated", "listening", "certificates-loaded", "warm-transports", "first-request", "first-caller", "first-read", "first-certificate",
          "first-transport", "first-resolved", "first-connected", "first-handshake", "first-backend-answer"];
 
     public static async Task RunAsync(IReadOnlyList<Variant> variants, int runs, Action<string> print)

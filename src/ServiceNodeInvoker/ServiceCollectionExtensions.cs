@@ -123,9 +123,14 @@ public static class ServiceCollectionExtensions
                     problems.AddRange(InvokerOptionsValidator.ProblemsDespiteSchema(section, new InvokerHostInfo(host), faulty));
                     throw new OptionsValidationException(Options.DefaultName, typeof(InvokerOptions), problems);
                 }
+                StartupTimeline.Mark("options-schema-checked");
             })
             .Bind(configuration.GetSection(InvokerOptions.SectionName), binder => binder.ErrorOnUnknownConfiguration = true)
-            .PostConfigure(o => ConfigurationCheck.ApplyFallbacks(o, configuration))
+            .PostConfigure(o =>
+            {
+                StartupTimeline.Mark("options-bound");
+                ConfigurationCheck.ApplyFallbacks(o, configuration);
+            })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<InvokerOptions>, InvokerOptionsValidator>();
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<InvokerOptions>>().Value);
