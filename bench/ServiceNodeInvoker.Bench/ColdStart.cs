@@ -167,4 +167,98 @@ internal static class ColdStart
         await process.WaitForExitAsync();
         return process.ExitCode == 0 ? output : throw new InvalidOperationException($"dotnet {arguments} failed: {await stdout}{await stderr}");
     }
+
+    /// <summary>
+    /// The Functions app as azd publishes it, under the stand-in host that speaks the worker protocol (the tests'
+    /// FunctionsHost fixture): from launching the worker (the stand-in host already listening) to the first 200
+    /// from <c>POST /api/invoke</c>, with the protocol steps (connected, init, metadata, loaded, HTTP listener) and
+    /// the worker's own timeline.
+    /// </summary>
+    public static async Task RunFunctionsAsync(IReadOnlyList<Variant> variants, int runs, Action<string> print)
+    {
+        await using var backend = await TestPki.Instance.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:AllowLoopback"] = "true";
+        var appSettings = settings.Where(s => s.Value is not null).ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
+        appSettings[Primitives.StartupTimeline.Variable] = "1";
+        var body = $"{{\"method\":\"GET\",\"url\":\"{backend.BaseAddress}echo\"}}";
+        string[] steps = ["worker-connected", "worker-init", "worker-metadata", "worker-loaded", "worker-http"];
+        foreach (var variant in variants)
+        {
+            await MeasureFunctionsAsync(variant, appSettings, body); // not recorded: the disk cache holds every file afterwards
+        }
+        var results = variants.ToDictionary(v => v.Name, _ => new List<Run>());
+        for (var i = 0; i < runs; i++)
+        {
+            foreach (var variant in variants)
+            {
+                var run = await MeasureFunctionsAsync(variant, appSettings, body);
+                results[variant.Name].Add(run);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  run {i + 1,2} {variant.Name,-40} first 200 {run.First200Ms,7:0} ms"));
+            }
+        }
+        var baseline = Median(results[variants[0].Name].Select(r => r.First200Ms));
+        print(string.Create(CultureInfo.InvariantCulture,
+            $"# Cold start, Functions app under the worker-protocol fixture: worker launch → first 200 (mTLS, file certificates), {runs} interleaved runs, medians, {System.Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
+        print("");
+        string[] columns = [.. steps, .. Phases];
+        print("| variant | first 200 ms | × first | " + string.Join(" | ", columns) + " |");
+        print("|---|---|---|" + string.Concat(Enumerable.Repeat("---|", columns.Length)));
+        foreach (var variant in variants)
+        {
+            var list = results[variant.Name];
+            var first200 = Median(list.Select(r => r.First200Ms));
+            var cells = columns.Select(p => list.Where(r => r.Phases.ContainsKey(p)).Select(r => r.Phases[p]).ToList())
+                .Select(values => values.Count == 0 ? "–" : Median(values).ToString("0", CultureInfo.InvariantCulture));
+            print(string.Create(CultureInfo.InvariantCulture, $"| {variant.Name} | {first200:0} | {first200 / baseline:0.00} | {string.Join(" | ", cells)} |"));
+        }
+    }
+
+    private static async Task<Run> MeasureFunctionsAsync(Variant variant, IReadOnlyDictionary<string, string> appSettings, string body)
+    {
+        var environment = new Dictionary<string, string>(appSettings);
+        foreach (var (key, value) in variant.Environment)
+        {
+            environment[key] = value;
+        }
+        await using var host = await TestSupport.FunctionsHost.WorkerHost.StartAsync(environment, variant.Folder);
+        while (true)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Add("x-functions-key", TestSupport.FunctionsHost.WorkerHost.FunctionKey);
+            using var response = await host.SendAsync(request);
+            var elapsed = Stopwatch.GetElapsedTime(host.LaunchedAt).TotalMilliseconds;
+            if ((int)response.StatusCode == 200)
+            {
+                var phases = new Dictionary<string, double>(host.Steps);
+                foreach (var line in host.Output.Split('\n'))
+                {
+                    if (line.Trim().Split(' ') is ["startup-timeline", var phase, var ms])
+                    {
+                        phases[phase] = double.Parse(ms, CultureInfo.InvariantCulture);
+                    }
+                }
+                return new Run(elapsed, elapsed, phases);
+            }
+            if (Stopwatch.GetElapsedTime(host.LaunchedAt) > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"{variant.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{host.Output}");
+            }
+        }
+    }
+
+    /// <summary>Publishes the Functions app as azd does (<c>dotnet publish -c Release</c>: ReadyToRun for linux-x64 since the
+    /// project asks for it), or explicitly with or without ReadyToRun (a checkout from before that change).</summary>
+    public static async Task<string> PublishFunctionsAsync(string repository, string output, bool readyToRun, string? extraSource)
+    {
+        var arguments = $"publish \"{Path.Combine(repository, "src", "ServiceNodeInvoker.Functions")}\" -c Release -o \"{output}\" -v q -nologo" +
+                        (readyToRun ? " -r linux-x64 --self-contained false -p:PublishReadyToRun=true" : " -p:PublishReadyToRun=false") +
+                        (extraSource is null ? "" : $" -p:RestoreAdditionalProjectSources=\"{extraSource}\"");
+        using var process = Process.Start(new ProcessStartInfo("dotnet", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"dotnet {arguments} failed: {await stdout}{await stderr}");
+    }
 }

@@ -58,6 +58,21 @@ if (args.FirstOrDefault() == "coldstart")
     {
         variants.Add(new("before (baseline build)", args[Array.IndexOf(args, "--baseline") + 1], new Dictionary<string, string>()));
     }
+    if (args.Contains("--functions"))
+    {
+        // The Functions app: --baseline names a repository checkout (its Functions app is published the same way).
+        var extra = Environment.GetEnvironmentVariable("EXTRA_NUGET_SOURCE");
+        var functions = new List<ColdStart.Variant>();
+        if (args.Contains("--baseline-repo"))
+        {
+            functions.Add(new("before: publish", await ColdStart.PublishFunctionsAsync(args[Array.IndexOf(args, "--baseline-repo") + 1],
+                Path.Combine(work, "before"), readyToRun: false, extra), new Dictionary<string, string>()));
+        }
+        functions.Add(new("publish", await ColdStart.PublishFunctionsAsync(repository, Path.Combine(work, "functions"), readyToRun: false, extra), new Dictionary<string, string>()));
+        functions.Add(new("publish, ReadyToRun", await ColdStart.PublishFunctionsAsync(repository, Path.Combine(work, "functions-r2r"), readyToRun: true, extra), new Dictionary<string, string>()));
+        await ColdStart.RunFunctionsAsync(functions, args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], System.Globalization.CultureInfo.InvariantCulture) : 10, Console.WriteLine);
+        return;
+    }
     var plain = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish"), readyToRun: false);
     var r2r = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-r2r"), readyToRun: true);
     variants.Add(new("publish", plain, new Dictionary<string, string>()));

@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
-using ServiceNodeInvoker.Tests.Infra;
 
 namespace ServiceNodeInvoker.Tests.Architecture;
 

@@ -56,7 +56,7 @@ public sealed class ConfigurationCheckTests
     [Fact]
     public void The_documented_local_settings_sample_passes_as_the_functions_app()
     {
-        var sample = Path.Combine(ServiceNodeInvoker.Tests.Infra.Tools.RepoRoot, "local.settings.sample.json");
+        var sample = Path.Combine(Tools.RepoRoot, "local.settings.sample.json");
         var (code, output, error) = Run("--check-config", sample);
         Assert.True(code == 0, error);
         Assert.Contains("'local.settings.sample.json' as the Functions app", output);

@@ -1,4 +1,3 @@
-using ServiceNodeInvoker.Tests.Infra;
 
 namespace ServiceNodeInvoker.Tests.Configuration;
 

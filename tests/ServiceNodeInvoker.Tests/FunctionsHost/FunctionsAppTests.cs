@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.TestSupport.FunctionsHost;
 
 namespace ServiceNodeInvoker.Tests.FunctionsHost;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace ServiceNodeInvoker.Tests.Infra;
+namespace ServiceNodeInvoker.TestSupport;
 
 /// <summary>The repository root and the external tools the infra checks run: the Bicep CLI (a NuGet package) and node.</summary>
 public static class Tools

@@ -1,6 +1,5 @@
-using ServiceNodeInvoker.Tests.Infra;
 
-namespace ServiceNodeInvoker.Tests.FunctionsHost;
+namespace ServiceNodeInvoker.TestSupport.FunctionsHost;
 
 /// <summary>
 /// The Functions project, built once per test run. Its worker packages come from the public NuGet

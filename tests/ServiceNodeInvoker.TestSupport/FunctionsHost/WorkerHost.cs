@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Azure.Functions.Worker.Grpc.Messages;
 
-namespace ServiceNodeInvoker.Tests.FunctionsHost;
+namespace ServiceNodeInvoker.TestSupport.FunctionsHost;
 
 /// <summary>
 /// Plays the Azure Functions host's side for the real isolated worker: serves FunctionRpc.EventStream
@@ -53,10 +53,22 @@ public sealed class WorkerHost : IAsyncDisposable
     /// <summary>What the worker announced in its WorkerInitResponse.</summary>
     public IReadOnlyDictionary<string, string> Capabilities { get; private set; } = new Dictionary<string, string>();
 
+    /// <summary>The Functions app the worker runs from: the test build, or a published one (the coldstart benchmark).</summary>
+    public string AppDirectory { get; private init; } = null!;
+
+    /// <summary>Milliseconds from the launch to each step of the worker protocol: connected, init, metadata, loaded.</summary>
+    public Dictionary<string, double> Steps { get; } = new();
+
+    private void Step(string name) => Steps[name] = Stopwatch.GetElapsedTime(LaunchedAt).TotalMilliseconds;
+
+    /// <summary>When the worker process was launched (<see cref="System.Diagnostics.Stopwatch"/> ticks), after the stand-in host was listening.</summary>
+    public long LaunchedAt { get; private set; }
+
     /// <summary>Starts the worker with these app settings as environment variables (as Azure app settings and local.settings.json give them).</summary>
-    public static async Task<WorkerHost> StartAsync(IReadOnlyDictionary<string, string> appSettings)
+    /// <param name="appDirectory">A published Functions app; the test build by default.</param>
+    public static async Task<WorkerHost> StartAsync(IReadOnlyDictionary<string, string> appSettings, string? appDirectory = null)
     {
-        var host = new WorkerHost();
+        var host = new WorkerHost { AppDirectory = appDirectory ?? FunctionsApp.Directory };
         try
         {
             await host.StartCoreAsync(appSettings);
@@ -72,7 +84,7 @@ public sealed class WorkerHost : IAsyncDisposable
     /// <summary>Starts the worker and returns how it ended, for a worker that must refuse to start.</summary>
     public static async Task<(int? ExitCode, string Output)> StartExpectingFailureAsync(IReadOnlyDictionary<string, string> appSettings)
     {
-        var host = new WorkerHost();
+        var host = new WorkerHost { AppDirectory = FunctionsApp.Directory };
         try
         {
             await host.StartGrpcAsync();
@@ -97,6 +109,7 @@ public sealed class WorkerHost : IAsyncDisposable
         StartWorker(appSettings);
         using var deadline = new CancellationTokenSource(StartTimeout);
         await _connected.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
+        Step("worker-connected");
 
         var init = await RequestAsync("init", new StreamingMessage
         {
@@ -104,12 +117,13 @@ public sealed class WorkerHost : IAsyncDisposable
             WorkerInitRequest = new WorkerInitRequest
             {
                 HostVersion = "4.1040.0",
-                WorkerDirectory = FunctionsApp.Directory,
-                FunctionAppDirectory = FunctionsApp.Directory,
+                WorkerDirectory = AppDirectory,
+                FunctionAppDirectory = AppDirectory,
                 Capabilities = { ["TypedDataCollection"] = "true", ["RpcHttpBodyOnly"] = "true", ["HandlesWorkerTerminateMessage"] = "true" },
             },
         }, deadline.Token);
         Require(init.WorkerInitResponse.Result, "WorkerInitResponse");
+        Step("worker-init");
         Capabilities = init.WorkerInitResponse.Capabilities.ToDictionary(c => c.Key, c => c.Value);
         _workerUri = new Uri(init.WorkerInitResponse.Capabilities["HttpUri"]);
         _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false, AutomaticDecompression = DecompressionMethods.None })
@@ -120,9 +134,10 @@ public sealed class WorkerHost : IAsyncDisposable
         var metadata = await RequestAsync("metadata", new StreamingMessage
         {
             RequestId = "metadata",
-            FunctionsMetadataRequest = new FunctionsMetadataRequest { FunctionAppDirectory = FunctionsApp.Directory },
+            FunctionsMetadataRequest = new FunctionsMetadataRequest { FunctionAppDirectory = AppDirectory },
         }, deadline.Token);
         Require(metadata.FunctionMetadataResponse.Result, "FunctionMetadataResponse");
+        Step("worker-metadata");
         foreach (var function in metadata.FunctionMetadataResponse.FunctionMetadataResults)
         {
             var id = string.IsNullOrEmpty(function.FunctionId) ? Guid.NewGuid().ToString() : function.FunctionId;
@@ -145,6 +160,7 @@ public sealed class WorkerHost : IAsyncDisposable
                 }
             }
         }
+        Step("worker-loaded");
         // The worker announces its HTTP listener before it accepts connections; like the host's proxy,
         // wait (bounded) until it does.
         while (true)
@@ -153,6 +169,7 @@ public sealed class WorkerHost : IAsyncDisposable
             {
                 using var probe = new System.Net.Sockets.TcpClient();
                 await probe.ConnectAsync(_workerUri.Host, _workerUri.Port, deadline.Token);
+                Step("worker-http");
                 return;
             }
             catch (System.Net.Sockets.SocketException) when (!deadline.IsCancellationRequested && _worker is { HasExited: false })
@@ -184,17 +201,17 @@ public sealed class WorkerHost : IAsyncDisposable
 
     private void StartWorker(IReadOnlyDictionary<string, string> appSettings)
     {
-        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(FunctionsApp.Directory, "worker.config.json")));
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppDirectory, "worker.config.json")));
         var description = config.RootElement.GetProperty("description");
         var executable = description.GetProperty("defaultExecutablePath").GetString()!;
-        var workerPath = Path.Combine(FunctionsApp.Directory, description.GetProperty("defaultWorkerPath").GetString()!);
+        var workerPath = Path.Combine(AppDirectory, description.GetProperty("defaultWorkerPath").GetString()!);
         var grpcUri = _grpc!.Urls.First().TrimEnd('/') + "/";
         var start = new ProcessStartInfo(executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = FunctionsApp.Directory,
+            WorkingDirectory = AppDirectory,
         };
         foreach (var argument in new[]
                  {
@@ -208,13 +225,14 @@ public sealed class WorkerHost : IAsyncDisposable
         {
             start.Environment.Remove(key);
         }
-        start.Environment["FUNCTIONS_APPLICATION_DIRECTORY"] = FunctionsApp.Directory;
-        start.Environment["FUNCTIONS_WORKER_DIRECTORY"] = FunctionsApp.Directory;
+        start.Environment["FUNCTIONS_APPLICATION_DIRECTORY"] = AppDirectory;
+        start.Environment["FUNCTIONS_WORKER_DIRECTORY"] = AppDirectory;
         start.Environment["FUNCTIONS_WORKER_RUNTIME"] = "dotnet-isolated";
         foreach (var (key, value) in appSettings)
         {
             start.Environment[key] = value;
         }
+        LaunchedAt = Stopwatch.GetTimestamp();
         _worker = Process.Start(start)!;
         _worker.OutputDataReceived += (_, e) => Append(e.Data);
         _worker.ErrorDataReceived += (_, e) => Append(e.Data);
