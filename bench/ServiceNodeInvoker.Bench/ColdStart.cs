@@ -50,20 +50,25 @@ internal static class ColdStart
                     $"  run {i + 1,2} {variant.Name,-40} first answer {run.FirstAnswerMs,7:0} ms, first 200 {run.First200Ms,7:0} ms"));
             }
         }
+        Print(print, $"# Cold start: launch → first answer and first 200 (mTLS, file certificates), {runs} interleaved runs", variants, results, Phases);
+    }
+
+    /// <summary>The table: per variant, medians of the first answer, the first 200 (and its ratio to the first variant) and each column's phase.</summary>
+    private static void Print(Action<string> print, string title, IReadOnlyList<Variant> variants, Dictionary<string, List<Run>> results, string[] columns)
+    {
         var baseline = Median(results[variants[0].Name].Select(r => r.First200Ms));
-        print(string.Create(CultureInfo.InvariantCulture,
-            $"# Cold start: launch → first answer and first 200 (mTLS, file certificates), {runs} interleaved runs, medians, {System.Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
+        print(string.Create(CultureInfo.InvariantCulture, $"{title}, medians, {System.Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
         print("");
-        print("| variant | first answer ms | first 200 ms | × first | " + string.Join(" | ", Phases) + " |");
-        print("|---|---|---|---|" + string.Concat(Enumerable.Repeat("---|", Phases.Length)));
+        print("| variant | first answer ms | first 200 ms | × first | " + string.Join(" | ", columns) + " |");
+        print("|---|---|---|---|" + string.Concat(Enumerable.Repeat("---|", columns.Length)));
         foreach (var variant in variants)
         {
             var list = results[variant.Name];
             var first200 = Median(list.Select(r => r.First200Ms));
-            var phases = Phases.Select(p => list.Where(r => r.Phases.ContainsKey(p)).Select(r => r.Phases[p]).ToList())
+            var cells = columns.Select(p => list.Where(r => r.Phases.ContainsKey(p)).Select(r => r.Phases[p]).ToList())
                 .Select(values => values.Count == 0 ? "–" : Median(values).ToString("0", CultureInfo.InvariantCulture));
             print(string.Create(CultureInfo.InvariantCulture,
-                $"| {variant.Name} | {Median(list.Select(r => r.FirstAnswerMs)):0} | {first200:0} | {first200 / baseline:0.00} | {string.Join(" | ", phases)} |"));
+                $"| {variant.Name} | {Median(list.Select(r => r.FirstAnswerMs)):0} | {first200:0} | {first200 / baseline:0.00} | {string.Join(" | ", cells)} |"));
         }
     }
 
@@ -198,21 +203,8 @@ internal static class ColdStart
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  run {i + 1,2} {variant.Name,-40} first 200 {run.First200Ms,7:0} ms"));
             }
         }
-        var baseline = Median(results[variants[0].Name].Select(r => r.First200Ms));
-        print(string.Create(CultureInfo.InvariantCulture,
-            $"# Cold start, Functions app under the worker-protocol fixture: worker launch → first 200 (mTLS, file certificates), {runs} interleaved runs, medians, {System.Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
-        print("");
-        string[] columns = [.. steps, .. Phases];
-        print("| variant | first 200 ms | × first | " + string.Join(" | ", columns) + " |");
-        print("|---|---|---|" + string.Concat(Enumerable.Repeat("---|", columns.Length)));
-        foreach (var variant in variants)
-        {
-            var list = results[variant.Name];
-            var first200 = Median(list.Select(r => r.First200Ms));
-            var cells = columns.Select(p => list.Where(r => r.Phases.ContainsKey(p)).Select(r => r.Phases[p]).ToList())
-                .Select(values => values.Count == 0 ? "–" : Median(values).ToString("0", CultureInfo.InvariantCulture));
-            print(string.Create(CultureInfo.InvariantCulture, $"| {variant.Name} | {first200:0} | {first200 / baseline:0.00} | {string.Join(" | ", cells)} |"));
-        }
+        Print(print, $"# Cold start, Functions app under the worker-protocol fixture: worker launch → first 200 (mTLS, file certificates), {runs} interleaved runs",
+            variants, results, [.. steps, .. Phases]);
     }
 
     private static async Task<Run> MeasureFunctionsAsync(Variant variant, IReadOnlyDictionary<string, string> appSettings, string body)
