@@ -22,9 +22,6 @@ internal sealed class ForwardEndpoint
         _reader = new ForwardRequestReader(catalog, limits);
     }
 
-    /// <summary>The methods forward mode takes (the route's methods).</summary>
-    public static IReadOnlyList<string> Methods => InvocationMethods.Names;
-
     /// <summary>Forwards the caller's request to the named profile's BaseUrl.</summary>
     public Task<IResult> HandleAsync(HttpContext context, string profile) => _pipeline.RunAsync(context, _reader, profile);
 }

@@ -135,9 +135,9 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
     {
         var forward = Document.GetProperty("paths").GetProperty("/api/forward/{profile}/{path}").EnumerateObject()
             .Where(o => o.Name != "parameters").Select(o => o.Name.ToUpperInvariant());
-        Assert.Equal(ForwardEndpoint.Methods.Order(), forward.Order());
+        Assert.Equal(ServiceNodeInvoker.Endpoints.InvokerApi.ForwardMethods.Order(), forward.Order());
         var request = Schema("InvocationRequest");
-        Assert.Equal(ForwardEndpoint.Methods.Order(), request.GetProperty("properties").GetProperty("method").GetProperty("enum").EnumerateArray().Select(e => e.GetString()!).Order());
+        Assert.Equal(ServiceNodeInvoker.Endpoints.InvokerApi.ForwardMethods.Order(), request.GetProperty("properties").GetProperty("method").GetProperty("enum").EnumerateArray().Select(e => e.GetString()!).Order());
         Assert.Equal(InvocationRequestReader.FieldNames.Order(), Properties(request).Order());
         Assert.False(request.GetProperty("additionalProperties").GetBoolean());
     }

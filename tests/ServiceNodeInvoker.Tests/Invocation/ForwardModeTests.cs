@@ -33,7 +33,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
     {
         _backend = await Pki.StartBackendAsync(app =>
         {
-            app.MapMethods("/v1/echo/{**rest}", ForwardEndpoint.Methods, async (HttpContext c) =>
+            app.MapMethods("/v1/echo/{**rest}", ServiceNodeInvoker.Endpoints.InvokerApi.ForwardMethods, async (HttpContext c) =>
             {
                 Interlocked.Increment(ref _v1Hits);
                 using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -102,7 +102,7 @@ public sealed class ForwardModeTests : IAsyncLifetime
             app.MapGet("/v1/redirect", () => Results.Redirect("https://elsewhere.example/next"));
             app.MapGet("/v1", () => Results.Text("the base itself"));
             // Anything outside /v1: reaching it would be an escape from the BaseUrl.
-            app.MapMethods("/{**outside}", ForwardEndpoint.Methods, () =>
+            app.MapMethods("/{**outside}", ServiceNodeInvoker.Endpoints.InvokerApi.ForwardMethods, () =>
             {
                 Interlocked.Increment(ref _canaryHits);
                 return Results.Text("canary", statusCode: 418);
