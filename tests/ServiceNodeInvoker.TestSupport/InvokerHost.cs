@@ -50,6 +50,10 @@ public sealed class InvokerHost : IAsyncDisposable
         return await ReadAsync(response, 200);
     }
 
+    /// <summary>A profile's health entry once <paramref name="ready"/> accepts it (certificates load in the background), or the last one read.</summary>
+    public Task<JsonElement> ProfileHealthAsync(Func<JsonElement, bool> ready, string profile = "payments") =>
+        Poll.LatestAsync(async () => (await HealthAsync()).GetProperty("profiles").GetProperty(profile), ready);
+
     public async Task<JsonElement> HealthAsync()
     {
         using var response = await Client.GetAsync("/api/health");

@@ -11,33 +11,29 @@ public static class Poll
     /// <summary>Waits until <paramref name="condition"/> holds; fails naming <paramref name="what"/> when the deadline passes first.</summary>
     public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? deadline = null)
     {
-        var until = DateTime.UtcNow + (deadline ?? DefaultDeadline);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > until)
-            {
-                Assert.Fail($"timed out after {(deadline ?? DefaultDeadline).TotalSeconds:0} s waiting for {what}");
-            }
-            await Task.Delay(Interval); // the poll interval, bounded by the deadline
-        }
+        await WhileNotAsync(condition, deadline);
+        Assert.True(condition(), $"timed out after {(deadline ?? DefaultDeadline).TotalSeconds:0} s waiting for {what}");
     }
 
-    /// <summary>Waits until <paramref name="read"/> returns a value <paramref name="done"/> accepts, and returns it.</summary>
-    public static async Task<T> UntilAsync<T>(Func<Task<T>> read, Func<T, bool> done, string what, TimeSpan? deadline = null)
+    /// <summary>
+    /// Reads until <paramref name="done"/> accepts a value or the deadline passes, and returns the last value read
+    /// either way: the assertions that follow say what was wrong with it.
+    /// </summary>
+    public static async Task<T> LatestAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan? deadline = null)
     {
         var until = DateTime.UtcNow + (deadline ?? DefaultDeadline);
         while (true)
         {
             var value = await read();
-            if (done(value))
+            if (done(value) || DateTime.UtcNow > until)
             {
                 return value;
             }
-            if (DateTime.UtcNow > until)
-            {
-                Assert.Fail($"timed out after {(deadline ?? DefaultDeadline).TotalSeconds:0} s waiting for {what}; last: {value}");
-            }
-            await Task.Delay(Interval);
+            await Task.Delay(Interval); // the poll interval, bounded by the deadline
         }
     }
+
+    /// <summary>Waits until <paramref name="condition"/> holds or the deadline passes, without failing: the assertions that follow do.</summary>
+    public static Task WhileNotAsync(Func<bool> condition, TimeSpan? deadline = null) =>
+        LatestAsync(() => Task.FromResult(condition()), holds => holds, deadline);
 }

@@ -13,7 +13,7 @@ public sealed class HealthAndDemoTests
         using var files = new TempFiles();
         await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, 443).Settings);
 
-        var profile = await PollHealthAsync(host, h => h.GetProperty("status").GetString() == "healthy");
+        var profile = await host.ProfileHealthAsync(h => h.GetProperty("status").GetString() == "healthy");
 
         var certificate = profile.GetProperty("certificate");
         Assert.True(certificate.GetProperty("loaded").GetBoolean());
@@ -32,7 +32,7 @@ public sealed class HealthAndDemoTests
         var settings = ProfileSettings.Standard(files, 443, client: soon).Settings;
         await using var host = await InvokerHost.StartAsync(settings);
 
-        var profile = await PollHealthAsync(host, h => h.GetProperty("status").GetString() != "unhealthy");
+        var profile = await host.ProfileHealthAsync(h => h.GetProperty("status").GetString() != "unhealthy");
 
         Assert.Equal("degraded", profile.GetProperty("status").GetString());
         Assert.Contains("expires in 9 days", profile.GetProperty("reasons").ToString());
@@ -103,19 +103,4 @@ public sealed class HealthAndDemoTests
         }
     }
 
-    private static async Task<JsonElement> PollHealthAsync(InvokerHost host, Func<JsonElement, bool> done, string profile = "payments")
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            using var response = await host.Client.GetAsync("/api/health");
-            var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-            var entry = health.GetProperty("profiles").GetProperty(profile);
-            if (done(entry) || DateTime.UtcNow > deadline)
-            {
-                return entry;
-            }
-            await Task.Delay(20); // poll interval, bounded by the deadline above
-        }
-    }
 }

@@ -40,11 +40,7 @@ public sealed class FunctionsAppTests
         Assert.True(envelope.RootElement.GetProperty("body").GetProperty("clientChainVerified").GetBoolean());
         // Worker.OpenTelemetry's defaults: the worker tells the host to stop emitting telemetry on its behalf.
         Assert.Equal("True", host.Capabilities.GetValueOrDefault("WorkerOpenTelemetryEnabled"));
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (host.Invocations.IsEmpty && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20); // the InvocationResponse may follow the HTTP answer: poll, bounded
-        }
+        await Poll.WhileNotAsync(() => !host.Invocations.IsEmpty); // the InvocationResponse may follow the HTTP answer
         Assert.Contains(host.Invocations, i => i.Result.Status == Microsoft.Azure.Functions.Worker.Grpc.Messages.StatusResult.Types.Status.Success);
     }
 

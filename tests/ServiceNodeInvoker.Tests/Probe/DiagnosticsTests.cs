@@ -10,21 +10,6 @@ public sealed class DiagnosticsTests
 {
     private static readonly TestPki Pki = TestPki.Instance;
 
-    private static async Task<JsonElement> HealthAsync(InvokerHost host, string profile, Func<JsonElement, bool> ready)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            using var response = await host.Client.GetAsync("/api/health");
-            var entry = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("profiles").GetProperty(profile).Clone();
-            if (ready(entry) || DateTime.UtcNow > deadline)
-            {
-                return entry;
-            }
-            await Task.Delay(50);
-        }
-    }
-
     /// <summary>The probe's report of the profile's first host (admin key from <see cref="InvokerHost.WithAdminKey"/>).</summary>
     private static async Task<JsonElement> ProbeAsync(InvokerHost host, string profile) => (await host.ProbeAsync(profile)).GetProperty("hosts")[0];
 
@@ -42,7 +27,7 @@ public sealed class DiagnosticsTests
         var problem = await InvokerHost.AssertProblemAsync(call, 503, ErrorCodes.CertificateUnavailable);
         Assert.Contains("trusted CA from file 'ca.pem' could not be loaded", problem.GetProperty("detail").GetString());
         Assert.DoesNotContain("client certificate", problem.GetProperty("title").GetString());
-        var health = await HealthAsync(host, "plain", h => h.GetProperty("lastError").ValueKind == JsonValueKind.String);
+        var health = await host.ProfileHealthAsync(profile: "plain", ready: h => h.GetProperty("lastError").ValueKind == JsonValueKind.String);
         Assert.False(health.GetProperty("trustedCa").GetProperty("loaded").GetBoolean());
         Assert.False(health.GetProperty("certificate").GetProperty("configured").GetBoolean());
         Assert.Contains("trusted CA", health.GetProperty("lastError").GetString());
@@ -121,7 +106,7 @@ public sealed class DiagnosticsTests
         var settings = ProfileSettings.Standard(files, 443, client: expired).Settings;
         await using var host = await InvokerHost.StartAsync(settings);
 
-        var health = await HealthAsync(host, "payments", h => h.GetProperty("certificate").TryGetProperty("daysLeft", out _));
+        var health = await host.ProfileHealthAsync(profile: "payments", ready: h => h.GetProperty("certificate").TryGetProperty("daysLeft", out _));
 
         Assert.Equal(-1, health.GetProperty("certificate").GetProperty("daysLeft").GetInt32());
         Assert.Contains("the client certificate expired 1 day ago", health.GetProperty("reasons").ToString());
@@ -154,7 +139,7 @@ public sealed class DiagnosticsTests
             builder.Services.AddSingleton(certificates);
         });
 
-        var health = await HealthAsync(host, "kv", h => h.GetProperty("lastError").ValueKind == JsonValueKind.String);
+        var health = await host.ProfileHealthAsync(profile: "kv", ready: h => h.GetProperty("lastError").ValueKind == JsonValueKind.String);
         using var call = await host.InvokeAsync(new { method = "GET", url = "https://localhost/" });
         var detail = (await InvokerHost.AssertProblemAsync(call, 503, ErrorCodes.CertificateUnavailable)).GetProperty("detail").GetString()!;
 

@@ -73,11 +73,7 @@ public sealed class BatchedConsoleLogTests
             {
                 logger.LogWarning(3002, "refused: {Code}", "unauthenticated");
             }
-            var deadline = DateTime.UtcNow.AddSeconds(5);
-            while (!output.Text().Contains("refused: unauthenticated") && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20); // the timer flushes every 100 ms: poll, bounded by the deadline
-            }
+            await Poll.WhileNotAsync(() => output.Text().Contains("refused: unauthenticated")); // the timer flushes every 100 ms
             var text = output.Text();
             Assert.Contains("warn: Test.Category[3002] => RequestId:req-42 refused: unauthenticated", text);
             Assert.EndsWith("\n", text);
