@@ -7,6 +7,7 @@ using ServiceNodeInvoker.Probe;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Settings;
 using ServiceNodeInvoker.Telemetry;
+using ServiceNodeInvoker.Tokens;
 using ServiceNodeInvoker.Transport;
 using ServiceNodeInvoker.Primitives;
 using Azure.Core;
@@ -76,6 +77,9 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<BackendConnector>();
         services.TryAddSingleton<TransportPool>();
+        services.TryAddSingleton(sp => new ClientSecretReader(() => sp.GetRequiredService<KeyVaultClients>()));
+        services.TryAddSingleton<TokenClient>();
+        services.TryAddSingleton<TokenStore>();
         services.TryAddSingleton<InvocationPipeline>();
         services.TryAddSingleton(sp => new ResponseBufferBudget(sp.GetRequiredService<InvokerOptions>().MaxBufferedResponseBytes,
             ResponseBufferBudget.DefaultWait, sp.GetRequiredService<TimeProvider>()));

@@ -27,6 +27,8 @@ public static class ErrorCodes
     public const string ResponseTooLarge = "response-too-large";
     /// <summary>The backend's response cannot be relayed (502).</summary>
     public const string InvalidBackendResponse = "invalid-backend-response";
+    /// <summary>The profile's token endpoint gave no access token, and none is cached (502).</summary>
+    public const string TokenUnavailable = "token-unavailable";
     /// <summary>The invoker is at its memory budget for buffered responses; retry shortly (503).</summary>
     public const string Busy = "busy";
     /// <summary>A certificate the profile needs is unavailable (503).</summary>
@@ -42,7 +44,7 @@ public static class ErrorCodes
         TargetNotAllowed or CallerNotAllowed or Forbidden => 403,
         UnknownProfile or ForwardNotConfigured => 404,
         MethodNotAllowed => 405,
-        TlsHandshakeFailed or BackendUnreachable or ResponseTooLarge or InvalidBackendResponse => 502,
+        TlsHandshakeFailed or BackendUnreachable or ResponseTooLarge or InvalidBackendResponse or TokenUnavailable => 502,
         CertificateUnavailable or Busy => 503,
         BackendTimeout => 504,
         _ => 500,
@@ -63,6 +65,7 @@ public static class ErrorCodes
         BackendUnreachable => "The backend could not be reached.",
         ResponseTooLarge => "The backend's response is larger than the profile allows.",
         InvalidBackendResponse => "The backend's response cannot be relayed.",
+        TokenUnavailable => "The profile's token endpoint gave no access token.",
         CertificateUnavailable => "A certificate the profile needs is unavailable.",
         Busy => "The invoker is at its memory budget for buffered responses; retry shortly.",
         BackendTimeout => "The backend did not answer in time.",

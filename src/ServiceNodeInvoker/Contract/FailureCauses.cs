@@ -24,4 +24,9 @@ internal static class FailureCauses
     public const string ClientCertificateExpired = "client-certificate-expired";
     public const string ClientCertificateNotYetValid = "client-certificate-not-yet-valid";
     public const string CertificateLoadFailed = "certificate-load-failed";
+
+    // The token endpoint (token-unavailable); a failure on the way there keeps the connection's cause above.
+    public const string TokenEndpointError = "token-endpoint-error";
+    public const string TokenResponseInvalid = "token-response-invalid";
+    public const string TokenClientCredential = "token-client-credential";
 }

@@ -36,6 +36,9 @@ public sealed class InvokerException : Exception
     /// <summary>Our checks of the backend's certificate failed (trust, name or pin).</summary>
     internal bool ServerCertificateRejected { get; init; }
 
+    /// <summary>For <c>token-unavailable</c>: the token endpoint's own RFC 6749 <c>error</c> code, when it answered with one.</summary>
+    internal string? TokenError { get; init; }
+
     /// <summary>For <c>busy</c>: how long the caller should wait before retrying (sent as Retry-After).</summary>
     internal int? RetryAfterSeconds { get; init; }
 

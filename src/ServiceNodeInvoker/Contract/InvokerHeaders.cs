@@ -14,4 +14,11 @@ public static class InvokerHeaders
 
     /// <summary>Passthrough of a HEAD, 204 or 304 answer: the backend's Content-Length (our reply to the POST has no body).</summary>
     public const string BackendContentLength = "invoker-backend-content-length";
+
+    /// <summary>
+    /// Profiles with a token source, when the backend refused the access token (401 <c>invalid_token</c>): <c>refreshed</c>
+    /// (the call was sent again once with a new token; this is that answer), or <c>not-retried</c> (the token was dropped,
+    /// but a streamed forward-mode body cannot be sent twice: the backend's 401 is relayed; call again).
+    /// </summary>
+    public const string Token = "invoker-token";
 }

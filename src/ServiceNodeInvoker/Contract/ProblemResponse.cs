@@ -10,7 +10,7 @@ internal static class ProblemResponse
 
     public static IResult From(InvokerException error, HttpContext context)
     {
-        var problem = Create(error.Code, error.Message, error.Field, context, error.Cause);
+        var problem = Create(error.Code, error.Message, error.Field, context, error.Cause, error.TokenError);
         return error.RetryAfterSeconds is { } seconds ? new WithRetryAfter(problem, seconds) : problem;
     }
 
@@ -25,7 +25,8 @@ internal static class ProblemResponse
     }
 
     /// <param name="cause">The failure classifier's cause (FailureCauses), when it found one.</param>
-    public static IResult Create(string code, string detail, string? field, HttpContext context, string? cause = null)
+    /// <param name="tokenError">token-unavailable: the token endpoint's RFC 6749 error code.</param>
+    public static IResult Create(string code, string detail, string? field, HttpContext context, string? cause = null, string? tokenError = null)
     {
         var extensions = new Dictionary<string, object?>
         {
@@ -39,6 +40,10 @@ internal static class ProblemResponse
         if (cause is not null)
         {
             extensions["cause"] = cause;
+        }
+        if (tokenError is not null)
+        {
+            extensions["tokenError"] = tokenError;
         }
         return TypedResults.Problem(detail, statusCode: ErrorCodes.StatusOf(code), title: ErrorCodes.TitleOf(code),
             type: TypePrefix + code, extensions: extensions);

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Transport;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Contract;

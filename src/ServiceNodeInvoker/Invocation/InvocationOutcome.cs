@@ -30,6 +30,9 @@ internal sealed class InvocationOutcome(
     public ProfileTransport Transport => lease.Transport;
     public HttpResponseMessage Response => response;
 
+    /// <summary>The <see cref="InvokerHeaders.Token"/> value when the backend refused the access token (refreshed, not-retried).</summary>
+    public string? TokenNote { get; init; }
+
     /// <summary>Cancelled on the invocation's timeout or when the caller goes away.</summary>
     public CancellationToken Token => timeout.Token;
 

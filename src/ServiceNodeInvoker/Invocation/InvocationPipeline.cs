@@ -6,6 +6,7 @@ using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
+using ServiceNodeInvoker.Tokens;
 using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker.Invocation;
@@ -16,8 +17,10 @@ namespace ServiceNodeInvoker.Invocation;
 /// <item>the caller: authenticated before anything of its request is read;</item>
 /// <item>the request: read the way its entry reads it (<see cref="IInvocationReader"/>), which also picks the mode;</item>
 /// <item>the profile that owns the target, and the caller's grant on it;</item>
-/// <item>the certificate: the cached material (never a source call while it is valid);</item>
-/// <item>connect and send over the profile's pooled mutual-TLS transport, up to the response headers;</item>
+/// <item>the certificate: the cached material (never a source call while it is valid), and the profile's access token
+/// when it has a token source (cached per certificate; never a token request while it is usable);</item>
+/// <item>connect and send over the profile's pooled mutual-TLS transport, up to the response headers (once more with a
+/// new token when the backend refuses the token and the request can be sent again);</item>
 /// <item>check the answer (framing, relayable headers, a certificate-refusal page);</item>
 /// <item>answer the caller the mode's way (<see cref="InvocationMode"/>).</item>
 /// </list>
@@ -30,6 +33,7 @@ internal sealed class InvocationPipeline(
     CallerGrants grants,
     ProfileCatalog catalog,
     CertificateStore certificates,
+    TokenStore tokens,
     TransportPool transports,
     InvokerTelemetry telemetry,
     ResponseBufferBudget budget,
@@ -86,6 +90,10 @@ internal sealed class InvocationPipeline(
 
             // 7. The answer.
             StartupTimeline.Mark("first-backend-answer");
+            if (outcome.TokenNote is { } note)
+            {
+                context.Response.Headers[InvokerHeaders.Token] = note;
+            }
             return await mode.AnswerAsync(outcome, context, record);
         }
         catch (Exception e)
@@ -121,10 +129,19 @@ internal sealed class InvocationPipeline(
                 $"The caller {(caller is null ? "(unnamed)" : $"'{caller}'")} has no grant for profile '{profile.Name}'.", "profile");
         }
 
-        // 4. The certificate.
+        var tokenCache = tokens.For(profile);
+        if (tokenCache is not null && request.Headers.Any(h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase)))
+        {
+            // The profile's certificate-bound token goes in Authorization: a caller's own would be sent beside it or lost.
+            throw InvokerException.Invalid("headers", $"Profile '{profile.Name}' sends its own OAuth access token to the backend " +
+                "(its Token settings): the request may not carry an Authorization header. Remove it.");
+        }
+
+        // 4. The certificate, and the access token bound to it.
         var material = await certificates.For(profile).GetAsync(callerAborted);
         StartupTimeline.Mark("first-certificate");
         record?.ClientCertificate(material.Client?.ThumbprintSha256);
+        var token = tokenCache is null ? null : await tokenCache.GetAsync(material, callerAborted);
 
         // 5. Connect and send.
         var lease = transports.Acquire(profile, material);
@@ -134,8 +151,28 @@ internal sealed class InvocationPipeline(
         HttpRequestMessage? message = null;
         try
         {
-            message = BackendRequest.Build(request);
+            message = BackendRequest.Build(request, token);
             var response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
+            string? tokenNote = null;
+            if (token is not null && BearerChallenge.IsInvalidToken(response))
+            {
+                // The backend refused the token (revoked, expired early, bound elsewhere): never sent again. A request
+                // whose body we hold goes once more with a new token; a streamed body is gone, so its 401 is relayed.
+                tokenCache!.Drop(token);
+                tokenNote = request.StreamedBody is null ? "refreshed" : "not-retried";
+                if (request.StreamedBody is null)
+                {
+                    response.Dispose();
+                    message.Dispose();
+                    token = await tokenCache.GetAsync(material, timeout.Token);
+                    message = BackendRequest.Build(request, token);
+                    response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
+                    if (BearerChallenge.IsInvalidToken(response))
+                    {
+                        tokenCache.Drop(token); // refused again: the backend's 401 is the answer; the next call asks anew
+                    }
+                }
+            }
 
             // 6. Check the answer.
             if (await BackendResponse.ProblemAsync(response, request, profile, material, timeout.Token) is { } problem)
@@ -147,7 +184,10 @@ internal sealed class InvocationPipeline(
                 }
                 throw problem.Error;
             }
-            return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started, target);
+            return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started, target)
+            {
+                TokenNote = tokenNote,
+            };
         }
         catch (Exception e)
         {

@@ -118,5 +118,6 @@ internal sealed class ProfileCatalog
         AllowLegacyServerCrypto = o.AllowLegacyServerCrypto,
         BaseUrl = string.IsNullOrWhiteSpace(o.BaseUrl) ? null : new Uri(o.BaseUrl, UriKind.Absolute),
         ForwardCallerHeaders = new HashSet<string>(o.ForwardCallerHeaders.Where(h => !string.IsNullOrWhiteSpace(h)), StringComparer.OrdinalIgnoreCase),
+        Token = ProfileToken.From(o.Token),
     };
 }

@@ -48,4 +48,10 @@ public sealed class ProfileOptions
     /// the probe show it as a warning on the profile.
     /// </summary>
     public bool AllowLegacyServerCrypto { get; set; }
+
+    /// <summary>
+    /// An OAuth 2.0 token the backend wants as well as the certificate (client credentials over mutual TLS, RFC 8705):
+    /// the invoker gets it, caches it per certificate and sends it as <c>Authorization: Bearer</c>. Unset: no token.
+    /// </summary>
+    public TokenOptions? Token { get; set; }
 }

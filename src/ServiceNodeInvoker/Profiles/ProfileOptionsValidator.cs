@@ -76,6 +76,7 @@ internal partial class ProfileOptionsValidator
         }
         CertificateSourceRules.Check(o.ClientCertificate, $"{prefix}:ClientCertificate", CertificateRole.Client, problems);
         CertificateSourceRules.Check(o.TrustedCa, $"{prefix}:TrustedCa", CertificateRole.TrustedCa, problems);
+        TokenRules.Check(prefix, o, problems);
         for (var i = 0; i < o.AllowedCallers.Count; i++)
         {
             var caller = o.AllowedCallers[i];

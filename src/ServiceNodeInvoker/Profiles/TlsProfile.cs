@@ -36,6 +36,9 @@ internal sealed class TlsProfile
     /// <summary>Front-end headers about the caller that forward mode passes on.</summary>
     public IReadOnlySet<string> ForwardCallerHeaders { get; init; } = new HashSet<string>();
 
+    /// <summary>The OAuth token source, when the backend wants a token as well as the certificate.</summary>
+    public ProfileToken? Token { get; init; }
+
     public bool Owns(HostKey key) => Hosts.Contains(key);
 
     /// <summary>The caller's timeout, capped by the profile's.</summary>

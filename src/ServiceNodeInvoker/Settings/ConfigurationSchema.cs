@@ -56,7 +56,9 @@ internal static class ConfigurationSchema
         }
         if (!string.IsNullOrEmpty(node.Value) && children.Count == 0)
         {
-            problems.Add(node, $"{node.Path}: is a section of settings, not a single value ('{Shorten(node.Value)}' was given).");
+            problems.Add(node, setting?.Secret == true
+                ? $"{node.Path}: is a section of settings, not a single value (a value was given; not shown, as it may be a secret)."
+                : $"{node.Path}: is a section of settings, not a single value ('{Shorten(node.Value)}' was given).");
             return;
         }
         if (DictionaryValueType(type) is { } valueType)

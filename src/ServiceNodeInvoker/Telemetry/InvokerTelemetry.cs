@@ -16,6 +16,7 @@ internal sealed class InvokerTelemetry : IDisposable
     private readonly Histogram<double> _backendDuration;
     private readonly Counter<long> _refreshes;
     private readonly Counter<long> _handshakeFailures;
+    private readonly Counter<long> _tokenRequests;
 
     public InvokerTelemetry(IMeterFactory meters)
     {
@@ -29,6 +30,8 @@ internal sealed class InvokerTelemetry : IDisposable
             "Certificate loads and refreshes by profile and result (success, failure).");
         _handshakeFailures = _meter.CreateCounter<long>("invoker.tls.handshake_failures", "{failure}",
             "Failed TLS handshakes by profile and reason (server-certificate, client-certificate-refused, handshake).");
+        _tokenRequests = _meter.CreateCounter<long>("invoker.token.requests", "{request}",
+            "Token endpoint requests by profile and result (success, or the failure's cause).");
     }
 
     public ActivitySource Source { get; } = new(Name);
@@ -47,6 +50,10 @@ internal sealed class InvokerTelemetry : IDisposable
 
     public void RecordRefresh(string profile, bool success) =>
         _refreshes.Add(1, new KeyValuePair<string, object?>("invoker.profile", profile), new("invoker.refresh.result", success ? "success" : "failure"));
+
+    /// <summary>One token request to a profile's token endpoint: "success" or the failure's cause.</summary>
+    public void RecordTokenRequest(string profile, string result) =>
+        _tokenRequests.Add(1, new KeyValuePair<string, object?>("invoker.profile", profile), new("invoker.token.result", result));
 
     /// <summary>Days until each profile's client certificate expires, read when metrics are collected.</summary>
     public void ObserveDaysToExpiry(Func<IEnumerable<(string Profile, double Days)>> read) =>

@@ -14,7 +14,7 @@ public sealed class LayeringTests
     /// <summary>Bottom to top. A new folder must be placed here before it can be used.</summary>
     public static readonly string[] Layers =
     [
-        "Primitives", "Settings", "Contract", "Telemetry", "Profiles", "Certificates", "Callers", "Transport",
+        "Primitives", "Settings", "Contract", "Telemetry", "Profiles", "Certificates", "Callers", "Transport", "Tokens",
         "Invocation", "Probe", "Configuration", "Endpoints", "(root)",
     ];
 
@@ -58,7 +58,7 @@ public sealed class LayeringTests
         var used = References(pipeline).Select(Outermost).Select(t => t.FullName).ToHashSet();
         // HostKey.FromUri is called inside SendAsync's state machine only; no field or signature names HostKey.
         Assert.Contains("ServiceNodeInvoker.Profiles.HostKey", used);
-        Assert.Contains("ServiceNodeInvoker.Invocation.FailureClassifier", used);
+        Assert.Contains("ServiceNodeInvoker.Transport.FailureClassifier", used);
     }
 
     private static Type Outermost(Type type)

@@ -15,7 +15,7 @@ public sealed class FailureClassifierTests
     private static readonly TlsProfile Profile = new() { Name = "payments", Hosts = new HashSet<HostKey>() };
     private static readonly HostKey Target = new("partner.example", 8443);
 
-    private static ServiceNodeInvoker.Invocation.Diagnosis Diagnose(Exception? e, TimeSpan? timedOutAfter = null) =>
+    private static ServiceNodeInvoker.Transport.Diagnosis Diagnose(Exception? e, TimeSpan? timedOutAfter = null) =>
         FailureClassifier.Diagnose(e, new FailureClassifier.Evidence(Target, Profile, PresentedClientCertificate: true, timedOutAfter, Witness: null));
 
     [Fact]

@@ -6,7 +6,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Text.RegularExpressions;
 
-namespace ServiceNodeInvoker.Invocation;
+namespace ServiceNodeInvoker.Transport;
 
 /// <summary>
 /// The verdict on a failed connection: the code, a stable cause, and one or two sentences naming the

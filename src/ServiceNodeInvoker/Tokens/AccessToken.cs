@@ -1,0 +1,29 @@
+namespace ServiceNodeInvoker.Tokens;
+
+/// <summary>
+/// An access token as the token endpoint issued it, with when to use and renew it. Its value goes on the backend
+/// request's Authorization header and nowhere else: <see cref="ToString"/> never shows it.
+/// </summary>
+/// <param name="Value">The access token. Never logged, traced or put in a reply.</param>
+/// <param name="BoundTo">The SHA-256 thumbprint of the client certificate it was obtained with (empty: none): it is used only with that certificate.</param>
+/// <param name="ExpiresInGiven">Whether the endpoint said how long it lives (<c>expires_in</c>); if not, it is kept <see cref="AssumedLifetime"/>.</param>
+internal sealed record AccessToken(string Value, string BoundTo, DateTimeOffset ObtainedAt, DateTimeOffset ExpiresAt, IReadOnlyList<string> Scopes, bool ExpiresInGiven)
+{
+    /// <summary>How long a token without <c>expires_in</c> is kept.</summary>
+    public static readonly TimeSpan AssumedLifetime = TimeSpan.FromMinutes(5);
+
+    /// <summary>A token is not sent this close to its expiry (at most; a tenth of a short token's life): it could expire on the way.</summary>
+    public static readonly TimeSpan ExpirySkew = TimeSpan.FromSeconds(30);
+
+    public TimeSpan Lifetime => ExpiresAt - ObtainedAt;
+
+    /// <summary>Sent until then; after it, a request waits for a new token.</summary>
+    public DateTimeOffset UsableUntil => ExpiresAt - TimeSpan.FromTicks(Math.Min(ExpirySkew.Ticks, Lifetime.Ticks / 10));
+
+    /// <summary>Renewed in the background from then (three quarters of its life), so requests never wait for a renewal.</summary>
+    public DateTimeOffset RenewAt => ObtainedAt + Lifetime * 0.75;
+
+    public bool UsableAt(DateTimeOffset now) => now < UsableUntil;
+
+    public override string ToString() => $"access token bound to {(BoundTo.Length == 0 ? "no certificate" : BoundTo[..Math.Min(16, BoundTo.Length)])}, expires {ExpiresAt:O}";
+}

@@ -1,0 +1,29 @@
+using System.Text.RegularExpressions;
+
+namespace ServiceNodeInvoker.Tokens;
+
+/// <summary>RFC 6750 §3: the backend's <c>WWW-Authenticate: Bearer error="invalid_token"</c> on a 401 — the token is refused (expired early, revoked, bound to another certificate).</summary>
+internal static partial class BearerChallenge
+{
+    public static bool IsInvalidToken(HttpResponseMessage response)
+    {
+        if (response.StatusCode != System.Net.HttpStatusCode.Unauthorized
+            || !response.Headers.NonValidated.TryGetValues("WWW-Authenticate", out var values))
+        {
+            return false;
+        }
+        foreach (var value in values)
+        {
+            if (InvalidToken().IsMatch(value))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // The Bearer challenge, then its error parameter before any other scheme's challenge starts.
+    [GeneratedRegex("""(?:^|[\s,])Bearer(?:\s(?:(?!\b(?:Basic|Digest|DPoP|Negotiate|NTLM|Mutual)\s)[^"]|"[^"]*")*?)?\berror\s*=\s*(?:"invalid_token"|invalid_token\b)""",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
+    private static partial Regex InvalidToken();
+}

@@ -1,0 +1,269 @@
+using Microsoft.Extensions.Logging;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Telemetry;
+
+namespace ServiceNodeInvoker.Tokens;
+
+/// <summary>A point-in-time view of a profile's token, for health. Never the token itself.</summary>
+/// <param name="BoundTo">The SHA-256 thumbprint of the certificate the cached token was obtained with.</param>
+internal sealed record TokenState(
+    DateTimeOffset? ExpiresAt, DateTimeOffset? UsableUntil, string? BoundTo, IReadOnlyList<string>? Scopes, bool? ExpiresInGiven,
+    DateTimeOffset? LastRefresh, DateTimeOffset? LastAttempt, string? LastError, string? LastErrorCause, DateTimeOffset? NextRefresh, long Requests);
+
+/// <summary>
+/// One profile's access token. Requests take the cached token and never wait on the endpoint while it is usable;
+/// the token is bound to the certificate it was obtained with, so a rotated certificate means a new token;
+/// concurrent requests without one share one token request; a timer renews it at three quarters of its life, in
+/// the background, retrying with backoff while the old one still serves; a backend's <c>invalid_token</c> drops it.
+/// </summary>
+internal sealed partial class TokenCache(TlsProfile profile, TokenClient client, CertificateCache certificates,
+    InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
+{
+    /// <summary>With no usable token, a failed request is not repeated by callers sooner than this (its error is answered).</summary>
+    public static readonly TimeSpan RetryDelayAfterFailure = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan[] RenewalBackoff =
+        [TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60)];
+
+    private readonly Lock _gate = new();
+    private readonly ProfileToken _settings = profile.Token!;
+    private volatile AccessToken? _current;
+    private Task<AccessToken>? _inflight;
+    private string? _inflightFor;
+    private string? _latestBoundTo;
+    private DateTimeOffset? _lastRefresh;
+    private DateTimeOffset? _lastAttempt;
+    private string? _lastError;
+    private string? _lastErrorCause;
+    private DateTimeOffset? _nextRefresh;
+    private int _failuresInRow;
+    private long _requests;
+    private ITimer? _timer;
+    private bool _disposed;
+
+    public TlsProfile Profile => profile;
+
+    public TokenState State
+    {
+        get
+        {
+            lock (_gate)
+            {
+                var current = _current;
+                return new TokenState(current?.ExpiresAt, current?.UsableUntil, current?.BoundTo, current?.Scopes, current?.ExpiresInGiven,
+                    _lastRefresh, _lastAttempt, _lastError, _lastErrorCause, _nextRefresh, Interlocked.Read(ref _requests));
+            }
+        }
+    }
+
+    /// <summary>The token to send with this certificate: the cached one while usable, else a shared request for a new one.</summary>
+    /// <exception cref="InvokerException">token-unavailable, with the endpoint's error or what went wrong on the way.</exception>
+    public async ValueTask<AccessToken> GetAsync(ProfileMaterial material, CancellationToken cancellationToken)
+    {
+        var boundTo = BoundTo(material);
+        var now = time.GetUtcNow();
+        var current = _current;
+        if (current is not null && current.BoundTo == boundTo && current.UsableAt(now))
+        {
+            if (now >= current.RenewAt)
+            {
+                RenewInBackground(material, now); // a late timer (a suspended instance): the request still does not wait
+            }
+            return current;
+        }
+        Task<AccessToken> request;
+        lock (_gate)
+        {
+            request = Shared(material, boundTo, now, answerRecentFailure: true);
+        }
+        try
+        {
+            return await request.WaitAsync(cancellationToken);
+        }
+        catch (TokenRequestException e)
+        {
+            throw Unavailable(e);
+        }
+    }
+
+    /// <summary>A fresh token now (the probe): shares a request in flight, never answers with a recent failure.</summary>
+    public async Task<AccessToken> RequestNowAsync(ProfileMaterial material, CancellationToken cancellationToken)
+    {
+        Task<AccessToken> request;
+        lock (_gate)
+        {
+            request = Shared(material, BoundTo(material), time.GetUtcNow(), answerRecentFailure: false);
+        }
+        return await request.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The backend refused this token (401 invalid_token): it is not sent again; the next request gets a new one.</summary>
+    public bool Drop(AccessToken token)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_current, token))
+            {
+                return false; // already replaced (another request saw the refusal first)
+            }
+            _current = null;
+        }
+        Log.Dropped(logger, profile.Name, _settings.EndpointName);
+        return true;
+    }
+
+    public static InvokerException Unavailable(TokenRequestException e) =>
+        new(ErrorCodes.TokenUnavailable, e.Message, inner: e) { Cause = e.Cause, TokenError = e.TokenError };
+
+    private static string BoundTo(ProfileMaterial material) => material.Client?.ThumbprintSha256 ?? "";
+
+    /// <summary>The request in flight for this certificate, a recent failure (callers only), or a new request. Under the gate.</summary>
+    private Task<AccessToken> Shared(ProfileMaterial material, string boundTo, DateTimeOffset now, bool answerRecentFailure)
+    {
+        _latestBoundTo = boundTo;
+        if (_inflight is { IsCompleted: false } running && _inflightFor == boundTo)
+        {
+            return running;
+        }
+        if (answerRecentFailure && _inflight is { IsFaulted: true } failed && _inflightFor == boundTo && now - _lastAttempt < RetryDelayAfterFailure)
+        {
+            return failed;
+        }
+        _inflightFor = boundTo;
+        _lastAttempt = now;
+        var request = Task.Run(() => FetchAsync(material));
+        _inflight = request;
+        return request;
+    }
+
+    private void RenewInBackground(ProfileMaterial material, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            if (_disposed || _inflight is { IsCompleted: false } || now - _lastAttempt < RetryDelayAfterFailure)
+            {
+                return;
+            }
+            _ = Shared(material, BoundTo(material), now, answerRecentFailure: false).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+        }
+    }
+
+    private async Task<AccessToken> FetchAsync(ProfileMaterial material)
+    {
+        Interlocked.Increment(ref _requests);
+        try
+        {
+            var token = await client.RequestAsync(profile, material, CancellationToken.None);
+            lock (_gate)
+            {
+                if (token.BoundTo == _latestBoundTo || _current is null)
+                {
+                    _current = token;
+                }
+                _lastRefresh = token.ObtainedAt;
+                _lastError = null;
+                _lastErrorCause = null;
+                _failuresInRow = 0;
+                Arm(token.RenewAt - time.GetUtcNow());
+            }
+            telemetry.RecordTokenRequest(profile.Name, "success");
+            Log.Obtained(logger, profile.Name, _settings.EndpointName, (long)token.Lifetime.TotalSeconds,
+                token.BoundTo.Length == 0 ? "none" : token.BoundTo, string.Join(' ', token.Scopes));
+            return token;
+        }
+        catch (Exception e)
+        {
+            var failure = e as TokenRequestException
+                ?? new TokenRequestException($"The token request to {_settings.EndpointName} failed: {e.GetType().Name}.", FailureCauses.TokenResponseInvalid, inner: e);
+            bool serving;
+            lock (_gate)
+            {
+                _lastError = failure.Message;
+                _lastErrorCause = failure.Cause;
+                _failuresInRow++;
+                // While a token still serves, keep trying in the background before it runs out; without one, the next call asks.
+                serving = _current is { } current && current.UsableAt(time.GetUtcNow());
+                Arm(serving ? RenewalBackoff[Math.Min(_failuresInRow, RenewalBackoff.Length) - 1] : null);
+            }
+            telemetry.RecordTokenRequest(profile.Name, failure.Cause);
+            Log.Failed(logger, profile.Name, _settings.EndpointName, failure.Cause, serving, LogText.Escape(failure.Message));
+            throw failure;
+        }
+    }
+
+    /// <summary>(Re)arms the renewal timer, or stops it (null). Under the gate.</summary>
+    private void Arm(TimeSpan? delay)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        if (delay is not { } due)
+        {
+            _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _nextRefresh = null;
+            return;
+        }
+        due = due < TimeSpan.Zero ? TimeSpan.Zero : due;
+        _timer ??= time.CreateTimer(static state => _ = ((TokenCache)state!).RenewOnScheduleAsync(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer.Change(due, Timeout.InfiniteTimeSpan);
+        _nextRefresh = time.GetUtcNow() + due;
+    }
+
+    private async Task RenewOnScheduleAsync()
+    {
+        try
+        {
+            // The certificate as it is now: a rotation since the last token is picked up here too.
+            var material = await certificates.GetAsync(CancellationToken.None);
+            Task<AccessToken> request;
+            lock (_gate)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+                request = Shared(material, BoundTo(material), time.GetUtcNow(), answerRecentFailure: false);
+            }
+            await request;
+        }
+        catch (InvokerException e)
+        {
+            // No usable certificate: no token can be asked for with it. Health shows the certificate's own error.
+            lock (_gate)
+            {
+                _lastError = $"The token was not renewed: {e.Message}";
+                _lastErrorCause = e.Cause;
+                Arm(_current is { } current && current.UsableAt(time.GetUtcNow()) ? RenewalBackoff[^1] : null);
+            }
+        }
+        catch (TokenRequestException)
+        {
+            // Recorded, logged and re-armed by the request itself.
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _timer?.Dispose();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(5001, LogLevel.Information, "Access token for profile '{Profile}' obtained from {Endpoint}: lives {LifetimeSeconds} s, bound to certificate {BoundTo}, scopes '{Scopes}'.")]
+        public static partial void Obtained(ILogger logger, string profile, string endpoint, long lifetimeSeconds, string boundTo, string scopes);
+
+        [LoggerMessage(5002, LogLevel.Warning, "Token request for profile '{Profile}' to {Endpoint} failed ({Cause}; cached token still serving: {Serving}): {Reason}")]
+        public static partial void Failed(ILogger logger, string profile, string endpoint, string cause, bool serving, string reason);
+
+        [LoggerMessage(5003, LogLevel.Warning, "The backend refused the access token of profile '{Profile}' (401 invalid_token): dropped; a new one is asked for from {Endpoint}.")]
+        public static partial void Dropped(ILogger logger, string profile, string endpoint);
+    }
+}
