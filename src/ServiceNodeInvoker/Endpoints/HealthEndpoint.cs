@@ -3,6 +3,7 @@ using ServiceNodeInvoker.Callers;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Configuration;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Tokens;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http;
 
@@ -13,7 +14,7 @@ namespace ServiceNodeInvoker.Endpoints;
 /// folder). Degraded when a certificate expires within the warning window or the last refresh
 /// failed; unhealthy (503) when a profile cannot make calls or the caller CA cannot be loaded.
 /// </summary>
-internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore certificates, CallerAuthenticator callers, InvokerOptions options, TimeProvider time)
+internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore certificates, TokenStore tokens, CallerAuthenticator callers, InvokerOptions options, TimeProvider time)
 {
     public const string Healthy = "healthy";
     public const string Degraded = "degraded";
@@ -148,12 +149,14 @@ internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore ce
             status = Worse(status, Degraded);
             reasons.Add("the last refresh failed");
         }
+        var token = tokens.For(profile) is { } cache ? TokenReport(cache, state.Client?.ThumbprintSha256, now, ref status, reasons) : null;
         var report = new JsonObject
         {
             ["status"] = status,
             ["hosts"] = new JsonArray(profile.Hosts.Select(h => (JsonNode)h.ToString()).ToArray()),
             ["certificate"] = certificate,
             ["trustedCa"] = trustedCa,
+            ["token"] = token,
             ["lastRefresh"] = state.LastRefresh,
             ["nextRefresh"] = state.NextRefresh,
             ["lastError"] = state.LastError,
@@ -165,6 +168,50 @@ internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore ce
         certificate["nextRefresh"] = state.NextRefresh;
         certificate["lastError"] = state.LastError;
         return (status, report);
+    }
+
+    /// <summary>
+    /// The profile's access token: never the token itself. Unhealthy when there is none and the last request failed
+    /// (calls fail with token-unavailable); degraded when the last renewal failed while the cached token still serves.
+    /// </summary>
+    private static JsonObject TokenReport(TokenCache cache, string? currentCertificate, DateTimeOffset now, ref string status, JsonArray reasons)
+    {
+        var settings = cache.Profile.Token!;
+        var state = cache.State;
+        var usable = state.UsableUntil is { } until && now < until && state.BoundTo == (currentCertificate ?? "");
+        var report = new JsonObject
+        {
+            ["endpoint"] = settings.EndpointName,
+            ["clientId"] = settings.ClientId,
+            ["clientAuthentication"] = settings.MethodName,
+            ["scopes"] = new JsonArray(settings.Scopes.Select(s => (JsonNode)s).ToArray()),
+            ["state"] = usable ? "valid" : state.ExpiresAt is null ? "none" : "expired",
+            ["expiresAt"] = state.ExpiresAt,
+            ["expiresInSeconds"] = state.ExpiresAt is { } expires ? Math.Max(0, (long)(expires - now).TotalSeconds) : null,
+            ["expiresInGiven"] = state.ExpiresInGiven,
+            ["grantedScopes"] = state.Scopes is { } granted ? new JsonArray(granted.Select(s => (JsonNode)s).ToArray()) : null,
+            ["boundToCertificate"] = string.IsNullOrEmpty(state.BoundTo) ? null : state.BoundTo,
+            ["lastRefresh"] = state.LastRefresh,
+            ["lastAttempt"] = state.LastAttempt,
+            ["nextRefresh"] = state.NextRefresh,
+            ["lastError"] = state.LastError,
+            ["lastErrorCause"] = state.LastErrorCause,
+            ["requests"] = state.Requests,
+        };
+        if (state.LastError is { } error)
+        {
+            if (usable)
+            {
+                status = Worse(status, Degraded);
+                reasons.Add($"the last token renewal failed; the cached token serves until {state.UsableUntil:yyyy-MM-dd'T'HH:mm:ss'Z'}: {error}");
+            }
+            else
+            {
+                status = Unhealthy;
+                reasons.Add($"no access token: {error}");
+            }
+        }
+        return report;
     }
 
     private static (string Status, JsonObject Report) ReportAuthority(CertificateCache authority)

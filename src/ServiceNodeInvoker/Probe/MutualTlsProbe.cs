@@ -3,6 +3,7 @@ using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Tokens;
 using ServiceNodeInvoker.Transport;
 using System.Diagnostics;
 using System.Net;
@@ -21,7 +22,7 @@ namespace ServiceNodeInvoker.Probe;
 /// an answer means accepted, a closed connection or a refusal page (nginx's 400s) means refused. Our
 /// certificate is never shown to a server whose own certificate failed validation.
 /// </summary>
-internal sealed class MutualTlsProbe(CertificateStore certificates, BackendConnector connector)
+internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore tokens, BackendConnector connector)
 {
     /// <summary>How long the probe waits for the answer to its one request after the handshake.</summary>
     public static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(5);
@@ -75,7 +76,49 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, BackendConne
         {
             warnings.Add(legacy);
         }
-        return new ProfileProbeReport(profile.Name, hosts.All(h => h.Ok), hosts, entry.State.Vault, warnings);
+        var token = tokens.For(profile) is { } cache ? await ProbeTokenAsync(cache, material, materialProblem, cancellationToken) : null;
+        return new ProfileProbeReport(profile.Name, hosts.All(h => h.Ok) && token?.Ok != false, hosts, entry.State.Vault, warnings, token);
+    }
+
+    /// <summary>Asks the token endpoint for a token now (the cache keeps it), and says what came back.</summary>
+    private static async Task<TokenProbeReport> ProbeTokenAsync(TokenCache cache, ProfileMaterial? material, string? materialProblem, CancellationToken token)
+    {
+        var settings = cache.Profile.Token!;
+        var report = new TokenProbeReport { Endpoint = settings.EndpointName, ClientAuthentication = settings.MethodName };
+        if (material is null)
+        {
+            report.Summary = $"No token was asked for: {materialProblem}";
+            return report;
+        }
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var issued = await cache.RequestNowAsync(material, token);
+            var binding = TokenBinding.Of(issued);
+            // A token bound to another certificate will be refused by a backend that checks the binding.
+            report.Ok = binding != TokenBinding.Kind.BoundToAnother;
+            report.ExpiresInSeconds = (long)issued.Lifetime.TotalSeconds;
+            report.GrantedScopes = issued.Scopes;
+            report.Binding = binding switch
+            {
+                TokenBinding.Kind.Bound => "bound",
+                TokenBinding.Kind.BoundToAnother => "bound-to-another",
+                TokenBinding.Kind.NotBound => "not-bound",
+                _ => "opaque",
+            };
+            report.Summary = $"{settings.EndpointName} issued a token to client '{settings.ClientId}' ({settings.MethodName}) " +
+                $"for {(issued.Scopes.Count == 0 ? "the default scope" : $"scope '{string.Join(' ', issued.Scopes)}'")}, " +
+                $"{(issued.ExpiresInGiven ? $"valid {report.ExpiresInSeconds} s" : $"with no expires_in (kept {AccessToken.AssumedLifetime.TotalSeconds:0} s)")}. " +
+                TokenBinding.Describe(binding);
+        }
+        catch (TokenRequestException e)
+        {
+            report.Summary = e.Message;
+            report.Cause = e.Cause;
+            report.TokenError = e.TokenError;
+        }
+        report.Milliseconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1);
+        return report;
     }
 
     /// <summary>Why our material is missing, if it is: the client certificate's load, the trusted CA's.</summary>

@@ -3,8 +3,30 @@ namespace ServiceNodeInvoker.Probe;
 /// <summary>What the probe found for one profile.</summary>
 /// <param name="Vault">Key Vault's own view of the client certificate (version, enabled, validity, renewal), when it comes from a vault.</param>
 /// <param name="Warnings">What may make calls fail though the probe passed: our certificate's chain or purpose, legacy crypto allowed.</param>
+/// <param name="Token">The token request the probe made, when the profile has a token source.</param>
 internal sealed record ProfileProbeReport(string Profile, bool Ok, IReadOnlyList<HostProbeReport> Hosts, Certificates.VaultView? Vault = null,
-    IReadOnlyList<string>? Warnings = null);
+    IReadOnlyList<string>? Warnings = null, TokenProbeReport? Token = null);
+
+/// <summary>The probe's token request: whether a token came, in plain words, and what the endpoint said when none did.</summary>
+internal sealed class TokenProbeReport
+{
+    public required string Endpoint { get; init; }
+    public required string ClientAuthentication { get; init; }
+    public bool Ok { get; set; }
+    public string Summary { get; set; } = "";
+    public double? Milliseconds { get; set; }
+
+    /// <summary>The failure's stable cause (token-endpoint-error, token-response-invalid, a connection cause).</summary>
+    public string? Cause { get; set; }
+
+    /// <summary>The endpoint's RFC 6749 error code, when it sent one.</summary>
+    public string? TokenError { get; set; }
+    public long? ExpiresInSeconds { get; set; }
+    public IReadOnlyList<string>? GrantedScopes { get; set; }
+
+    /// <summary>bound, bound-to-another, not-bound, opaque: what the token says about its certificate binding.</summary>
+    public string? Binding { get; set; }
+}
 
 /// <summary>What the probe found for one host:port, step by step, with a plain-words summary.</summary>
 internal sealed class HostProbeReport
