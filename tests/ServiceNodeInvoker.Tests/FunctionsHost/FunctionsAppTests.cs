@@ -156,6 +156,45 @@ public sealed class FunctionsAppTests
     }
 
     [FunctionsFact]
+    public async Task A_token_profile_gets_its_certificate_bound_token_and_retries_a_refused_one_through_the_real_worker()
+    {
+        await using var server = await OAuthServer.StartAsync(new OAuthClient("bot-jwt", ClientAuth.PrivateKeyJwt) { Certificate = Pki.ClientRsa });
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, server.Port)
+            .Set("payments", "Token:Endpoint", server.TokenEndpoint)
+            .Set("payments", "Token:ClientId", "bot-jwt")
+            .Set("payments", "Token:Scopes:0", "payments:write")
+            .Set("payments", "Token:ClientAuthentication", "PrivateKeyJwt")
+            .Set("payments", "BaseUrl", $"https://localhost:{server.Port}/api").Settings;
+        settings["Invoker:AllowLoopback"] = "true";
+        await using var host = await WorkerHost.StartAsync(AppSettings(settings));
+
+        using (var response = await host.SendAsync(Invoke(new { method = "POST", url = server.Api("/api/payments"), body = new { amount = 5 } })))
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {text}\n{host.Output}");
+            using var envelope = JsonDocument.Parse(text);
+            Assert.Equal(200, envelope.RootElement.GetProperty("status").GetInt32());
+            Assert.Equal("payments:write", envelope.RootElement.GetProperty("body").GetProperty("scope").GetString());
+        }
+        server.RevokeIssued();
+        using (var forward = await host.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/api/forward/payments/accounts") { Headers = { { "x-functions-key", WorkerHost.FunctionKey } } }))
+        {
+            Assert.Equal(HttpStatusCode.OK, forward.StatusCode);
+            Assert.Equal("refreshed", forward.Headers.GetValues(InvokerHeaders.Token).Single());
+        }
+        Assert.Equal(2, server.TokenRequests);
+        Assert.Equal("PS256", server.Seen.First().AssertionAlgorithm);
+        server.TokenAnswer = OAuthServer.Error("invalid_client");
+        server.RevokeIssued();
+        using (var refused = await host.SendAsync(Invoke(new { method = "GET", url = server.Api() })))
+        {
+            var problem = await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TokenUnavailable);
+            Assert.Equal("invalid_client", problem.GetProperty("tokenError").GetString());
+        }
+    }
+
+    [FunctionsFact]
     public async Task Forward_mode_runs_through_the_real_worker_and_never_passes_the_function_key_on()
     {
         await using var backend = await Pki.StartBackendAsync(new BackendRoutes().Map);

@@ -48,6 +48,41 @@ public sealed class TokenTests
     }
 
     [Fact]
+    public async Task A_client_secret_from_Key_Vault_is_read_for_each_token_request_so_a_rotated_secret_is_used()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.Set("oauth-client-secret", "first-secret-value", "text/plain");
+        var client = new OAuthClient("bot-secret", ClientAuth.ClientSecretBasic) { Secret = "first-secret-value" };
+        await using var setup = await TokenSetup.StartAsync(client, settings: (s, _) => s
+                .Set(TokenSetup.Profile, "Token:ClientSecret:Source", "KeyVault")
+                .Set(TokenSetup.Profile, "Token:ClientSecret:Value", null)
+                .Set(TokenSetup.Profile, "Token:ClientSecret:VaultUri", vault.VaultUri.ToString())
+                .Set(TokenSetup.Profile, "Token:ClientSecret:Name", "oauth-client-secret"),
+            host: b =>
+            {
+                b.Services.AddSingleton<Azure.Core.TokenCredential>(new StaticTokenCredential());
+                vault.Register(b.Services);
+            });
+        await setup.AcceptedJtiAsync();
+
+        // The partner rotates the secret, the operator puts the new one in the vault; the old token is refused.
+        vault.Set("oauth-client-secret", "second-secret-value", "text/plain");
+        setup.Server.Register(client with { Secret = "second-secret-value" });
+        setup.Server.RevokeIssued();
+        await setup.AcceptedJtiAsync();
+        Assert.Equal(2, setup.Server.TokenRequests);
+
+        vault.ForbidSecrets = true;
+        setup.Server.RevokeIssued();
+        // The refused token is dropped, and no new one comes without the secret: the retry cannot be made.
+        using var response = await setup.Host.InvokeAsync(new { method = "GET", url = setup.Server.Api() });
+        var problem = await InvokerHost.AssertProblemAsync(response, 502, ErrorCodes.TokenUnavailable);
+        Assert.Equal("token-client-credential", problem.GetProperty("cause").GetString());
+        Assert.Contains("Key Vault Secrets User", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("second-secret-value", setup.Host.Logs.All + problem);
+    }
+
+    [Fact]
     public async Task A_cached_token_serves_every_call_with_one_token_request()
     {
         await using var setup = await TokenSetup.StartAsync();
