@@ -2,7 +2,7 @@
 // library binds them. Infra is the source of truth for app settings: siteConfig.appSettings replaces the
 // whole list at each provision. InfraTests evaluates these functions (bicep build-params) for a profile
 // with every field and runs the app's own configuration check on the result.
-import { tlsProfile, keyVaultReference, callerCertificate, callerGrant } from 'types.bicep'
+import { tlsProfile, keyVaultReference, tokenSource, callerCertificate, callerGrant } from 'types.bicep'
 
 func source(prefix string, reference keyVaultReference, defaultVaultUri string) object[] => concat(
   [
@@ -14,6 +14,18 @@ func source(prefix string, reference keyVaultReference, defaultVaultUri string) 
 )
 
 func list(prefix string, items string[]) object[] => map(range(0, length(items)), i => { name: '${prefix}__${i}', value: items[i] })
+
+func token(prefix string, t tokenSource, vaultUri string) object[] => concat(
+  [
+    { name: '${prefix}__Endpoint', value: t.endpoint }
+    { name: '${prefix}__ClientId', value: t.clientId }
+    { name: '${prefix}__ClientAuthentication', value: t.clientAuthentication }
+  ],
+  list('${prefix}__Scopes', t.?scopes ?? []),
+  empty(t.?audience ?? '') ? [] : [{ name: '${prefix}__Audience', value: t.?audience }],
+  empty(t.?resource ?? '') ? [] : [{ name: '${prefix}__Resource', value: t.?resource }],
+  t.?clientSecret == null ? [] : source('${prefix}__ClientSecret', t.clientSecret!, vaultUri)
+)
 
 func profile(p tlsProfile, vaultUri string) object[] => concat(
   list('Invoker__Profiles__${p.name}__Hosts', p.hosts),
@@ -32,7 +44,8 @@ func profile(p tlsProfile, vaultUri string) object[] => concat(
   p.?maxResponseBytes == null ? [] : [{ name: 'Invoker__Profiles__${p.name}__MaxResponseBytes', value: string(p.?maxResponseBytes) }],
   list('Invoker__Profiles__${p.name}__AllowedCallers', p.?allowedCallers ?? []),
   empty(p.?baseUrl ?? '') ? [] : [{ name: 'Invoker__Profiles__${p.name}__BaseUrl', value: p.?baseUrl }],
-  list('Invoker__Profiles__${p.name}__ForwardCallerHeaders', p.?forwardCallerHeaders ?? [])
+  list('Invoker__Profiles__${p.name}__ForwardCallerHeaders', p.?forwardCallerHeaders ?? []),
+  p.?token == null ? [] : token('Invoker__Profiles__${p.name}__Token', p.token!, vaultUri)
 )
 
 @export()

@@ -12,6 +12,25 @@ type keyVaultReference = {
 }
 
 @export()
+@description('An OAuth 2.0 token the backend wants as well as the certificate (client credentials over mutual TLS, RFC 8705): docs/oauth-mtls.md.')
+type tokenSource = {
+  @description('The token endpoint: an https URL on a host:port of the profile\'s hosts.')
+  endpoint: string
+  @description('The client id registered with the authorization server.')
+  clientId: string
+  @description('Scopes to ask for; omit for the server\'s default.')
+  scopes: string[]?
+  @description('Sent as the audience parameter.')
+  audience: string?
+  @description('Sent as the RFC 8707 resource parameter (an absolute URI).')
+  resource: string?
+  @description('How the app authenticates to the token endpoint: with the profile\'s certificate (the first three) or a client secret.')
+  clientAuthentication: 'TlsClientAuth' | 'SelfSignedTlsClientAuth' | 'PrivateKeyJwt' | 'ClientSecretBasic'
+  @description('ClientSecretBasic only: the client secret, a secret in Key Vault (never a value in the template).')
+  clientSecret: keyVaultReference?
+}
+
+@export()
 @description('A TLS profile: every Invoker:Profiles:<name> setting the app reads (README lists their meaning). Certificates live in Key Vault.')
 type tlsProfile = {
   @description('Profile name: letters, digits, - and _.')
@@ -44,6 +63,8 @@ type tlsProfile = {
   allowPrivateNetwork: bool?
   @description('Accept legacy crypto (RSA keys under 2048 bits, SHA-1) in the backend\'s chain. A stopgap: health and the probe warn about it.')
   allowLegacyServerCrypto: bool?
+  @description('An OAuth 2.0 token source: the app gets a certificate-bound token and sends it as Authorization: Bearer.')
+  token: tokenSource?
 }
 
 @export()

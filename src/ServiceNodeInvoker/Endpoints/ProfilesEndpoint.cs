@@ -91,6 +91,7 @@ internal sealed class ProfilesEndpoint(
                 Array(profile.ForwardCallerHeaders.Order(StringComparer.OrdinalIgnoreCase)), "none passed on"),
             [nameof(ProfileOptions.AllowPrivateNetwork)] = Setting(section, nameof(ProfileOptions.AllowPrivateNetwork), profile.AllowPrivateNetwork),
             [nameof(ProfileOptions.AllowLegacyServerCrypto)] = Setting(section, nameof(ProfileOptions.AllowLegacyServerCrypto), profile.AllowLegacyServerCrypto),
+            [nameof(ProfileOptions.Token)] = Setting(section, nameof(ProfileOptions.Token), Token(profile.Token), "none: no access token is sent"),
         };
         var (status, report) = health.ProfileReport(profile);
         return new JsonObject { ["status"] = status, ["settings"] = settings, ["certificates"] = report };
@@ -192,6 +193,27 @@ internal sealed class ProfilesEndpoint(
         Add("password", string.IsNullOrEmpty(o.Password) ? null : "(set)");
         return source;
     }
+
+    /// <summary>A token source as shown: the client secret's source, never its value.</summary>
+    private static JsonObject? Token(ProfileToken? token) => token is null ? null : new JsonObject
+    {
+        ["endpoint"] = token.EndpointName,
+        ["clientId"] = token.ClientId,
+        ["clientAuthentication"] = token.MethodName,
+        ["scopes"] = Array(token.Scopes),
+        ["audience"] = token.Audience,
+        ["resource"] = token.Resource,
+        ["clientSecret"] = token.ClientSecret is not { } secret ? null
+            : secret.Source == SecretSourceKind.KeyVault
+                ? new JsonObject
+                {
+                    ["source"] = "KeyVault",
+                    ["vaultUri"] = secret.VaultUri?.ToString(),
+                    ["name"] = secret.Name,
+                    ["version"] = string.IsNullOrWhiteSpace(secret.Version) ? "latest (read for each token request)" : $"{secret.Version} (pinned)",
+                }
+                : new JsonObject { ["source"] = "Setting", ["value"] = "(set)" },
+    };
 
     private static string? FileName(string? path) => string.IsNullOrWhiteSpace(path) ? null : Path.GetFileName(path);
 }

@@ -33,6 +33,15 @@ public sealed class AppSettingsTests
             forwardCallerHeaders: ['X-Forwarded-For']
             allowPrivateNetwork: true
             allowLegacyServerCrypto: true
+            token: {
+              endpoint: 'https://full.contoso.com:8443/oauth2/token'
+              clientId: 'bot-platform'
+              scopes: ['payments:read', 'payments:write']
+              audience: 'payments-api'
+              resource: 'https://full.contoso.com/'
+              clientAuthentication: 'ClientSecretBasic'
+              clientSecret: { name: 'full-oauth-secret' }
+            }
           }
           {
             name: 'forwarded'
@@ -95,6 +104,10 @@ public sealed class AppSettingsTests
         Assert.Equal(Vault, settings["Invoker__Profiles__full__TrustedCa__VaultUri"]);
         Assert.Equal("full-eu.contoso.com", settings["Invoker__Profiles__full__Hosts__1"]);
         Assert.Equal("True", settings["Invoker__Profiles__full__AllowLegacyServerCrypto"]);
+        Assert.Equal("payments:write", settings["Invoker__Profiles__full__Token__Scopes__1"]);
+        Assert.Equal("KeyVault", settings["Invoker__Profiles__full__Token__ClientSecret__Source"]);
+        Assert.Equal("full-oauth-secret", settings["Invoker__Profiles__full__Token__ClientSecret__Name"]);
+        Assert.Equal(Vault, settings["Invoker__Profiles__full__Token__ClientSecret__VaultUri"]);
 
         // A forward-mode profile deploys from azd alone; the shorthand names reach the same settings.
         Assert.Equal("https://api.contoso.com/v2", settings["Invoker__Profiles__forwarded__BaseUrl"]);

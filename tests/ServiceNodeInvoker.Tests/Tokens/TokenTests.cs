@@ -395,6 +395,13 @@ public sealed class TokenTests
         using var failed = await setup.Host.InvokeAsync(new { method = "GET", url = setup.Server.Api() });
         var reply = await failed.Content.ReadAsStringAsync();
         var health = (await setup.Host.HealthAsync()).ToString();
+        using var view = new HttpRequestMessage(HttpMethod.Get, "/api/profiles") { Headers = { { "x-functions-key", InvokerHost.AdminKey } } };
+        using var admin = new HttpClient { BaseAddress = setup.Host.Client.BaseAddress };
+        using var viewed = await admin.SendAsync(view);
+        var configuration = await viewed.Content.ReadAsStringAsync();
+        Assert.Contains("\"clientAuthentication\":\"client_secret_basic\"", configuration); // the admin view shows the token source…
+        Assert.Contains("\"value\":\"(set)\"", configuration);                               // …and that a secret is set, not the secret
+        health += configuration;
 
         var issued = setup.Server.AuthorizationSeen.Where(a => a.StartsWith("Bearer ", StringComparison.Ordinal)).Select(a => a["Bearer ".Length..]).Distinct().ToList();
         Assert.True(issued.Count >= 2);
