@@ -4,6 +4,7 @@ using ServiceNodeInvoker.Bench;
 // dotnet run -c Release --project bench/ServiceNodeInvoker.Bench -- load [--seconds N]   the side-by-side table
 // dotnet run -c Release --project bench/ServiceNodeInvoker.Bench -- micro                BenchmarkDotNet allocations
 // dotnet run -c Release --project bench/ServiceNodeInvoker.Bench -- budget [--seconds N] 64 callers × near-10 MiB envelopes: host RSS vs the budget
+// dotnet run -c Release --project bench/ServiceNodeInvoker.Bench -- token [--seconds N] [--rounds N]  a token profile vs the same calls without a token
 if (args.FirstOrDefault() == "micro")
 {
     BenchmarkSwitcher.FromAssembly(typeof(InProcessBenchmarks).Assembly).Run(args[1..].Length > 0 ? args[1..] : ["--filter", "*"]);
@@ -29,6 +30,13 @@ if (args.FirstOrDefault() == "loop")
     return;
 }
 var seconds = args.SkipWhile(a => a != "--seconds").Skip(1).Select(double.Parse).FirstOrDefault(3);
+if (args.FirstOrDefault() == "token")
+{
+    // token [--seconds N] [--rounds N]: steady-state calls to a profile with a token source vs the same calls without one
+    await TokenBenchmark.RunAsync(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 10),
+        args.Contains("--rounds") ? int.Parse(args[Array.IndexOf(args, "--rounds") + 1], System.Globalization.CultureInfo.InvariantCulture) : 5, 16, Console.WriteLine);
+    return;
+}
 if (args.FirstOrDefault() == "budget")
 {
     await BudgetBenchmark.RunAsync(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 20));

@@ -99,6 +99,8 @@ public sealed class OAuthServer : IAsyncDisposable
         }
         app.MapPost("/oauth/token", server.TokenAsync);
         app.Map("/api/{**rest}", server.ApiAsync);
+        // A route that checks nothing: the token benchmark's backend work, the same with and without a token.
+        app.MapGet("/open", () => Results.Json(new { ok = true }));
         await app.StartAsync();
         server.Port = new Uri(app.Urls.First()).Port;
         return server;
