@@ -27,7 +27,7 @@ internal static class BackendRequest
         HeaderPolicy.ApplyToRequest(message, request.Headers);
         if (token is not null)
         {
-            message.Headers.TryAddWithoutValidation("Authorization", "Bearer " + token.Value);
+            message.Headers.TryAddWithoutValidation("Authorization", token.AuthorizationValue);
         }
         if (request.Body is { } withBody && message.Content!.Headers.ContentType is null
             && !request.Headers.Any(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)))

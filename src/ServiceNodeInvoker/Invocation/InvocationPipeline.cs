@@ -130,7 +130,7 @@ internal sealed class InvocationPipeline(
         }
 
         var tokenCache = tokens.For(profile);
-        if (tokenCache is not null && request.Headers.Any(h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase)))
+        if (tokenCache is not null && CarriesAuthorization(request))
         {
             // The profile's certificate-bound token goes in Authorization: a caller's own would be sent beside it or lost.
             throw InvokerException.Invalid("headers", $"Profile '{profile.Name}' sends its own OAuth access token to the backend " +
@@ -212,6 +212,18 @@ internal sealed class InvocationPipeline(
         {
             message?.Dispose();
         }
+    }
+
+    private static bool CarriesAuthorization(InvocationRequest request)
+    {
+        foreach (var (name, _) in request.Headers)
+        {
+            if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     internal static InvokerException TooLarge(TlsProfile profile) =>

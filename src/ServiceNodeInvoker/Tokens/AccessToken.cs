@@ -17,6 +17,9 @@ internal sealed record AccessToken(string Value, string BoundTo, DateTimeOffset 
 
     public TimeSpan Lifetime => ExpiresAt - ObtainedAt;
 
+    /// <summary>The Authorization header's value, built once: every call sends it.</summary>
+    public string AuthorizationValue { get; } = "Bearer " + Value;
+
     /// <summary>Sent until then; after it, a request waits for a new token.</summary>
     public DateTimeOffset UsableUntil => ExpiresAt - TimeSpan.FromTicks(Math.Min(ExpirySkew.Ticks, Lifetime.Ticks / 10));
 
