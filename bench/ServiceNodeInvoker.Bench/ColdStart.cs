@@ -26,10 +26,16 @@ internal static class ColdStart
         ["main", "configure", "roots-loaded", "host-built", "options-schema-checked", "options-bound", "options-validated", "listening", "certificates-loaded", "warm-transports", "first-request", "first-caller", "first-read", "first-certificate",
          "first-transport", "first-resolved", "first-connected", "first-handshake", "first-backend-answer"];
 
-    public static async Task RunAsync(IReadOnlyList<Variant> variants, int runs, Action<string> print)
+    /// <param name="keyVault">The client certificate from Key Vault (the fake, over its managed-identity endpoint and TLS, as on Azure) instead of a file.</param>
+    public static async Task RunAsync(IReadOnlyList<Variant> variants, int runs, Action<string> print, bool keyVault = false)
     {
         await using var backend = await TestPki.Instance.StartBackendAsync();
         using var files = new TempFiles();
+        await using var vault = keyVault ? await KeyVaultFake.StartAsync() : null;
+        if (vault is not null)
+        {
+            variants = WithKeyVault(variants, vault, files);
+        }
         var settings = ProfileSettings.Standard(files, backend.Port).Settings;
         settings["Invoker:Callers:ApiKeys:bench"] = Endpoints.InvokerApi.HashApiKey(InvokerHost.ApiKey);
         settings["Invoker:AllowLoopback"] = "true";
@@ -50,7 +56,44 @@ internal static class ColdStart
                     $"  run {i + 1,2} {variant.Name,-40} first answer {run.FirstAnswerMs,7:0} ms, first 200 {run.First200Ms,7:0} ms"));
             }
         }
-        Print(print, $"# Cold start: launch → first answer and first 200 (mTLS, file certificates), {runs} interleaved runs", variants, results, Phases);
+        Print(print, $"# Cold start: launch → first answer and first 200 (mTLS, {(keyVault ? "the client certificate from Key Vault" : "file certificates")}), {runs} interleaved runs",
+            variants, results, Phases);
+        if (vault is not null)
+        {
+            print($"Key Vault: {vault.CertificateGets} certificate GETs, {vault.SecretGets} secret GETs, {vault.IdentityTokens} managed-identity tokens in all");
+        }
+    }
+
+    /// <summary>
+    /// The same variants with the profile's client certificate in Key Vault: the fake's certificate API and secret over its TLS
+    /// (its issuer added to the platform's trust: SSL_CERT_FILE, the system bundle plus the test root), with the managed-identity
+    /// credential configured as on Azure (IDENTITY_ENDPOINT / IDENTITY_HEADER). The fake does not challenge for a token here
+    /// (KeyVaultFake.RequireToken), so the token request itself is not part of the figure.
+    /// </summary>
+    private static List<Variant> WithKeyVault(IReadOnlyList<Variant> variants, KeyVaultFake vault, TempFiles files)
+    {
+        var pki = TestPki.Instance;
+        vault.SetPkcs12("bench-client", pki.ClientRsa, pki.IntermediatePublic);
+        vault.RequireToken = false; // see KeyVaultFake.RequireToken: the token from IDENTITY_ENDPOINT is not in this figure
+        const string system = "/etc/ssl/certs/ca-certificates.crt";
+        var trust = files.Text("trust.pem", (File.Exists(system) ? File.ReadAllText(system) : "") + pki.RootPublic.ExportCertificatePem());
+        var environment = new Dictionary<string, string>
+        {
+            ["Invoker__Profiles__payments__ClientCertificate__Source"] = "KeyVault",
+            ["Invoker__Profiles__payments__ClientCertificate__VaultUri"] = vault.VaultUri.ToString(),
+            ["Invoker__Profiles__payments__ClientCertificate__Name"] = "bench-client",
+            ["Invoker__Profiles__payments__ClientCertificate__Path"] = "",
+            ["Invoker__Profiles__payments__ClientCertificate__Password"] = "",
+            ["Invoker__Credential"] = "ManagedIdentity",
+            ["IDENTITY_ENDPOINT"] = vault.IdentityEndpoint.ToString(),
+            ["IDENTITY_HEADER"] = KeyVaultFake.IdentityHeader,
+            ["SSL_CERT_FILE"] = trust,
+        };
+        return variants.Select(v => v with
+        {
+            Name = $"{v.Name}, Key Vault",
+            Environment = new Dictionary<string, string>(v.Environment.Concat(environment)),
+        }).ToList();
     }
 
     /// <summary>The table: per variant, medians of the first answer, the first 200 (and its ratio to the first variant) and each column's phase.</summary>
@@ -99,7 +142,7 @@ internal static class ColdStart
         using var process = Process.Start(start)!;
         process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data?.Split(' ') is ["startup-timeline", var phase, var ms])
+            if (e.Data?.Split(' ') is ["startup-timeline", var phase, var ms, ..])
             {
                 lock (phases)
                 {
@@ -111,6 +154,7 @@ internal static class ColdStart
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         double? firstAnswer = null;
+        string? lastAnswer = null;
         try
         {
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
@@ -137,13 +181,14 @@ internal static class ColdStart
                             return new Run(firstAnswer.Value, first200, new Dictionary<string, double>(phases));
                         }
                     }
+                    lastAnswer = $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}";
                 }
                 catch (HttpRequestException e) when (e.InnerException is SocketException)
                 {
                     await Task.Delay(2); // not listening yet: the poll interval, bounded by the deadline
                 }
             }
-            throw new TimeoutException($"{variant.Name}: no 200 within {deadline.TotalSeconds} s");
+            throw new TimeoutException($"{variant.Name}: no 200 within {deadline.TotalSeconds} s; the last answer: {lastAnswer ?? "none"}");
         }
         finally
         {
@@ -161,11 +206,12 @@ internal static class ColdStart
     }
 
     /// <summary>Publishes the standalone host as a deployment would (<c>dotnet publish -c Release</c>: ReadyToRun), or without ReadyToRun.</summary>
-    public static async Task<string> PublishAsync(string repository, string output, bool readyToRun)
+    /// <param name="extraArguments">More publish arguments (a variant: framework-dependent ReadyToRun).</param>
+    public static async Task<string> PublishAsync(string repository, string output, bool readyToRun, string extraArguments = "")
     {
-        // The project publishes ReadyToRun by default (its csproj); the plain build turns it off.
+        // The project publishes self-contained composite ReadyToRun by default (its csproj); the plain build turns it off.
         var arguments = $"publish \"{Path.Combine(repository, "src", "ServiceNodeInvoker.Standalone")}\" -c Release -o \"{output}\" -v q -nologo" +
-                        (readyToRun ? "" : " -p:PublishReadyToRun=false");
+                        (readyToRun ? "" : " -p:PublishReadyToRun=false") + " " + extraArguments;
         using var process = Process.Start(new ProcessStartInfo("dotnet", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -226,7 +272,7 @@ internal static class ColdStart
                 var phases = new Dictionary<string, double>(host.Steps);
                 foreach (var line in host.Output.Split('\n'))
                 {
-                    if (line.Trim().Split(' ') is ["startup-timeline", var phase, var ms])
+                    if (line.Trim().Split(' ') is ["startup-timeline", var phase, var ms, ..])
                     {
                         phases[phase] = double.Parse(ms, CultureInfo.InvariantCulture);
                     }
@@ -242,10 +288,11 @@ internal static class ColdStart
 
     /// <summary>Publishes the Functions app as azd does (<c>dotnet publish -c Release</c>: ReadyToRun for linux-x64 since the
     /// project asks for it), or explicitly with or without ReadyToRun (a checkout from before that change).</summary>
-    public static async Task<string> PublishFunctionsAsync(string repository, string output, bool readyToRun, string? extraSource)
+    /// <param name="extraArguments">More publish arguments (a variant: self-contained, composite ReadyToRun).</param>
+    public static async Task<string> PublishFunctionsAsync(string repository, string output, bool readyToRun, string? extraSource, string extraArguments = "")
     {
         var arguments = $"publish \"{Path.Combine(repository, "src", "ServiceNodeInvoker.Functions")}\" -c Release -o \"{output}\" -v q -nologo" +
-                        (readyToRun ? " -r linux-x64 --self-contained false -p:PublishReadyToRun=true" : " -p:PublishReadyToRun=false") +
+                        (readyToRun ? " -r linux-x64 -p:PublishReadyToRun=true" : " -p:PublishReadyToRun=false") + " " + extraArguments +
                         (extraSource is null ? "" : $" -p:RestoreAdditionalProjectSources=\"{extraSource}\"");
         using var process = Process.Start(new ProcessStartInfo("dotnet", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -58,7 +58,7 @@ if (args.FirstOrDefault() == "profile")
 if (args.FirstOrDefault() == "coldstart")
 {
     // Launch → first mTLS 200 of published builds of the standalone host, interleaved (see docs/performance.md):
-    // coldstart [--runs N] [--baseline DIR (a published build to compare with)] [--variant NAME:KEY=VALUE ...]
+    // coldstart [--runs N] [--baseline DIR (a published build to compare with)] [--variant NAME:KEY=VALUE ...] [--keyvault]
     var repository = args.Contains("--repo") ? args[Array.IndexOf(args, "--repo") + 1] : FindRepository();
     var work = Directory.CreateTempSubdirectory("sni-coldstart-").FullName;
     var variants = new List<ColdStart.Variant>();
@@ -77,23 +77,29 @@ if (args.FirstOrDefault() == "coldstart")
                 Path.Combine(work, "before"), readyToRun: false, extra), new Dictionary<string, string>()));
         }
         functions.Add(new("publish", await ColdStart.PublishFunctionsAsync(repository, Path.Combine(work, "functions"), readyToRun: false, extra), new Dictionary<string, string>()));
-        functions.Add(new("publish, ReadyToRun", await ColdStart.PublishFunctionsAsync(repository, Path.Combine(work, "functions-r2r"), readyToRun: true, extra), new Dictionary<string, string>()));
+        functions.Add(new("publish, ReadyToRun", await ColdStart.PublishFunctionsAsync(repository, Path.Combine(work, "functions-r2r"), readyToRun: true, extra,
+            "--self-contained false -p:PublishReadyToRunComposite=false"), new Dictionary<string, string>()));
+        functions.Add(new("publish, self-contained, composite ReadyToRun", await ColdStart.PublishFunctionsAsync(repository, Path.Combine(work, "functions-composite"),
+            readyToRun: true, extra, "--self-contained true -p:PublishReadyToRunComposite=true"), new Dictionary<string, string>()));
         await ColdStart.RunFunctionsAsync(functions, args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], System.Globalization.CultureInfo.InvariantCulture) : 10, Console.WriteLine);
         return;
     }
     var plain = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish"), readyToRun: false);
-    var r2r = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-r2r"), readyToRun: true);
-    variants.Add(new("publish", plain, new Dictionary<string, string>()));
-    variants.Add(new("publish, ReadyToRun", r2r, new Dictionary<string, string>()));
+    var r2r = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-r2r"), readyToRun: true,
+        "-p:SelfContained=false -p:PublishReadyToRunComposite=false");
+    var composite = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-composite"), readyToRun: true);
+    variants.Add(new("publish, no ReadyToRun", plain, new Dictionary<string, string>()));
+    variants.Add(new("publish, ReadyToRun (framework-dependent)", r2r, new Dictionary<string, string>()));
+    variants.Add(new("publish (self-contained, composite ReadyToRun)", composite, new Dictionary<string, string>()));
     foreach (var variant in args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]))
     {
-        // NAME:KEY=VALUE[,KEY=VALUE] on the ReadyToRun build, e.g. "no TieredPGO:DOTNET_TieredPGO=0"
+        // NAME:KEY=VALUE[,KEY=VALUE] on the default (composite) build, e.g. "no TieredPGO:DOTNET_TieredPGO=0"
         var colon = variant.IndexOf(':');
         var environment = variant[(colon + 1)..].Split(',').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
-        variants.Add(new($"publish, ReadyToRun, {variant[..colon]}", r2r, environment));
+        variants.Add(new($"publish, {variant[..colon]}", composite, environment));
     }
     var runs = args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], System.Globalization.CultureInfo.InvariantCulture) : 10;
-    await ColdStart.RunAsync(variants, runs, Console.WriteLine);
+    await ColdStart.RunAsync(variants, runs, Console.WriteLine, keyVault: args.Contains("--keyvault"));
     return;
 }
 

@@ -51,6 +51,33 @@ public sealed class KeyVaultFake : IAsyncDisposable
 
     public Uri VaultUri { get; private set; } = null!;
 
+    /// <summary>
+    /// The resource the 401 challenge names. Key Vault's own by default (in-process clients turn the SDK's check off); the
+    /// vault's own origin for a client in another process, whose SDK checks that the resource's host matches the vault's.
+    /// </summary>
+    public string ChallengeResource { get; set; } = "https://vault.azure.net";
+
+    /// <summary>
+    /// Whether requests without a token get the 401 challenge (default). Off for a client in another process: its SDK accepts a
+    /// challenge only when the resource is a parent domain of the vault's host (vault.azure.net of x.vault.azure.net), which a
+    /// vault on a loopback address cannot have; it then reads without a token, and the managed-identity endpoint is not asked.
+    /// </summary>
+    public bool RequireToken { get; set; } = true;
+
+    /// <summary>The X-IDENTITY-HEADER value the managed-identity endpoint (<see cref="IdentityEndpoint"/>) requires.</summary>
+    public const string IdentityHeader = "fake-identity-header";
+
+    /// <summary>
+    /// An App Service managed-identity endpoint (IDENTITY_ENDPOINT, with IDENTITY_HEADER = <see cref="IdentityHeader"/>): a host
+    /// in another process gets its Key Vault token here, as on Azure. Over this fake's TLS (its issuer must be trusted there).
+    /// </summary>
+    public Uri IdentityEndpoint => new(VaultUri, "msi/token");
+
+    /// <summary>Tokens the managed-identity endpoint issued.</summary>
+    public int IdentityTokens => Volatile.Read(ref _identityTokens);
+
+    private int _identityTokens;
+
     public int SecretGets => Volatile.Read(ref _secretGets);
 
     public int CertificateGets => Volatile.Read(ref _certificateGets);
@@ -72,11 +99,32 @@ public sealed class KeyVaultFake : IAsyncDisposable
         var certificate = TestPki.Instance.Intermediate.IssueServer(["127.0.0.1", "localhost"]);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(certificate)));
+        // With its intermediate, as Key Vault sends its chain: a client in another process validates it against its trust store.
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions
+        {
+            ServerCertificate = certificate,
+            ServerCertificateChain = TestPki.Instance.Intermediate.Intermediates(),
+        })));
         var app = builder.Build();
         var fake = new KeyVaultFake(app, certificate);
         app.MapGet("/secrets/{name}/{version?}", fake.GetSecretAsync);
         app.MapGet("/certificates/{name}/{version?}", fake.GetCertificateAsync);
+        app.MapGet("/msi/token", (HttpContext context) =>
+        {
+            if (context.Request.Headers["X-IDENTITY-HEADER"] != IdentityHeader)
+            {
+                return Results.Json(new { error = "invalid_request", error_description = "X-IDENTITY-HEADER is missing or wrong" }, statusCode: 400);
+            }
+            Interlocked.Increment(ref fake._identityTokens);
+            return Results.Json(new Dictionary<string, string>
+            {
+                ["access_token"] = "fake-managed-identity-token",
+                ["expires_on"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["resource"] = context.Request.Query["resource"].ToString(),
+                ["token_type"] = "Bearer",
+                ["client_id"] = "00000000-0000-0000-0000-000000000001",
+            });
+        });
         await app.StartAsync();
         fake.VaultUri = new Uri($"https://127.0.0.1:{new Uri(app.Urls.First()).Port}/");
         return fake;
@@ -175,16 +223,16 @@ public sealed class KeyVaultFake : IAsyncDisposable
         });
     }
 
-    private static async Task<bool> ChallengeAsync(HttpContext context)
+    private async Task<bool> ChallengeAsync(HttpContext context)
     {
-        if (context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal))
+        if (!RequireToken || context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.Ordinal))
         {
             return false;
         }
         var response = context.Response;
         response.StatusCode = 401;
         response.Headers.WWWAuthenticate =
-            "Bearer authorization=\"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"https://vault.azure.net\"";
+            $"Bearer authorization=\"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"{ChallengeResource}\"";
         await response.WriteAsJsonAsync(new { error = new { code = "Unauthorized", message = "AKV10000: Request is missing a Bearer or PoP token." } });
         return true;
     }

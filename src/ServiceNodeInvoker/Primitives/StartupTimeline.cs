@@ -4,7 +4,8 @@ namespace ServiceNodeInvoker.Primitives;
 
 /// <summary>
 /// Cold-start phases, for the <c>coldstart</c> benchmark: with <c>INVOKER_STARTUP_TIMELINE=1</c> the first time each
-/// phase is reached is written to stderr as <c>startup-timeline &lt;phase&gt; &lt;ms since process start&gt;</c>.
+/// phase is reached is written to stderr as <c>startup-timeline &lt;phase&gt; &lt;ms since process start&gt; jit=&lt;methods&gt;/&lt;ms&gt;</c>
+/// (methods compiled by the JIT so far, and the time spent compiling them, over all threads: what ReadyToRun did not cover).
 /// Off (the default) a mark costs one static read.
 /// </summary>
 public static class StartupTimeline
@@ -31,6 +32,7 @@ public static class StartupTimeline
         }
         // The process's start as the kernel recorded it: the runtime's own start is part of what is measured.
         var sinceStart = DateTime.Now - Process.GetCurrentProcess().StartTime;
-        Console.Error.WriteLine(FormattableString.Invariant($"startup-timeline {phase} {sinceStart.TotalMilliseconds:0.0}"));
+        Console.Error.WriteLine(FormattableString.Invariant(
+            $"startup-timeline {phase} {sinceStart.TotalMilliseconds:0.0} jit={System.Runtime.JitInfo.GetCompiledMethodCount()}/{System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds:0}"));
     }
 }

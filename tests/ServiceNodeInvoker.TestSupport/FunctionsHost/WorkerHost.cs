@@ -203,7 +203,8 @@ public sealed class WorkerHost : IAsyncDisposable
     {
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppDirectory, "worker.config.json")));
         var description = config.RootElement.GetProperty("description");
-        var executable = description.GetProperty("defaultExecutablePath").GetString()!;
+        // A self-contained app names its own executable under {WorkerRoot}, as the Functions host expands it.
+        var executable = description.GetProperty("defaultExecutablePath").GetString()!.Replace("{WorkerRoot}", AppDirectory.TrimEnd('/') + "/", StringComparison.Ordinal);
         var workerPath = Path.Combine(AppDirectory, description.GetProperty("defaultWorkerPath").GetString()!);
         var grpcUri = _grpc!.Urls.First().TrimEnd('/') + "/";
         var start = new ProcessStartInfo(executable)

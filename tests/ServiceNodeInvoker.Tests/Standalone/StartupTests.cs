@@ -10,10 +10,13 @@ public sealed class StartupTests
     {
         var marked = await StandaloneProcess.RunAsync(new Dictionary<string, string> { [Primitives.StartupTimeline.Variable] = "1" });
         Assert.True(marked.Listening, marked.Error);
-        var phases = marked.Error.Split('\n').Select(l => l.Trim().Split(' ')).Where(p => p is ["startup-timeline", _, _])
+        var phases = marked.Error.Split('\n').Select(l => l.Trim().Split(' ')).Where(p => p is ["startup-timeline", _, _, _])
             .ToDictionary(p => p[1], p => double.Parse(p[2], System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(phases.ContainsKey("main") && phases.ContainsKey("configure") && phases.ContainsKey("host-built"), marked.Error);
         Assert.True(phases["main"] > 0 && phases["main"] < phases["configure"] && phases["configure"] < phases["host-built"], marked.Error);
+        // Each line also says how much the JIT compiled so far (what ReadyToRun did not cover): jit=<methods>/<ms>.
+        var jit = marked.Error.Split('\n').Select(l => l.Trim().Split(' ')).Single(p => p is ["startup-timeline", "host-built", _, _])[3];
+        Assert.Matches(@"^jit=\d+/\d+$", jit);
 
         var quiet = await StandaloneProcess.RunAsync(new Dictionary<string, string>());
         Assert.True(quiet.Listening, quiet.Error);
