@@ -206,10 +206,10 @@ internal static class ColdStart
     }
 
     /// <summary>Publishes the standalone host as a deployment would (<c>dotnet publish -c Release</c>: ReadyToRun), or without ReadyToRun.</summary>
-    /// <param name="extraArguments">More publish arguments (a variant: framework-dependent ReadyToRun).</param>
+    /// <param name="extraArguments">More publish arguments (a variant: self-contained, composite ReadyToRun).</param>
     public static async Task<string> PublishAsync(string repository, string output, bool readyToRun, string extraArguments = "")
     {
-        // The project publishes self-contained composite ReadyToRun by default (its csproj); the plain build turns it off.
+        // The project publishes ReadyToRun by default (its csproj); the plain build turns it off.
         var arguments = $"publish \"{Path.Combine(repository, "src", "ServiceNodeInvoker.Standalone")}\" -c Release -o \"{output}\" -v q -nologo" +
                         (readyToRun ? "" : " -p:PublishReadyToRun=false") + " " + extraArguments;
         using var process = Process.Start(new ProcessStartInfo("dotnet", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;

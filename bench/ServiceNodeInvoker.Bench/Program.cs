@@ -85,12 +85,12 @@ if (args.FirstOrDefault() == "coldstart")
         return;
     }
     var plain = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish"), readyToRun: false);
-    var r2r = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-r2r"), readyToRun: true,
-        "-p:SelfContained=false -p:PublishReadyToRunComposite=false");
-    var composite = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-composite"), readyToRun: true);
+    var r2r = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-r2r"), readyToRun: true);
+    var composite = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-composite"), readyToRun: true,
+        "-p:SelfContained=true -p:PublishReadyToRunComposite=true");
     variants.Add(new("publish, no ReadyToRun", plain, new Dictionary<string, string>()));
-    variants.Add(new("publish, ReadyToRun (framework-dependent)", r2r, new Dictionary<string, string>()));
-    variants.Add(new("publish (self-contained, composite ReadyToRun)", composite, new Dictionary<string, string>()));
+    variants.Add(new("publish (ReadyToRun, framework-dependent)", r2r, new Dictionary<string, string>()));
+    variants.Add(new("publish, self-contained, composite ReadyToRun", composite, new Dictionary<string, string>()));
     foreach (var variant in args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]))
     {
         // NAME:KEY=VALUE[,KEY=VALUE] on the default (composite) build, e.g. "no TieredPGO:DOTNET_TieredPGO=0"
