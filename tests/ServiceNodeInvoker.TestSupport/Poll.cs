@@ -11,8 +11,9 @@ public static class Poll
     /// <summary>Waits until <paramref name="condition"/> holds; fails naming <paramref name="what"/> when the deadline passes first.</summary>
     public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? deadline = null)
     {
-        await WhileNotAsync(condition, deadline);
-        Assert.True(condition(), $"timed out after {(deadline ?? DefaultDeadline).TotalSeconds:0} s waiting for {what}");
+        // The verdict is the poll's own last reading: asking again could see a state that has since moved on.
+        var held = await LatestAsync(() => Task.FromResult(condition()), holds => holds, deadline);
+        Assert.True(held, $"timed out after {(deadline ?? DefaultDeadline).TotalSeconds:0} s waiting for {what}");
     }
 
     /// <summary>
