@@ -60,21 +60,21 @@ internal static class ColdStart
             variants, results, Phases);
         if (vault is not null)
         {
-            print($"Key Vault: {vault.CertificateGets} certificate GETs, {vault.SecretGets} secret GETs, {vault.IdentityTokens} managed-identity tokens in all");
+            print($"Key Vault: {vault.CertificateGets} certificate GETs, {vault.SecretGets} secret GETs in all");
         }
     }
 
     /// <summary>
     /// The same variants with the profile's client certificate in Key Vault: the fake's certificate API and secret over its TLS
-    /// (its issuer added to the platform's trust: SSL_CERT_FILE, the system bundle plus the test root), with the managed-identity
-    /// credential configured as on Azure (IDENTITY_ENDPOINT / IDENTITY_HEADER). The fake does not challenge for a token here
-    /// (KeyVaultFake.RequireToken), so the token request itself is not part of the figure.
+    /// (its issuer added to the platform's trust: SSL_CERT_FILE, the system bundle plus the test root). The fake does not
+    /// challenge for a token here (KeyVaultFake.RequireToken), so no credential is asked for one: the managed-identity token
+    /// request is not part of the figure.
     /// </summary>
     private static List<Variant> WithKeyVault(IReadOnlyList<Variant> variants, KeyVaultFake vault, TempFiles files)
     {
         var pki = TestPki.Instance;
         vault.SetPkcs12("bench-client", pki.ClientRsa, pki.IntermediatePublic);
-        vault.RequireToken = false; // see KeyVaultFake.RequireToken: the token from IDENTITY_ENDPOINT is not in this figure
+        vault.RequireToken = false; // see KeyVaultFake.RequireToken
         const string system = "/etc/ssl/certs/ca-certificates.crt";
         var trust = files.Text("trust.pem", (File.Exists(system) ? File.ReadAllText(system) : "") + pki.RootPublic.ExportCertificatePem());
         var environment = new Dictionary<string, string>
@@ -84,9 +84,6 @@ internal static class ColdStart
             ["Invoker__Profiles__payments__ClientCertificate__Name"] = "bench-client",
             ["Invoker__Profiles__payments__ClientCertificate__Path"] = "",
             ["Invoker__Profiles__payments__ClientCertificate__Password"] = "",
-            ["Invoker__Credential"] = "ManagedIdentity",
-            ["IDENTITY_ENDPOINT"] = vault.IdentityEndpoint.ToString(),
-            ["IDENTITY_HEADER"] = KeyVaultFake.IdentityHeader,
             ["SSL_CERT_FILE"] = trust,
         };
         return variants.Select(v => v with

@@ -52,31 +52,13 @@ public sealed class KeyVaultFake : IAsyncDisposable
     public Uri VaultUri { get; private set; } = null!;
 
     /// <summary>
-    /// The resource the 401 challenge names. Key Vault's own by default (in-process clients turn the SDK's check off); the
-    /// vault's own origin for a client in another process, whose SDK checks that the resource's host matches the vault's.
-    /// </summary>
-    public string ChallengeResource { get; set; } = "https://vault.azure.net";
-
-    /// <summary>
     /// Whether requests without a token get the 401 challenge (default). Off for a client in another process: its SDK accepts a
     /// challenge only when the resource is a parent domain of the vault's host (vault.azure.net of x.vault.azure.net), which a
-    /// vault on a loopback address cannot have; it then reads without a token, and the managed-identity endpoint is not asked.
+    /// vault on a loopback address cannot have, and in-process options cannot turn that check off there; it then reads
+    /// without a token.
     /// </summary>
     public bool RequireToken { get; set; } = true;
 
-    /// <summary>The X-IDENTITY-HEADER value the managed-identity endpoint (<see cref="IdentityEndpoint"/>) requires.</summary>
-    public const string IdentityHeader = "fake-identity-header";
-
-    /// <summary>
-    /// An App Service managed-identity endpoint (IDENTITY_ENDPOINT, with IDENTITY_HEADER = <see cref="IdentityHeader"/>): a host
-    /// in another process gets its Key Vault token here, as on Azure. Over this fake's TLS (its issuer must be trusted there).
-    /// </summary>
-    public Uri IdentityEndpoint => new(VaultUri, "msi/token");
-
-    /// <summary>Tokens the managed-identity endpoint issued.</summary>
-    public int IdentityTokens => Volatile.Read(ref _identityTokens);
-
-    private int _identityTokens;
 
     public int SecretGets => Volatile.Read(ref _secretGets);
 
@@ -109,22 +91,6 @@ public sealed class KeyVaultFake : IAsyncDisposable
         var fake = new KeyVaultFake(app, certificate);
         app.MapGet("/secrets/{name}/{version?}", fake.GetSecretAsync);
         app.MapGet("/certificates/{name}/{version?}", fake.GetCertificateAsync);
-        app.MapGet("/msi/token", (HttpContext context) =>
-        {
-            if (context.Request.Headers["X-IDENTITY-HEADER"] != IdentityHeader)
-            {
-                return Results.Json(new { error = "invalid_request", error_description = "X-IDENTITY-HEADER is missing or wrong" }, statusCode: 400);
-            }
-            Interlocked.Increment(ref fake._identityTokens);
-            return Results.Json(new Dictionary<string, string>
-            {
-                ["access_token"] = "fake-managed-identity-token",
-                ["expires_on"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["resource"] = context.Request.Query["resource"].ToString(),
-                ["token_type"] = "Bearer",
-                ["client_id"] = "00000000-0000-0000-0000-000000000001",
-            });
-        });
         await app.StartAsync();
         fake.VaultUri = new Uri($"https://127.0.0.1:{new Uri(app.Urls.First()).Port}/");
         return fake;
@@ -232,7 +198,7 @@ public sealed class KeyVaultFake : IAsyncDisposable
         var response = context.Response;
         response.StatusCode = 401;
         response.Headers.WWWAuthenticate =
-            $"Bearer authorization=\"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"{ChallengeResource}\"";
+            "Bearer authorization=\"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"https://vault.azure.net\"";
         await response.WriteAsJsonAsync(new { error = new { code = "Unauthorized", message = "AKV10000: Request is missing a Bearer or PoP token." } });
         return true;
     }

@@ -30,7 +30,18 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         var wait = profile.Timeout < MaxWait ? profile.Timeout : MaxWait;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(wait);
-        using var message = await BuildAsync(settings, material, timeout.Token);
+        HttpRequestMessage built;
+        try
+        {
+            built = await BuildAsync(settings, material, timeout.Token);
+        }
+        catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Only the client secret's read from Key Vault waits while the request is built.
+            throw new TokenRequestException($"The client secret could not be read within {wait.TotalSeconds:0} s: Key Vault did not answer in time, " +
+                $"so no token was asked for from {settings.EndpointName}.", FailureCauses.TokenClientCredential, inner: e);
+        }
+        using var message = built;
         var lease = transports.Acquire(profile, material);
         try
         {

@@ -137,6 +137,23 @@ public sealed class TokenTests
     }
 
     [Fact]
+    public async Task A_token_without_expires_in_is_kept_five_minutes_and_health_says_the_endpoint_gave_no_lifetime()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var setup = await TokenSetup.StartAsync(time: time);
+        setup.Server.OmitExpiresIn = true;
+        var first = await setup.AcceptedJtiAsync();
+
+        var health = await setup.TokenHealthAsync();
+        Assert.False(health.GetProperty("expiresInGiven").GetBoolean());
+        Assert.Equal(300, health.GetProperty("expiresInSeconds").GetInt64());
+        time.Advance(TimeSpan.FromMinutes(4)); // past three quarters of the assumed life: renewed in the background
+        await Poll.UntilAsync(() => setup.Server.TokenRequests == 2, "the renewal of a token kept 5 minutes");
+        await Poll.LatestAsync(setup.TokenHealthAsync, h => h.GetProperty("expiresInSeconds").GetInt64() == 300);
+        Assert.NotEqual(first, await setup.AcceptedJtiAsync());
+    }
+
+    [Fact]
     public async Task A_rotated_certificate_gets_a_new_token_bound_to_it()
     {
         await using var setup = await TokenSetup.StartAsync();
