@@ -24,7 +24,8 @@ public sealed record TokenRequestSeen(string? ClientId, string Method, string? S
 
 /// <summary>
 /// A mutual-TLS authorization server and resource server in one Kestrel app on loopback, as FAPI-style partners run
-/// them. <c>POST /oauth/token</c> takes the client credentials grant, authenticates the client by RFC 8705
+/// them: the token endpoint on a port of its own (<see cref="TokenPort"/>, as an RFC 8705 mTLS endpoint alias would be),
+/// the API on <see cref="Port"/>. <c>POST /oauth/token</c> takes the client credentials grant, authenticates the client by RFC 8705
 /// (<c>tls_client_auth</c>: the presented certificate chains to the test root and has the registered subject;
 /// <c>self_signed_tls_client_auth</c>: it is the registered certificate), RFC 7523 <c>private_key_jwt</c> (validated
 /// with Microsoft.IdentityModel, not our code) or <c>client_secret_basic</c>, and issues an ES256 JWT with
@@ -45,9 +46,13 @@ public sealed class OAuthServer : IAsyncDisposable
 
     private OAuthServer(WebApplication app) => _app = app;
 
+    /// <summary>The API's port (the resource server).</summary>
     public int Port { get; private set; }
 
-    public string TokenEndpoint => $"https://localhost:{Port}/oauth/token";
+    /// <summary>The token endpoint's port: only the token endpoint answers there.</summary>
+    public int TokenPort { get; private set; }
+
+    public string TokenEndpoint => $"https://localhost:{TokenPort}/oauth/token";
 
     public string Api(string path = "/api/accounts") => $"https://localhost:{Port}{path}";
 
@@ -74,6 +79,12 @@ public sealed class OAuthServer : IAsyncDisposable
     /// <summary>When set, the token endpoint answers this instead of a token (an RFC 6749 error, or a broken answer).</summary>
     public Func<HttpContext, Task>? TokenAnswer { get; set; }
 
+    /// <summary>The next this many token requests are answered 429 with <see cref="ThrottleRetryAfter"/> (a throttling authorization server).</summary>
+    public int ThrottleNext;
+
+    /// <summary>The Retry-After of a throttled answer (null: none sent).</summary>
+    public string? ThrottleRetryAfter { get; set; } = "1";
+
     /// <summary>When set, token requests wait for it before answering (to pile up concurrent callers).</summary>
     public TaskCompletionSource? Gate { get; set; }
 
@@ -82,7 +93,7 @@ public sealed class OAuthServer : IAsyncDisposable
         var pki = TestPki.Instance;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(new HttpsConnectionAdapterOptions
+        var https = new HttpsConnectionAdapterOptions
         {
             ServerCertificate = pki.Server,
             ServerCertificateChain = pki.Intermediate.Intermediates(),
@@ -90,19 +101,37 @@ public sealed class OAuthServer : IAsyncDisposable
             // Which certificate is acceptable depends on the client and the route: decided by the app below.
             ClientCertificateValidation = (_, _, _) => true,
             CheckCertificateRevocation = false,
-        })));
+        };
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(https));
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(https));
+        });
         var app = builder.Build();
         var server = new OAuthServer(app);
         foreach (var client in clients)
         {
             server._clients[client.Id] = client;
         }
+        // Each port serves its own routes only: a request for the token path on the API's port finds nothing.
+        app.Use((context, next) =>
+        {
+            var tokenPort = context.Connection.LocalPort == server.TokenPort;
+            if (tokenPort != context.Request.Path.StartsWithSegments("/oauth/token"))
+            {
+                context.Response.StatusCode = 404;
+                return Task.CompletedTask;
+            }
+            return next(context);
+        });
         app.MapPost("/oauth/token", server.TokenAsync);
         app.Map("/api/{**rest}", server.ApiAsync);
         // A route that checks nothing: the token benchmark's backend work, the same with and without a token.
         app.MapGet("/open", () => Results.Json(new { ok = true }));
         await app.StartAsync();
-        server.Port = new Uri(app.Urls.First()).Port;
+        var ports = app.Urls.Select(u => new Uri(u).Port).ToList(); // in the order the listeners were added
+        server.Port = ports[0];
+        server.TokenPort = ports[1];
         return server;
     }
 
@@ -138,6 +167,16 @@ public sealed class OAuthServer : IAsyncDisposable
         {
             await gate.Task;
         }
+        if (Interlocked.Decrement(ref ThrottleNext) >= 0)
+        {
+            context.Response.StatusCode = 429;
+            if (ThrottleRetryAfter is { } after)
+            {
+                context.Response.Headers.RetryAfter = after;
+            }
+            return;
+        }
+        Interlocked.Exchange(ref ThrottleNext, 0);
         var form = await context.Request.ReadFormAsync();
         var presented = context.Connection.ClientCertificate;
         var basic = Basic(context.Request.Headers.Authorization.ToString());

@@ -29,6 +29,7 @@ internal sealed class InvokerOptionsValidator(InvokerHostInfo hostInfo) : IValid
         {
             ProfileOptionsValidator.Check(profileName, profile, owners, CallerOptionsValidator.KnownCallers(options.Callers), problems);
         }
+        ProfileOptionsValidator.CheckTokenEndpoints(options.Profiles, owners, problems);
         CallerOptionsValidator.Check(options.Callers, host, options.Profiles.Keys, problems);
         StartupTimeline.Mark("options-validated");
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);

@@ -29,4 +29,5 @@ internal static class FailureCauses
     public const string TokenEndpointError = "token-endpoint-error";
     public const string TokenResponseInvalid = "token-response-invalid";
     public const string TokenClientCredential = "token-client-credential";
+    public const string TokenEndpointThrottled = "token-endpoint-throttled";
 }

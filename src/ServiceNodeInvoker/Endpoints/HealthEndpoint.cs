@@ -194,6 +194,7 @@ internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore ce
             ["lastRefresh"] = state.LastRefresh,
             ["lastAttempt"] = state.LastAttempt,
             ["nextRefresh"] = state.NextRefresh,
+            ["retryAt"] = state.RetryAt,
             ["lastError"] = state.LastError,
             ["lastErrorCause"] = state.LastErrorCause,
             ["requests"] = state.Requests,

@@ -60,7 +60,7 @@ internal static class BackendResponse
                     var text = part.Trim(' ', '\t');
                     if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var length))
                     {
-                        return Invalid($"{target} sent an invalid Content-Length ('{LogText.Escape(Cut(text))}'): its answer cannot be framed.");
+                        return Invalid($"{target} sent an invalid Content-Length ('{LogText.Quote(text, 32)}'): its answer cannot be framed.");
                     }
                     if (first is { } seen && seen != length)
                     {
@@ -88,7 +88,7 @@ internal static class BackendResponse
                 {
                     if (c is < ' ' and not '\t' or '\x7F')
                     {
-                        return Invalid($"{new Target(url)} sent the header '{LogText.Escape(Cut(name))}' with a control character (0x{(int)c:X2}) in its value, " +
+                        return Invalid($"{new Target(url)} sent the header '{LogText.Quote(name, 32)}' with a control character (0x{(int)c:X2}) in its value, " +
                             "which HTTP forbids: it cannot be passed on as a header. The envelope response mode carries it as JSON.");
                     }
                 }
@@ -127,8 +127,6 @@ internal static class BackendResponse
             $"{target} completed the TLS handshake and then answered {status} with its certificate-refusal page: {why}. " +
             $"We presented {ours} (profile '{profile.Name}').").ToException(null);
     }
-
-    private static string Cut(string text) => text.Length > 32 ? text[..32] + "…" : text;
 
     private static InvokerException Invalid(string message) => new(ErrorCodes.InvalidBackendResponse, message);
 }

@@ -137,17 +137,41 @@ internal sealed class InvocationPipeline(
                 "(its Token settings): the request may not carry an Authorization header. Remove it.");
         }
 
+        // The call's deadline covers everything done for it from here on: waiting for the token included.
+        var wait = profile.EffectiveTimeout(request.Timeout);
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerAborted);
+        timeout.CancelAfter(wait);
+        async ValueTask<AccessToken> TokenAsync(ProfileMaterial material)
+        {
+            try
+            {
+                return await tokenCache!.GetAsync(material, timeout.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !callerAborted.IsCancellationRequested)
+            {
+                throw tokenCache!.NotInTime(wait);
+            }
+        }
+
         // 4. The certificate, and the access token bound to it.
-        var material = await certificates.For(profile).GetAsync(callerAborted);
-        StartupTimeline.Mark("first-certificate");
-        record?.ClientCertificate(material.Client?.ThumbprintSha256);
-        var token = tokenCache is null ? null : await tokenCache.GetAsync(material, callerAborted);
+        ProfileMaterial material;
+        AccessToken? token;
+        try
+        {
+            material = await certificates.For(profile).GetAsync(callerAborted);
+            StartupTimeline.Mark("first-certificate");
+            record?.ClientCertificate(material.Client?.ThumbprintSha256);
+            token = tokenCache is null ? null : await TokenAsync(material);
+        }
+        catch
+        {
+            timeout.Dispose();
+            throw;
+        }
 
         // 5. Connect and send.
         var lease = transports.Acquire(profile, material);
         StartupTimeline.Mark("first-transport");
-        var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerAborted);
-        timeout.CancelAfter(profile.EffectiveTimeout(request.Timeout));
         HttpRequestMessage? message = null;
         try
         {
@@ -156,20 +180,21 @@ internal sealed class InvocationPipeline(
             string? tokenNote = null;
             if (token is not null && BearerChallenge.IsInvalidToken(response))
             {
-                // The backend refused the token (revoked, expired early, bound elsewhere): never sent again. A request
-                // whose body we hold goes once more with a new token; a streamed body is gone, so its 401 is relayed.
-                tokenCache!.Drop(token);
-                tokenNote = request.StreamedBody is null ? "refreshed" : "not-retried";
-                if (request.StreamedBody is null)
+                // The backend refused the token (revoked, expired early, bound elsewhere). A new one is asked for at most once
+                // per ForcedRenewalInterval (concurrent refusals share it); a request whose body we hold goes once more with
+                // it; a streamed body is gone, so its 401 is relayed. Within the interval the 401 is the answer.
+                var renewed = tokenCache!.Refused(token);
+                tokenNote = !renewed ? "retry-skipped" : request.StreamedBody is null ? "refreshed" : "not-retried";
+                if (renewed && request.StreamedBody is null)
                 {
                     response.Dispose();
                     message.Dispose();
-                    token = await tokenCache.GetAsync(material, timeout.Token);
+                    token = await TokenAsync(material);
                     message = BackendRequest.Build(request, token);
                     response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
                     if (BearerChallenge.IsInvalidToken(response))
                     {
-                        tokenCache.Drop(token); // refused again: the backend's 401 is the answer; the next call asks anew
+                        tokenCache.Refused(token); // refused again: the backend's 401 is the answer; the token is renewed no sooner than the interval allows
                     }
                 }
             }

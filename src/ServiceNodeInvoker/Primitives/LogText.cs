@@ -3,12 +3,39 @@ using System.Text;
 namespace ServiceNodeInvoker.Primitives;
 
 /// <summary>
-/// Makes caller- or configuration-controlled text safe for a log line or a message: control
-/// characters (CR, LF, ESC…) and other invisible format characters become \xNN / \uNNNN escapes,
-/// so nobody can forge log lines or colour a terminal through a field name.
+/// Makes text from another party (a caller, a backend, a token endpoint, the vault, configuration) safe for a
+/// log line, a header or a reply: control characters (CR, LF, ESC…) and other invisible format characters become
+/// \xNN / \uNNNN escapes, so nobody can forge log lines or colour a terminal through it; <see cref="Quote"/>
+/// also caps it, so nobody can make a reply or a log line as large as they like. Every text we quote from a
+/// party goes through <see cref="Quote"/>: one escaping and one cap.
 /// </summary>
 internal static class LogText
 {
+    /// <summary>The most characters of a party's text quoted anywhere (a reply, a header, a log line).</summary>
+    public const int DefaultQuoteLength = 200;
+
+    /// <summary>
+    /// A party's text as we quote it: at most <paramref name="max"/> of its characters (the cut marked with "…" and the
+    /// full length), then escaped. Null is the empty string.
+    /// </summary>
+    public static string Quote(string? value, int max = DefaultQuoteLength)
+    {
+        if (value is null)
+        {
+            return "";
+        }
+        if (value.Length <= max)
+        {
+            return Escape(value);
+        }
+        var cut = max;
+        if (cut > 0 && char.IsHighSurrogate(value[cut - 1]))
+        {
+            cut--; // never split a surrogate pair
+        }
+        return Escape(value[..cut]) + $"… ({value.Length} characters)";
+    }
+
     public static string Escape(string? value)
     {
         if (value is null)

@@ -43,9 +43,13 @@ public sealed class CertificateSourceOptions
     /// <summary>Pem: the intermediates file's path, when they are not in the certificate file.</summary>
     public string? ChainPath { get; set; }
 
-    /// <summary>A section whose settings are all empty (as app settings often leave them) counts as absent.</summary>
+    /// <summary>
+    /// A section whose settings are all empty (as app settings often leave them) counts as absent. A password alone
+    /// does not: it would have no effect, so the section is checked (and refused for its missing Source).
+    /// </summary>
     public static bool IsUnset(CertificateSourceOptions? o) =>
         o is null || (o.Source is null && o.VaultUri is null && string.IsNullOrWhiteSpace(o.Name) && string.IsNullOrWhiteSpace(o.Path)
+                      && string.IsNullOrEmpty(o.Password)
                       && string.IsNullOrWhiteSpace(o.CertificatePath) && string.IsNullOrWhiteSpace(o.KeyPath)
                       && string.IsNullOrWhiteSpace(o.ChainPath) && string.IsNullOrWhiteSpace(o.Version));
 }

@@ -11,6 +11,7 @@ internal sealed class ProfileCatalog
 {
     private readonly Dictionary<string, TlsProfile> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<HostKey, TlsProfile> _byHost = [];
+    private readonly Dictionary<HostKey, List<string>> _tokenEndpoints = [];
 
     /// <param name="profiles">The Invoker:Profiles settings, validated (<see cref="ProfileOptionsValidator"/>): nothing here can fail.</param>
     public ProfileCatalog(IReadOnlyDictionary<string, ProfileOptions> profiles)
@@ -23,6 +24,15 @@ internal sealed class ProfileCatalog
                 _byHost.TryAdd(host, profile);
             }
             _byName[name] = profile;
+            if (profile.Token is { } token)
+            {
+                var key = HostKey.FromUri(token.Endpoint);
+                if (!_tokenEndpoints.TryGetValue(key, out var users))
+                {
+                    _tokenEndpoints[key] = users = [];
+                }
+                users.Add(name);
+            }
         }
     }
 
@@ -39,6 +49,13 @@ internal sealed class ProfileCatalog
     public TlsProfile Resolve(string? name, Uri url)
     {
         var target = CheckTarget(url);
+        if (_tokenEndpoints.TryGetValue(target, out var users))
+        {
+            // No profile owns it (start-up refuses that), but the caller is told why rather than "no profile owns it".
+            throw new InvokerException(ErrorCodes.TargetNotAllowed,
+                $"{target} is the token endpoint of profile {string.Join(", ", users.Order(StringComparer.Ordinal).Select(u => $"'{u}'"))}: the invoker asks it " +
+                "for tokens itself, with the profile's certificate; callers may not call it.", "url");
+        }
         if (name is not null)
         {
             var named = Named(name);

@@ -11,6 +11,33 @@ namespace ServiceNodeInvoker.Profiles;
 /// </summary>
 internal partial class ProfileOptionsValidator
 {
+    /// <summary>
+    /// A token endpoint is the invoker's own destination, never a caller's: its host:port may be in no profile's Hosts,
+    /// or a caller could POST a token request to it (through invoke or forward, however the path is spelt) and get a
+    /// token authenticated by our certificate with scopes of its choosing. Several profiles may share one.
+    /// </summary>
+    /// <param name="owners">host:port → the profile that owns it, from <see cref="Check"/> over every profile.</param>
+    public static void CheckTokenEndpoints(IReadOnlyDictionary<string, ProfileOptions> profiles, IReadOnlyDictionary<HostKey, string> owners, List<string> problems)
+    {
+        foreach (var (name, o) in profiles.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (TokenOptions.IsUnset(o.Token) || !Uri.TryCreate(o.Token!.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme != Uri.UriSchemeHttps
+                || endpoint.IdnHost.Length == 0)
+            {
+                continue; // an unusable endpoint is named by the token source's own check
+            }
+            var key = HostKey.FromUri(endpoint);
+            if (owners.TryGetValue(key, out var owner))
+            {
+                problems.Add($"{ProfileOptions.SectionPath}:{name}:Token:Endpoint: its host:port {key} is listed in the Hosts of profile '{owner}', so callers " +
+                    $"could send their own token requests to it under our certificate. Remove {key} from {ProfileOptions.SectionPath}:{owner}:Hosts: " +
+                    "a token endpoint needs no Hosts entry (the invoker reaches it itself, with the profile's certificate, trust and address policy). " +
+                    "A partner that serves its token endpoint and its API on one host:port is not supported: ask for its mTLS endpoint alias " +
+                    "(RFC 8705 §5) or another host or port for the token endpoint.");
+            }
+        }
+    }
+
     /// <param name="owners">host:port → the profile that listed it first, shared across profiles.</param>
     /// <param name="callers">The names callers go by (API keys and certificates), for AllowedCallers.</param>
     public static void Check(string name, ProfileOptions o, Dictionary<HostKey, string> owners, IReadOnlySet<string> callers, List<string> problems)

@@ -60,7 +60,10 @@ public sealed class SecretSourceOptions
 /// </summary>
 public sealed class TokenOptions
 {
-    /// <summary>The token endpoint: an https URL on a host:port the profile owns (its Hosts).</summary>
+    /// <summary>
+    /// The token endpoint: an https URL on a host:port of its own, in no profile's Hosts (callers can never reach it);
+    /// reached with the profile's certificate, trust and address policy. Several profiles may share one.
+    /// </summary>
     public string? Endpoint { get; set; }
 
     /// <summary>The client id registered with the authorization server.</summary>
@@ -124,7 +127,7 @@ internal static class TokenRules
         var setting = $"{prefix}:Token";
         if (string.IsNullOrWhiteSpace(o!.Endpoint))
         {
-            problems.Add($"{setting}:Endpoint: is missing: the token endpoint's https URL, on a host:port the profile owns.");
+            problems.Add($"{setting}:Endpoint: is missing: the token endpoint's https URL.");
         }
         else if (!Uri.TryCreate(o.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme != Uri.UriSchemeHttps || endpoint.IdnHost.Length == 0)
         {
@@ -133,12 +136,6 @@ internal static class TokenRules
         else if (endpoint.Fragment.Length > 0 || endpoint.UserInfo.Length > 0 || o.Endpoint.Contains('\\'))
         {
             problems.Add($"{setting}:Endpoint: must have no fragment, user or backslash.");
-        }
-        else if (!profile.Hosts.Any(h => HostKey.TryParse(h, out var host) && host.Equals(HostKey.FromUri(endpoint))))
-        {
-            // The token request carries the profile's certificate: it goes only where the profile's certificate goes.
-            problems.Add($"{setting}:Endpoint: its host:port {HostKey.FromUri(endpoint)} is not one of the profile's Hosts: add it to {prefix}:Hosts " +
-                "(the token request is made with the profile's client certificate, trust and address policy).");
         }
         if (string.IsNullOrWhiteSpace(o.ClientId))
         {

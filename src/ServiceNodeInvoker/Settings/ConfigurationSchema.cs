@@ -54,12 +54,16 @@ internal static class ConfigurationSchema
             }
             return;
         }
-        if (!string.IsNullOrEmpty(node.Value) && children.Count == 0)
+        if (!string.IsNullOrEmpty(node.Value))
         {
-            problems.Add(node, setting?.Secret == true
-                ? $"{node.Path}: is a section of settings, not a single value (a value was given; not shown, as it may be a secret)."
-                : $"{node.Path}: is a section of settings, not a single value ('{Shorten(node.Value)}' was given).");
-            return;
+            // Never quoted: a section (a certificate source, a token source, the API keys) is exactly where a password,
+            // a key or a secret gets pasted by mistake.
+            problems.Add(node, $"{node.Path}: is a section of settings, not a single value (a value of {node.Value.Length} characters was given; " +
+                $"not shown, as it may be a secret). Set its keys instead: {SectionKeys(node.Path, type)}.");
+            if (children.Count == 0)
+            {
+                return;
+            }
         }
         if (DictionaryValueType(type) is { } valueType)
         {
@@ -204,9 +208,20 @@ internal static class ConfigurationSchema
     }
 
     /// <summary>Long values are cut in messages; control characters are escaped so a message cannot forge log lines.</summary>
-    internal static string Shorten(string value)
+    /// <summary>What goes under a section: its keys (a few), or a named entry for a dictionary, or an index for a list.</summary>
+    private static string SectionKeys(string path, Type type)
     {
-        var cut = value.Length > 80 ? value[..80] + "…" : value;
-        return LogText.Escape(cut);
+        if (DictionaryValueType(type) is not null)
+        {
+            return $"{path}:<name>";
+        }
+        if (ListItemType(type) is not null)
+        {
+            return $"{path}:0, {path}:1, …";
+        }
+        var names = type.GetProperties().Where(p => p.CanWrite).Select(p => $"{path}:{p.Name}").Take(4).ToList();
+        return names.Count == 0 ? $"{path}:<key>" : string.Join(", ", names) + (type.GetProperties().Count(p => p.CanWrite) > names.Count ? ", …" : "");
     }
+
+    internal static string Shorten(string value) => LogText.Quote(value, 80);
 }

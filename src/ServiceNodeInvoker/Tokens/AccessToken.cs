@@ -23,8 +23,17 @@ internal sealed record AccessToken(string Value, string BoundTo, DateTimeOffset 
     /// <summary>Sent until then; after it, a request waits for a new token.</summary>
     public DateTimeOffset UsableUntil => ExpiresAt - TimeSpan.FromTicks(Math.Min(ExpirySkew.Ticks, Lifetime.Ticks / 10));
 
-    /// <summary>Renewed in the background from then (three quarters of its life), so requests never wait for a renewal.</summary>
-    public DateTimeOffset RenewAt => ObtainedAt + Lifetime * 0.75;
+    /// <summary>
+    /// Renewed in the background from then (between 65 and 75 % of its life, drawn once per token), so requests never
+    /// wait for a renewal and instances that got their tokens in the same second do not renew in the same second.
+    /// </summary>
+    public DateTimeOffset RenewAt => ObtainedAt + Lifetime * RenewFraction;
+
+    /// <summary>The share of its life after which the token is renewed: <see cref="RenewLatest"/> less up to a tenth, at random.</summary>
+    public double RenewFraction { get; init; } = RenewLatest - Random.Shared.NextDouble() * 0.10;
+
+    /// <summary>The latest share of its life at which a token is renewed.</summary>
+    public const double RenewLatest = 0.75;
 
     public bool UsableAt(DateTimeOffset now) => now < UsableUntil;
 

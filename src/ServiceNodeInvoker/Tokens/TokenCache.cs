@@ -9,15 +9,20 @@ namespace ServiceNodeInvoker.Tokens;
 
 /// <summary>A point-in-time view of a profile's token, for health. Never the token itself.</summary>
 /// <param name="BoundTo">The SHA-256 thumbprint of the certificate the cached token was obtained with.</param>
+/// <param name="RetryAt">When a throttled or briefly unavailable token request is asked again, while a call waits for it.</param>
 internal sealed record TokenState(
     DateTimeOffset? ExpiresAt, DateTimeOffset? UsableUntil, string? BoundTo, IReadOnlyList<string>? Scopes, bool? ExpiresInGiven,
-    DateTimeOffset? LastRefresh, DateTimeOffset? LastAttempt, string? LastError, string? LastErrorCause, DateTimeOffset? NextRefresh, long Requests);
+    DateTimeOffset? LastRefresh, DateTimeOffset? LastAttempt, string? LastError, string? LastErrorCause, DateTimeOffset? NextRefresh, long Requests,
+    DateTimeOffset? RetryAt = null);
 
 /// <summary>
 /// One profile's access token. Requests take the cached token and never wait on the endpoint while it is usable;
 /// the token is bound to the certificate it was obtained with, so a rotated certificate means a new token;
-/// concurrent requests without one share one token request; a timer renews it at three quarters of its life, in
-/// the background, retrying with backoff while the old one still serves; a backend's <c>invalid_token</c> drops it.
+/// concurrent requests without one share one token request (never more than one in flight per profile), which is
+/// asked again — after the endpoint's Retry-After, else a jittered backoff — while the endpoint throttles (429) or is
+/// briefly unavailable and a call still waits for it; a timer renews it at 65–75 % of its life (jittered, so
+/// instances started together do not renew together), in the background, retrying with backoff while the old one
+/// still serves; a backend's <c>invalid_token</c> drops it, at most once per <see cref="ForcedRenewalInterval"/>.
 /// </summary>
 internal sealed partial class TokenCache(TlsProfile profile, TokenClient client, CertificateCache certificates,
     InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
@@ -27,6 +32,18 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
 
     private static readonly TimeSpan[] RenewalBackoff =
         [TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60)];
+
+    /// <summary>
+    /// A backend's refusal of a token forces a new one at most this often: a backend that refuses every token (or a
+    /// hostile one) cannot drive the token endpoint; between forced renewals, a refused token's 401 is relayed.
+    /// </summary>
+    public static readonly TimeSpan ForcedRenewalInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>The first wait before asking a throttled or unavailable endpoint again when it gave no Retry-After; doubled each time, jittered.</summary>
+    public static readonly TimeSpan RetryBase = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest wait between two tries of a token request without Retry-After.</summary>
+    public static readonly TimeSpan RetryCap = TimeSpan.FromSeconds(8);
 
     private readonly Lock _gate = new();
     private readonly ProfileToken _settings = profile.Token!;
@@ -41,6 +58,11 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     private DateTimeOffset? _nextRefresh;
     private int _failuresInRow;
     private long _requests;
+    private int _waiting;
+    private DateTimeOffset? _lastForced;
+    private bool _skipLogged;
+    private TokenRequestException? _lastTransient;
+    private DateTimeOffset? _retryAt;
     private ITimer? _timer;
     private bool _disposed;
 
@@ -54,7 +76,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
             {
                 var current = _current;
                 return new TokenState(current?.ExpiresAt, current?.UsableUntil, current?.BoundTo, current?.Scopes, current?.ExpiresInGiven,
-                    _lastRefresh, _lastAttempt, _lastError, _lastErrorCause, _nextRefresh, Interlocked.Read(ref _requests));
+                    _lastRefresh, _lastAttempt, _lastError, _lastErrorCause, _nextRefresh, Interlocked.Read(ref _requests), _retryAt);
             }
         }
     }
@@ -79,6 +101,8 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
         {
             request = Shared(material, boundTo, now, answerRecentFailure: true);
         }
+        // While a call waits, a throttled request is asked again (within the request's window): the count says so.
+        Interlocked.Increment(ref _waiting);
         try
         {
             return await request.WaitAsync(cancellationToken);
@@ -87,6 +111,37 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
         {
             throw Unavailable(e);
         }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+    }
+
+    /// <summary>
+    /// The reply when a call's deadline passed while it waited for a token: what the endpoint last said, if it said
+    /// anything (the request goes on in the background, so a later call may find the token).
+    /// </summary>
+    public InvokerException NotInTime(TimeSpan wait)
+    {
+        var seconds = $"{wait.TotalSeconds:0.###} s";
+        TokenRequestException? last;
+        lock (_gate)
+        {
+            last = _inflight is { IsCompleted: false } ? _lastTransient : null;
+        }
+        if (last is null)
+        {
+            return new InvokerException(ErrorCodes.TokenUnavailable,
+                $"No access token within the call's timeout of {seconds}: the token endpoint {_settings.EndpointName} has not answered yet " +
+                "(the token request goes on; a later call may find the token).") { Cause = FailureCauses.ResponseTimeout };
+        }
+        return new InvokerException(ErrorCodes.TokenUnavailable,
+            $"No access token within the call's timeout of {seconds}; the token request is being retried. Last answer: {last.Message}", inner: last)
+        {
+            Cause = last.Cause,
+            TokenError = last.TokenError,
+            RetryAfterSeconds = last.RetryAfter is { } after ? (int)Math.Ceiling(after.TotalSeconds) : null,
+        };
     }
 
     /// <summary>A fresh token now (the probe): shares a request in flight, never answers with a recent failure.</summary>
@@ -100,15 +155,31 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
         return await request.WaitAsync(cancellationToken);
     }
 
-    /// <summary>The backend refused this token (401 invalid_token): it is not sent again; the next request gets a new one.</summary>
-    public bool Drop(AccessToken token)
+    /// <summary>
+    /// The backend refused this token (401 invalid_token). True: a new token is (or is being) asked for, so the call may
+    /// be sent again with it — concurrent refusals of one token share that one request. False: a refusal forced a new
+    /// token less than <see cref="ForcedRenewalInterval"/> ago, so this token is kept and the backend's 401 is the answer.
+    /// </summary>
+    public bool Refused(AccessToken token)
     {
+        var now = time.GetUtcNow();
         lock (_gate)
         {
             if (!ReferenceEquals(_current, token))
             {
-                return false; // already replaced (another request saw the refusal first)
+                return true; // already replaced (another request saw the refusal first, or it was renewed): share the new one
             }
+            if (_lastForced is { } last && now - last < ForcedRenewalInterval)
+            {
+                if (!_skipLogged)
+                {
+                    _skipLogged = true;
+                    Log.RenewalSkipped(logger, profile.Name, (long)ForcedRenewalInterval.TotalSeconds);
+                }
+                return false;
+            }
+            _lastForced = now;
+            _skipLogged = false;
             _current = null;
         }
         Log.Dropped(logger, profile.Name, _settings.EndpointName);
@@ -116,7 +187,12 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     }
 
     public static InvokerException Unavailable(TokenRequestException e) =>
-        new(ErrorCodes.TokenUnavailable, e.Message, inner: e) { Cause = e.Cause, TokenError = e.TokenError };
+        new(ErrorCodes.TokenUnavailable, e.Message, inner: e)
+        {
+            Cause = e.Cause,
+            TokenError = e.TokenError,
+            RetryAfterSeconds = e.RetryAfter is { } after ? (int)Math.Ceiling(after.TotalSeconds) : null,
+        };
 
     private static string BoundTo(ProfileMaterial material) => material.Client?.ThumbprintSha256 ?? "";
 
@@ -151,12 +227,56 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
         }
     }
 
+    /// <summary>
+    /// One token request, asked again while it fails transiently (429, 502–504, a refused or broken connection) and a
+    /// call still waits for it, within the request's window: after the endpoint's Retry-After, else an exponential
+    /// backoff with full jitter. Never more than one in flight: this is the shared request.
+    /// </summary>
     private async Task<AccessToken> FetchAsync(ProfileMaterial material)
+    {
+        var started = time.GetTimestamp();
+        var window = profile.Timeout; // at most 230 s (validated)
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await FetchOnceAsync(material);
+            }
+            catch (TokenRequestException e) when (e.Transient && Volatile.Read(ref _waiting) > 0
+                && RetryDelay(e, attempt) is var delay && time.GetElapsedTime(started) + delay < window)
+            {
+                var wait = Task.Delay(delay, time); // the timer exists from here: health's retryAt never precedes it
+                lock (_gate)
+                {
+                    _lastTransient = e;
+                    _retryAt = time.GetUtcNow() + delay;
+                }
+                await wait;
+                lock (_gate)
+                {
+                    _retryAt = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>The endpoint's Retry-After (plus up to a tenth more, so instances told the same second do not return together), else full jitter on an exponential backoff.</summary>
+    internal static TimeSpan RetryDelay(TokenRequestException e, int attempt)
+    {
+        if (e.RetryAfter is { } after)
+        {
+            return after + TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * Math.Max(after.Ticks / 10, TimeSpan.FromMilliseconds(100).Ticks)));
+        }
+        var ceiling = Math.Min(RetryCap.Ticks, RetryBase.Ticks << Math.Min(attempt - 1, 16));
+        return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
+    }
+
+    private async Task<AccessToken> FetchOnceAsync(ProfileMaterial material)
     {
         Interlocked.Increment(ref _requests);
         try
         {
-            var token = await client.RequestAsync(profile, material, CancellationToken.None);
+            var token = await client.RequestAsync(profile, material, CancellationToken.None, _current);
             lock (_gate)
             {
                 if (token.BoundTo == _latestBoundTo || _current is null)
@@ -164,6 +284,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
                     _current = token;
                 }
                 _lastRefresh = token.ObtainedAt;
+                _lastTransient = null;
                 _lastError = null;
                 _lastErrorCause = null;
                 _failuresInRow = 0;
@@ -265,5 +386,10 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
 
         [LoggerMessage(5003, LogLevel.Warning, "The backend refused the access token of profile '{Profile}' (401 invalid_token): dropped; a new one is asked for from {Endpoint}.")]
         public static partial void Dropped(ILogger logger, string profile, string endpoint);
+
+        [LoggerMessage(5004, LogLevel.Warning, "The backend refused the access token of profile '{Profile}' again, within {IntervalSeconds} s of a forced renewal: " +
+            "no new token is asked for until then (the backend's 401 is relayed with invoker-token: retry-skipped). A backend that refuses every token " +
+            "has a problem of its own (its clock, its trust of the authorization server, the token's audience).")]
+        public static partial void RenewalSkipped(ILogger logger, string profile, long intervalSeconds);
     }
 }

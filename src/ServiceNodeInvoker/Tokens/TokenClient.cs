@@ -24,16 +24,28 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
     /// <summary>The largest token response read; a token endpoint's answer is a few KiB.</summary>
     public const int MaxResponseBytes = 64 * 1024;
 
-    public async Task<AccessToken> RequestAsync(TlsProfile profile, ProfileMaterial material, CancellationToken cancellationToken)
+    /// <summary>
+    /// The longest access token accepted: it goes on every backend request's Authorization line, and servers cap a
+    /// header line at 8 KiB (nginx's default); Microsoft Entra's tokens are 1–3 KiB.
+    /// </summary>
+    public const int MaxTokenLength = 8 * 1024;
+
+    /// <summary>The longest <c>scope</c> accepted in a token response (it is logged and shown in health).</summary>
+    public const int MaxScopeLength = 1024;
+
+    /// <param name="previous">The token held now, if any: named nowhere either, should the endpoint quote it back.</param>
+    public async Task<AccessToken> RequestAsync(TlsProfile profile, ProfileMaterial material, CancellationToken cancellationToken, AccessToken? previous = null)
     {
         var settings = profile.Token ?? throw new InvalidOperationException($"profile '{profile.Name}' has no token source");
         var wait = profile.Timeout < MaxWait ? profile.Timeout : MaxWait;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(wait);
         HttpRequestMessage built;
+        var redaction = new Redaction();
+        redaction.Add(previous?.Value);
         try
         {
-            built = await BuildAsync(settings, material, timeout.Token);
+            built = await BuildAsync(settings, material, redaction, timeout.Token);
         }
         catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -47,7 +59,7 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         {
             using var response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
             var body = await ReadBoundedAsync(response, timeout.Token);
-            return Read(settings, response, body, material);
+            return Read(settings, response, body, material, redaction);
         }
         catch (TokenRequestException)
         {
@@ -58,7 +70,11 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
             var timedOut = timeout.IsCancellationRequested;
             var diagnosis = FailureClassifier.Diagnose(timedOut && e is OperationCanceledException ? null : e,
                 new FailureClassifier.Evidence(HostKey.FromUri(settings.Endpoint), profile, material.Client is not null, timedOut ? wait : null, WireWitness.Of(message)));
-            throw new TokenRequestException($"The token endpoint {settings.EndpointName} could not be asked for a token: {diagnosis.Text}", diagnosis.Cause, inner: e);
+            throw new TokenRequestException($"The token endpoint {settings.EndpointName} could not be asked for a token: {diagnosis.Text}", diagnosis.Cause, inner: e)
+            {
+                // A refused or broken connection may be an instance of the authorization server restarting: worth one more try.
+                Transient = diagnosis.Cause is FailureCauses.ConnectionRefused or FailureCauses.Connection,
+            };
         }
         finally
         {
@@ -66,7 +82,7 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         }
     }
 
-    private async Task<HttpRequestMessage> BuildAsync(ProfileToken settings, ProfileMaterial material, CancellationToken token)
+    private async Task<HttpRequestMessage> BuildAsync(ProfileToken settings, ProfileMaterial material, Redaction redaction, CancellationToken token)
     {
         var form = new List<KeyValuePair<string, string>> { new("grant_type", "client_credentials") };
         var message = new HttpRequestMessage(HttpMethod.Post, settings.Endpoint) { Version = HttpVersion.Version11 };
@@ -77,12 +93,19 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
                 var secret = await secrets.ReadAsync(settings.ClientSecret!, token);
                 // RFC 6749 §2.3.1: both parts form-encoded before Basic's base64.
                 var pair = $"{Uri.EscapeDataString(settings.ClientId)}:{Uri.EscapeDataString(secret)}";
-                message.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pair)));
+                var basic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pair));
+                redaction.Add(secret);
+                redaction.Add(Uri.EscapeDataString(secret));
+                redaction.Add(basic);
+                message.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
                 break;
             case TokenClientAuthentication.PrivateKeyJwt:
                 form.Add(new("client_id", settings.ClientId));
                 form.Add(new("client_assertion_type", ClientAssertion.Type));
-                form.Add(new("client_assertion", ClientAssertion.Create(material.Client!.Leaf, settings.ClientId, settings.EndpointName, time.GetUtcNow())));
+                var assertion = ClientAssertion.Create(material.Client!.Leaf, settings.ClientId, settings.EndpointName, time.GetUtcNow());
+                redaction.Add(assertion);
+                redaction.Add(assertion[(assertion.LastIndexOf('.') + 1)..]); // its signature: what makes it a credential
+                form.Add(new("client_assertion", assertion));
                 break;
             default:
                 // tls_client_auth, self_signed_tls_client_auth: the certificate on the connection authenticates; the id names the client.
@@ -124,7 +147,7 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
     }
 
     /// <summary>RFC 6749 §5.1 and §5.2, and what the answer was when it is neither.</summary>
-    private AccessToken Read(ProfileToken settings, HttpResponseMessage response, byte[] body, ProfileMaterial material)
+    private AccessToken Read(ProfileToken settings, HttpResponseMessage response, byte[] body, ProfileMaterial material, Redaction redaction)
     {
         var status = (int)response.StatusCode;
         var endpoint = settings.EndpointName;
@@ -144,17 +167,25 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         {
             if (!isObject)
             {
-                throw new TokenRequestException($"The token endpoint {endpoint} answered {status} with a body that is not a JSON object ({mediaType}, {body.Length} bytes): " +
+                throw new TokenRequestException($"The token endpoint {endpoint} answered {status} with a body that is not a JSON object ({LogText.Quote(mediaType, 64)}, {body.Length} bytes): " +
                     "it is not a token response. Check Token:Endpoint.", FailureCauses.TokenResponseInvalid);
             }
             if (!json.TryGetProperty("access_token", out var value) || value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } accessToken)
             {
                 throw new TokenRequestException($"The token endpoint {endpoint} answered {status} without an access_token.", FailureCauses.TokenResponseInvalid);
             }
+            if (TokenProblem(accessToken) is { } wrong)
+            {
+                // The token goes on the wire in a header line: anything else could add headers or a whole request.
+                throw new TokenRequestException($"The token endpoint {endpoint} answered {status} with an access_token that cannot be sent: {wrong}. " +
+                    "RFC 6750 allows a Bearer token only letters, digits and - . _ ~ + / (then = padding). Nothing was cached or sent; " +
+                    "the token endpoint is failing or is not who it should be.", FailureCauses.TokenResponseInvalid);
+            }
+            redaction.Add(accessToken);
             var tokenType = json.TryGetProperty("token_type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString() : null;
             if (tokenType is not null && !tokenType.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
             {
-                throw new TokenRequestException($"The token endpoint {endpoint} issued a token of type '{Shown(tokenType, 32)}', not Bearer: " +
+                throw new TokenRequestException($"The token endpoint {endpoint} issued a token of type '{redaction.Quote(tokenType, 32)}', not Bearer: " +
                     "only Bearer tokens (RFC 6750; certificate-bound per RFC 8705) are sent.", FailureCauses.TokenResponseInvalid);
             }
             var now = time.GetUtcNow();
@@ -162,22 +193,49 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
             var scopes = json.TryGetProperty("scope", out var scope) && scope.ValueKind == JsonValueKind.String
                 ? scope.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries)
                 : settings.Scopes.ToArray();
+            if (scope.ValueKind == JsonValueKind.String && (scope.GetString()!.Length > MaxScopeLength || scopes.Any(s => !IsScopeToken(s))))
+            {
+                throw new TokenRequestException($"The token endpoint {endpoint} answered {status} with a scope that is not a list of RFC 6749 scope tokens " +
+                    $"(visible ASCII without '\"' or '\\', separated by spaces, at most {MaxScopeLength} characters). Nothing was cached or sent.",
+                    FailureCauses.TokenResponseInvalid);
+            }
             if (lifetime is { } given && given <= TimeSpan.Zero)
             {
                 throw new TokenRequestException($"The token endpoint {endpoint} issued a token that expires at once (expires_in {given.TotalSeconds:0}).", FailureCauses.TokenResponseInvalid);
             }
             return new AccessToken(accessToken, material.Client?.ThumbprintSha256 ?? "", now, now + (lifetime ?? AccessToken.AssumedLifetime), scopes, lifetime is not null);
         }
+        var transient = status is 429 or 502 or 503 or 504;
+        var retryAfter = transient ? RetryAfterOf(response, time.GetUtcNow()) : null;
+        if (status == 429)
+        {
+            throw new TokenRequestException($"The token endpoint {endpoint} is throttling our token requests (429 Too Many Requests" +
+                (retryAfter is { } after ? $", retry after {after.TotalSeconds:0} s)" : ")") + ": the request is retried while a call waits for a token.",
+                FailureCauses.TokenEndpointThrottled) { Transient = true, RetryAfter = retryAfter };
+        }
         if (isObject && json.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String)
         {
-            var code = Shown(error.GetString()!, 64);
-            var description = json.TryGetProperty("error_description", out var d) && d.ValueKind == JsonValueKind.String ? $" (\"{Shown(d.GetString()!, 300)}\")" : "";
-            var uri = json.TryGetProperty("error_uri", out var u) && u.ValueKind == JsonValueKind.String ? $"; see {Shown(u.GetString()!, 200)}" : "";
-            throw new TokenRequestException($"The token endpoint {endpoint} refused the token request with {status} {code}{description}{uri}.{Hint(code, settings)}",
-                FailureCauses.TokenEndpointError, code);
+            // The endpoint's words are hostile text: what repeats our credentials is withheld, the rest escaped and capped.
+            var code = IsErrorCode(error.GetString()!) ? error.GetString()! : null;
+            var shownCode = code ?? $"with an error code that is not one ('{redaction.Quote(error.GetString()!, 64)}')";
+            var description = json.TryGetProperty("error_description", out var d) && d.ValueKind == JsonValueKind.String ? $" (\"{redaction.Quote(d.GetString()!, 300)}\")" : "";
+            var uri = json.TryGetProperty("error_uri", out var u) && u.ValueKind == JsonValueKind.String ? $"; see {redaction.Quote(u.GetString()!, 200)}" : "";
+            throw new TokenRequestException($"The token endpoint {endpoint} refused the token request with {status} {shownCode}{description}{uri}.{Hint(code ?? "", settings)}",
+                FailureCauses.TokenEndpointError, code) { Transient = transient, RetryAfter = retryAfter };
         }
-        throw new TokenRequestException($"The token endpoint {endpoint} answered {status} ({mediaType}, {body.Length} bytes) with no OAuth error: " +
-            "it is not answering as a token endpoint (check Token:Endpoint), or it is failing.", FailureCauses.TokenResponseInvalid);
+        throw new TokenRequestException($"The token endpoint {endpoint} answered {status} ({LogText.Quote(mediaType, 64)}, {body.Length} bytes) with no OAuth error: " +
+            "it is not answering as a token endpoint (check Token:Endpoint), or it is failing.", FailureCauses.TokenResponseInvalid) { Transient = transient, RetryAfter = retryAfter };
+    }
+
+    /// <summary>The most of a Retry-After we honour: a longer one is beyond any caller's deadline anyway.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(120);
+
+    /// <summary>Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), capped; null when absent or unreadable.</summary>
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response, DateTimeOffset now)
+    {
+        var header = response.Headers.RetryAfter;
+        var after = header?.Delta ?? (header?.Date is { } date ? date - now : null);
+        return after is { } a ? TimeSpan.FromTicks(Math.Clamp(a.Ticks, 0, MaxRetryAfter.Ticks)) : null;
     }
 
     /// <summary>expires_in as a number of seconds (some servers send it as a string).</summary>
@@ -212,5 +270,95 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         _ => "",
     };
 
-    private static string Shown(string text, int max) => LogText.Escape(text.Length > max ? text[..max] + "…" : text);
+    private static string Shown(string text, int max) => LogText.Quote(text, max);
+
+    /// <summary>Why a token cannot go on the wire, or null: RFC 6750 §2.1 b64token, at most <see cref="MaxTokenLength"/>. Never quotes the token.</summary>
+    internal static string? TokenProblem(string token)
+    {
+        if (token.Length > MaxTokenLength)
+        {
+            return $"it is {token.Length} characters long, more than the {MaxTokenLength} sent";
+        }
+        var padding = false;
+        for (var i = 0; i < token.Length; i++)
+        {
+            var c = token[i];
+            if (c == '=')
+            {
+                if (i == 0)
+                {
+                    return "it starts with '='";
+                }
+                padding = true;
+                continue;
+            }
+            if (padding)
+            {
+                return $"a character follows its '=' padding at position {i}";
+            }
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~' or '+' or '/'))
+            {
+                return $"it holds {Describe(c)} at position {i}";
+            }
+        }
+        return null;
+    }
+
+    private static string Describe(char c) => c switch
+    {
+        '\r' => "a carriage return (CR)",
+        '\n' => "a line feed (LF)",
+        '\0' => "a NUL",
+        ' ' => "a space",
+        _ when c > 0x7E => $"a non-ASCII character (U+{(int)c:X4})",
+        _ when char.IsControl(c) => $"a control character (0x{(int)c:X2})",
+        _ => $"'{c}'",
+    };
+
+    /// <summary>RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.</summary>
+    private static bool IsScopeToken(string scope) => scope.All(c => c is (char)0x21 or >= (char)0x23 and <= (char)0x5B or >= (char)0x5D and <= (char)0x7E);
+
+    /// <summary>RFC 6749 §5.2 error: %x20-21 / %x23-5B / %x5D-7E, and short.</summary>
+    private static bool IsErrorCode(string code) =>
+        code.Length is > 0 and <= 64 && code.All(c => c is (char)0x20 or (char)0x21 or >= (char)0x23 and <= (char)0x5B or >= (char)0x5D and <= (char)0x7E);
+
+    /// <summary>
+    /// The credentials one token request carried (the client secret as sent, the Basic value, the assertion) and the
+    /// token held: an endpoint that repeats any of them — whole, or a run of <see cref="Overlap"/> characters of one —
+    /// has that part of its text withheld before it is quoted anywhere (a reply, health, the probe, the log).
+    /// </summary>
+    private sealed class Redaction
+    {
+        private const int Overlap = 12;
+        private const string Withheld = "[withheld: it repeats our credentials]";
+        private readonly List<string> _values = [];
+
+        public void Add(string? value)
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                _values.Add(value);
+            }
+        }
+
+        /// <summary>The endpoint's text, credentials withheld, then escaped and capped.</summary>
+        public string Quote(string text, int max)
+        {
+            foreach (var value in _values)
+            {
+                text = text.Replace(value, "[redacted]", StringComparison.Ordinal);
+            }
+            foreach (var value in _values)
+            {
+                for (var at = 0; at + Overlap <= value.Length; at++)
+                {
+                    if (text.Contains(value.AsSpan(at, Overlap), StringComparison.Ordinal))
+                    {
+                        return Withheld; // a part of a credential: nothing of this text is repeated
+                    }
+                }
+            }
+            return LogText.Quote(text, max);
+        }
+    }
 }

@@ -10,4 +10,10 @@ internal sealed class TokenRequestException(string message, string cause, string
     public string Cause => cause;
 
     public string? TokenError => tokenError;
+
+    /// <summary>Worth asking again in a moment: the endpoint throttled (429) or was briefly unavailable (502–504), or the connection failed.</summary>
+    public bool Transient { get; init; }
+
+    /// <summary>How long the endpoint asked us to wait (its Retry-After), when it said.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

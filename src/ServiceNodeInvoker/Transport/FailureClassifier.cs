@@ -315,13 +315,16 @@ internal partial class FailureClassifier
         return null;
     }
 
-    /// <summary>The deepest exception's message: runtime messages about sockets and TLS carry no request data.</summary>
+    /// <summary>
+    /// The deepest exception's message: runtime messages about sockets and TLS carry no request data, but some quote
+    /// what the server sent (an invalid header line, whole): quoted like any party's text, escaped and capped.
+    /// </summary>
     private static string Innermost(Exception e)
     {
         while (e.InnerException is not null)
         {
             e = e.InnerException;
         }
-        return e is SocketException s ? SocketErrors.Describe(s.SocketErrorCode) : e.Message.TrimEnd('.');
+        return e is SocketException s ? SocketErrors.Describe(s.SocketErrorCode) : LogText.Quote(e.Message.TrimEnd('.'));
     }
 }

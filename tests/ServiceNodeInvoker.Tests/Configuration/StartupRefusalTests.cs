@@ -64,13 +64,18 @@ public sealed class StartupRefusalTests
         ("base URL with a query", ["Invoker__Profiles__a__BaseUrl=https://a.contoso.com/v1?key=1"], "Invoker:Profiles:a:BaseUrl: must have no query, fragment, user or backslash"),
         ("forwarded caller header that is no name", ["Invoker__Profiles__a__ForwardCallerHeaders__0=X Forwarded"], "Invoker:Profiles:a:ForwardCallerHeaders:0: 'X Forwarded' is not a header name"),
         ("value where a section belongs", ["Invoker__Profiles__a__ClientCertificate=client.pfx"], "Invoker:Profiles:a:ClientCertificate: is a section of settings, not a single value"),
-        ("token endpoint on a host the profile does not own", Token("Endpoint=https://login.contoso.com/oauth2/token"), "Invoker:Profiles:a:Token:Endpoint: its host:port login.contoso.com:443 is not one of the profile's Hosts"),
+        // Where a password or key gets pasted by mistake: named, never quoted (the test checks hunter2 appears nowhere).
+        ("password pasted as the client certificate", ["Invoker__Profiles__a__ClientCertificate=hunter2"], "Invoker:Profiles:a:ClientCertificate: is a section of settings, not a single value (a value of 7 characters was given; not shown, as it may be a secret). Set its keys instead: Invoker:Profiles:a:ClientCertificate:Source"),
+        ("key pasted as the API keys", ["Invoker__Callers__ApiKeys=hunter2"], "Invoker:Callers:ApiKeys: is a section of settings, not a single value (a value of 7 characters was given; not shown, as it may be a secret). Set its keys instead: Invoker:Callers:ApiKeys:<name>"),
+        ("secret pasted as the token source", ["Invoker__Profiles__a__Token=hunter2"], "Invoker:Profiles:a:Token: is a section of settings, not a single value (a value of 7 characters was given; not shown"),
+        ("certificate password without a source", ["Invoker__Profiles__a__ClientCertificate__Password=hunter2"], "Invoker:Profiles:a:ClientCertificate:Source: is missing"),
+        ("token endpoint on a host a profile owns", Token("Endpoint=https://a.contoso.com/oauth2/token"), "Invoker:Profiles:a:Token:Endpoint: its host:port a.contoso.com:443 is listed in the Hosts of profile 'a', so callers could send their own token requests to it"),
         ("token endpoint over http", Token("Endpoint=http://a.contoso.com/token"), "Invoker:Profiles:a:Token:Endpoint: 'http://a.contoso.com/token' is not an absolute https URL"),
         ("token source without a client id", Token("ClientId="), "Invoker:Profiles:a:Token:ClientId: is missing"),
         ("unknown client authentication", Token("ClientAuthentication=mTLS"), "Invoker:Profiles:a:Token:ClientAuthentication: 'mTLS' is not one of TlsClientAuth, SelfSignedTlsClientAuth, PrivateKeyJwt, ClientSecretBasic"),
         ("certificate authentication without a certificate", Token("ClientAuthentication=PrivateKeyJwt", "ClientSecret__Source=", "ClientSecret__Value="), "Invoker:Profiles:a:Token:ClientAuthentication: PrivateKeyJwt authenticates with the profile's client certificate, and the profile has none"),
         ("client secret authentication without a secret", Token("ClientSecret__Source=", "ClientSecret__Value="), "Invoker:Profiles:a:Token:ClientSecret: is missing"),
-        ("client secret given as a value", Token("ClientSecret__Source=", "ClientSecret__Value=", "ClientSecret=hunter2"), "Invoker:Profiles:a:Token:ClientSecret: is a section of settings, not a single value (a value was given; not shown"),
+        ("client secret given as a value", Token("ClientSecret__Source=", "ClientSecret__Value=", "ClientSecret=hunter2"), "Invoker:Profiles:a:Token:ClientSecret: is a section of settings, not a single value (a value of 7 characters was given; not shown"),
         ("two scopes in one entry", Token("Scopes__0=payments:read payments:write"), "Invoker:Profiles:a:Token:Scopes:0: 'payments:read payments:write' is not one scope"),
         ("misspelt token setting", Token("ClientAuthentification=ClientSecretBasic"), "Invoker:Profiles:a:Token:ClientAuthentification: unknown setting; did you mean 'ClientAuthentication'?"),
     ];
@@ -80,7 +85,7 @@ public sealed class StartupRefusalTests
     {
         var settings = new Dictionary<string, string>
         {
-            ["Endpoint"] = "https://a.contoso.com/oauth2/token",
+            ["Endpoint"] = "https://login.contoso.com/oauth2/token",
             ["ClientId"] = "bot-platform",
             ["ClientAuthentication"] = "ClientSecretBasic",
             ["ClientSecret__Source"] = "Setting",
