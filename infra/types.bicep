@@ -14,7 +14,7 @@ type keyVaultReference = {
 @export()
 @description('An OAuth 2.0 token the backend wants as well as the certificate (client credentials over mutual TLS, RFC 8705): docs/oauth-mtls.md.')
 type tokenSource = {
-  @description('The token endpoint: an https URL on a host:port of the profile\'s hosts.')
+  @description('The token endpoint: an https URL on a host:port of its own, in no profile\'s hosts (callers can never reach it; profiles may share one).')
   endpoint: string
   @description('The client id registered with the authorization server.')
   clientId: string

@@ -166,6 +166,14 @@ public sealed class FunctionsAppTests
             .Set("payments", "Token:Scopes:0", "payments:write")
             .Set("payments", "Token:ClientAuthentication", "PrivateKeyJwt")
             .Set("payments", "BaseUrl", $"https://localhost:{server.Port}/api").Settings;
+        // A second profile on the same authorization server, with a client id it does not know.
+        foreach (var (key, value) in settings.Where(s => s.Key.StartsWith("Invoker:Profiles:payments:", StringComparison.Ordinal)).ToList())
+        {
+            settings[key.Replace(":payments:", ":unregistered:", StringComparison.Ordinal)] = value;
+        }
+        settings["Invoker:Profiles:unregistered:Hosts:0"] = $"127.0.0.1:{server.Port}";
+        settings["Invoker:Profiles:unregistered:Token:ClientId"] = "not-registered";
+        settings.Remove("Invoker:Profiles:unregistered:BaseUrl");
         settings["Invoker:AllowLoopback"] = "true";
         await using var host = await WorkerHost.StartAsync(AppSettings(settings));
 
@@ -185,9 +193,7 @@ public sealed class FunctionsAppTests
         }
         Assert.Equal(2, server.TokenRequests);
         Assert.Equal("PS256", server.Seen.First().AssertionAlgorithm);
-        server.TokenAnswer = OAuthServer.Error("invalid_client");
-        server.RevokeIssued();
-        using (var refused = await host.SendAsync(Invoke(new { method = "GET", url = server.Api() })))
+        using (var refused = await host.SendAsync(Invoke(new { method = "GET", url = $"https://127.0.0.1:{server.Port}/api/accounts" })))
         {
             var problem = await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TokenUnavailable);
             Assert.Equal("invalid_client", problem.GetProperty("tokenError").GetString());

@@ -34,7 +34,7 @@ public sealed class AppSettingsTests
             allowPrivateNetwork: true
             allowLegacyServerCrypto: true
             token: {
-              endpoint: 'https://full.contoso.com:8443/oauth2/token'
+              endpoint: 'https://login.contoso.com/oauth2/token'
               clientId: 'bot-platform'
               scopes: ['payments:read', 'payments:write']
               audience: 'payments-api'
