@@ -1,4 +1,5 @@
 using System.Text;
+using ServiceNodeInvoker.Primitives;
 
 namespace ServiceNodeInvoker.Transport;
 
@@ -88,7 +89,7 @@ internal sealed record ServerFlight(FlightKind Kind, int Bytes)
 
     public bool AlertBeforeHello { get; init; }
 
-    /// <summary>For non-TLS bytes: the first line, printable characters only, at most 60.</summary>
+    /// <summary>For non-TLS bytes: the first line, escaped, at most 60 of its characters.</summary>
     public string? Preview { get; init; }
 
     public static string VersionName(int version) => version switch
@@ -202,18 +203,10 @@ internal sealed record ServerFlight(FlightKind Kind, int Bytes)
         return legacy;
     }
 
-    /// <summary>The first line, printable ASCII only (others as '?'), cut at 60 characters: enough to recognise a banner.</summary>
+    /// <summary>The first line of what the server sent, quoted like any party's text (escaped, capped at 60).</summary>
     private static string FirstLine(ReadOnlySpan<byte> bytes)
     {
-        var text = new StringBuilder();
-        foreach (var b in bytes)
-        {
-            if (b is (byte)'\r' or (byte)'\n' || text.Length >= 60)
-            {
-                break;
-            }
-            text.Append(b is >= 0x20 and < 0x7F ? (char)b : '?');
-        }
-        return text.ToString();
+        var end = bytes.IndexOfAny((byte)'\r', (byte)'\n');
+        return LogText.Quote(Encoding.Latin1.GetString(end < 0 ? bytes : bytes[..end]), 60);
     }
 }

@@ -64,6 +64,16 @@ public sealed class FailureClassifierTests
     }
 
     [Fact]
+    public void A_banner_is_quoted_escaped_and_capped()
+    {
+        var flight = ServerFlight.Parse(Encoding.Latin1.GetBytes("\u001b[31mRED " + new string('x', 500) + "\r\nnext"));
+        Assert.Equal(FlightKind.NotTls, flight.Kind);
+        Assert.StartsWith("\\x1B[31mRED xxx", flight.Preview);
+        Assert.EndsWith("… (509 characters)", flight.Preview);
+        Assert.DoesNotContain("next", flight.Preview);
+    }
+
+    [Fact]
     public void Another_protocols_banner_is_not_tls()
     {
         var flight = ServerFlight.Parse("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"u8);
