@@ -79,6 +79,20 @@ public sealed class OAuthServer : IAsyncDisposable
     /// <summary>When set, the token endpoint answers this instead of a token (an RFC 6749 error, or a broken answer).</summary>
     public Func<HttpContext, Task>? TokenAnswer { get; set; }
 
+    /// <summary>
+    /// When set, the token endpoint serves at most this many requests per second (a fixed window of the wall clock)
+    /// and answers 429 with <c>Retry-After: 1</c> beyond it, as Entra ID and most authorization servers throttle.
+    /// </summary>
+    public int? RateLimitPerSecond { get; set; }
+
+    /// <summary>Token requests answered 429 (by the rate limit or <see cref="ThrottleNext"/>).</summary>
+    public int TokenRequestsThrottled => Volatile.Read(ref _throttled);
+
+    private int _throttled;
+    private readonly Lock _window = new();
+    private long _windowSecond;
+    private int _windowCount;
+
     /// <summary>The next this many token requests are answered 429 with <see cref="ThrottleRetryAfter"/> (a throttling authorization server).</summary>
     public int ThrottleNext;
 
@@ -167,8 +181,26 @@ public sealed class OAuthServer : IAsyncDisposable
         {
             await gate.Task;
         }
+        bool overLimit;
+        lock (_window)
+        {
+            var second = Environment.TickCount64 / 1000;
+            if (second != _windowSecond)
+            {
+                (_windowSecond, _windowCount) = (second, 0);
+            }
+            overLimit = RateLimitPerSecond is { } limit && ++_windowCount > limit;
+        }
+        if (overLimit)
+        {
+            Interlocked.Increment(ref _throttled);
+            context.Response.StatusCode = 429;
+            context.Response.Headers.RetryAfter = "1";
+            return;
+        }
         if (Interlocked.Decrement(ref ThrottleNext) >= 0)
         {
+            Interlocked.Increment(ref _throttled);
             context.Response.StatusCode = 429;
             if (ThrottleRetryAfter is { } after)
             {

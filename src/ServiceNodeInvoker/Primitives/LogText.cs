@@ -15,8 +15,8 @@ internal static class LogText
     public const int DefaultQuoteLength = 200;
 
     /// <summary>
-    /// A party's text as we quote it: at most <paramref name="max"/> of its characters (the cut marked with "…" and the
-    /// full length), then escaped. Null is the empty string.
+    /// A party's text as we quote it: escaped, and at most <paramref name="max"/> characters of that (an escape is never
+    /// split; the cut is marked with "…" and the text's full length). Null is the empty string.
     /// </summary>
     public static string Quote(string? value, int max = DefaultQuoteLength)
     {
@@ -24,16 +24,29 @@ internal static class LogText
         {
             return "";
         }
-        if (value.Length <= max)
+        var escaped = Escape(value);
+        if (escaped.Length <= max)
         {
-            return Escape(value);
+            return escaped;
         }
-        var cut = max;
-        if (cut > 0 && char.IsHighSurrogate(value[cut - 1]))
+        var cut = new StringBuilder(max + 24);
+        foreach (var c in value)
         {
-            cut--; // never split a surrogate pair
+            var piece = NeedsEscape(c) ? Escape(c.ToString()) : null;
+            if (cut.Length + (piece?.Length ?? 1) > max)
+            {
+                break;
+            }
+            if (piece is null)
+            {
+                cut.Append(c);
+            }
+            else
+            {
+                cut.Append(piece);
+            }
         }
-        return Escape(value[..cut]) + $"… ({value.Length} characters)";
+        return cut.Append("… (").Append(value.Length).Append(" characters)").ToString();
     }
 
     public static string Escape(string? value)

@@ -11,7 +11,7 @@ internal sealed class ProfileCatalog
 {
     private readonly Dictionary<string, TlsProfile> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<HostKey, TlsProfile> _byHost = [];
-    private readonly Dictionary<HostKey, List<string>> _tokenEndpoints = [];
+    private readonly HashSet<HostKey> _tokenEndpoints = [];
 
     /// <param name="profiles">The Invoker:Profiles settings, validated (<see cref="ProfileOptionsValidator"/>): nothing here can fail.</param>
     public ProfileCatalog(IReadOnlyDictionary<string, ProfileOptions> profiles)
@@ -26,12 +26,10 @@ internal sealed class ProfileCatalog
             _byName[name] = profile;
             if (profile.Token is { } token)
             {
-                var key = HostKey.FromUri(token.Endpoint);
-                if (!_tokenEndpoints.TryGetValue(key, out var users))
+                foreach (var alias in ProfileOptionsValidator.LoopbackAliases(HostKey.FromUri(token.Endpoint)))
                 {
-                    _tokenEndpoints[key] = users = [];
+                    _tokenEndpoints.Add(alias);
                 }
-                users.Add(name);
             }
         }
     }
@@ -49,12 +47,12 @@ internal sealed class ProfileCatalog
     public TlsProfile Resolve(string? name, Uri url)
     {
         var target = CheckTarget(url);
-        if (_tokenEndpoints.TryGetValue(target, out var users))
+        if (_tokenEndpoints.Contains(target))
         {
-            // No profile owns it (start-up refuses that), but the caller is told why rather than "no profile owns it".
+            // No profile owns it (start-up refuses that), but the caller is told why rather than "no profile owns it" —
+            // not which profiles use it: a caller may have no grant on them.
             throw new InvokerException(ErrorCodes.TargetNotAllowed,
-                $"{target} is the token endpoint of profile {string.Join(", ", users.Order(StringComparer.Ordinal).Select(u => $"'{u}'"))}: the invoker asks it " +
-                "for tokens itself, with the profile's certificate; callers may not call it.", "url");
+                $"{target} is a profile's token endpoint: the invoker asks it for tokens itself, with the profile's certificate; callers may not call it.", "url");
         }
         if (name is not null)
         {

@@ -27,15 +27,31 @@ internal partial class ProfileOptionsValidator
                 continue; // an unusable endpoint is named by the token source's own check
             }
             var key = HostKey.FromUri(endpoint);
-            if (owners.TryGetValue(key, out var owner))
+            foreach (var alias in LoopbackAliases(key))
             {
-                problems.Add($"{ProfileOptions.SectionPath}:{name}:Token:Endpoint: its host:port {key} is listed in the Hosts of profile '{owner}', so callers " +
-                    $"could send their own token requests to it under our certificate. Remove {key} from {ProfileOptions.SectionPath}:{owner}:Hosts: " +
+                if (!owners.TryGetValue(alias, out var owner))
+                {
+                    continue;
+                }
+                problems.Add($"{ProfileOptions.SectionPath}:{name}:Token:Endpoint: its host:port {key}{(alias == key ? "" : $" (as {alias}: the same loopback server)")} is listed in the Hosts of profile '{owner}', " +
+                    $"so callers could send their own token requests to it under our certificate. Remove {alias} from {ProfileOptions.SectionPath}:{owner}:Hosts: " +
                     "a token endpoint needs no Hosts entry (the invoker reaches it itself, with the profile's certificate, trust and address policy). " +
                     "A partner that serves its token endpoint and its API on one host:port is not supported: ask for its mTLS endpoint alias " +
                     "(RFC 8705 §5) or another host or port for the token endpoint.");
             }
         }
+    }
+
+    /// <summary>
+    /// The host:port and, for a loopback one, its other spellings (localhost, 127.0.0.1, [::1]): the names this machine
+    /// knows to be one server without asking DNS. Other aliases (a CNAME, the server's IP) cannot be told at start-up.
+    /// </summary>
+    public static IEnumerable<HostKey> LoopbackAliases(HostKey key)
+    {
+        string[] loopback = ["localhost", "127.0.0.1", "::1"];
+        return loopback.Contains(key.Host, StringComparer.OrdinalIgnoreCase)
+            ? loopback.Select(h => new HostKey(h, key.Port))
+            : [key];
     }
 
     /// <param name="owners">host:port → the profile that listed it first, shared across profiles.</param>
@@ -125,7 +141,7 @@ internal partial class ProfileOptionsValidator
         var setting = $"{prefix}:BaseUrl";
         if (!Uri.TryCreate(o.BaseUrl, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps || url.IdnHost.Length == 0)
         {
-            problems.Add($"{setting}: '{ConfigurationSchema.Shorten(o.BaseUrl)}' is not an absolute https URL (https://host[:port][/path]).");
+            problems.Add($"{setting}: {ConfigurationSchema.HttpsUrlProblem(o.BaseUrl)}; it must be an absolute https URL (https://host[:port][/path]).");
             return;
         }
         if (url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0 || o.BaseUrl.Contains('\\'))

@@ -131,7 +131,7 @@ internal static class TokenRules
         }
         else if (!Uri.TryCreate(o.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme != Uri.UriSchemeHttps || endpoint.IdnHost.Length == 0)
         {
-            problems.Add($"{setting}:Endpoint: '{ConfigurationSchema.Shorten(o.Endpoint)}' is not an absolute https URL (https://host[:port]/path).");
+            problems.Add($"{setting}:Endpoint: {ConfigurationSchema.HttpsUrlProblem(o.Endpoint)}; it must be an absolute https URL (https://host[:port]/path).");
         }
         else if (endpoint.Fragment.Length > 0 || endpoint.UserInfo.Length > 0 || o.Endpoint.Contains('\\'))
         {

@@ -223,5 +223,14 @@ internal static class ConfigurationSchema
         return names.Count == 0 ? $"{path}:<key>" : string.Join(", ", names) + (type.GetProperties().Count(p => p.CanWrite) > names.Count ? ", …" : "");
     }
 
+    /// <summary>
+    /// Why a value is not an absolute https URL, without quoting it: a URL can carry a user and password, or a secret in
+    /// its query, and this is where one gets pasted.
+    /// </summary>
+    internal static string HttpsUrlProblem(string value) =>
+        !Uri.TryCreate(value.Trim(), UriKind.Absolute, out var url) ? $"is not an absolute URL (a value of {value.Length} characters, not shown)"
+        : url.Scheme != Uri.UriSchemeHttps ? $"is not an https URL: its scheme is '{LogText.Quote(url.Scheme, 16)}' (the rest is not shown)"
+        : "has no host (the value is not shown)";
+
     internal static string Shorten(string value) => LogText.Quote(value, 80);
 }

@@ -24,7 +24,7 @@ internal sealed record TokenState(
 /// instances started together do not renew together), in the background, retrying with backoff while the old one
 /// still serves; a backend's <c>invalid_token</c> drops it, at most once per <see cref="ForcedRenewalInterval"/>.
 /// </summary>
-internal sealed partial class TokenCache(TlsProfile profile, TokenClient client, CertificateCache certificates,
+internal sealed partial class TokenCache(TlsProfile profile, TokenClient client, CertificateCache certificates, TokenEndpointGate endpoint,
     InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
 {
     /// <summary>With no usable token, a failed request is not repeated by callers sooner than this (its error is answered).</summary>
@@ -63,6 +63,13 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     private bool _skipLogged;
     private TokenRequestException? _lastTransient;
     private DateTimeOffset? _retryAt;
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>The soonest a scheduled renewal runs after a token was obtained, however short its life.</summary>
+    public static readonly TimeSpan MinRenewal = TimeSpan.FromSeconds(10);
+
+    /// <summary>The least wait after a Retry-After (0 or a past date included): an endpoint cannot make us ask in a loop.</summary>
+    public static readonly TimeSpan MinRetryAfter = TimeSpan.FromSeconds(1);
     private ITimer? _timer;
     private bool _disposed;
 
@@ -230,7 +237,9 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     /// <summary>
     /// One token request, asked again while it fails transiently (429, 502–504, a refused or broken connection) and a
     /// call still waits for it, within the request's window: after the endpoint's Retry-After, else an exponential
-    /// backoff with full jitter. Never more than one in flight: this is the shared request.
+    /// backoff with full jitter. Never more than one in flight for this profile (this is the shared request), nor for
+    /// its token endpoint on this instance (<see cref="TokenEndpointGate"/>); a wait the endpoint asked for holds every
+    /// profile that uses it.
     /// </summary>
     private async Task<AccessToken> FetchAsync(ProfileMaterial material)
     {
@@ -238,34 +247,49 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
         var window = profile.Timeout; // at most 230 s (validated)
         for (var attempt = 1; ; attempt++)
         {
+            var turn = await endpoint.EnterAsync(_stopping.Token);
+            lock (_gate)
+            {
+                _retryAt = null;
+            }
             try
             {
-                return await FetchOnceAsync(material);
+                var token = await FetchOnceAsync(material);
+                endpoint.Succeeded();
+                return token;
             }
-            catch (TokenRequestException e) when (e.Transient && Volatile.Read(ref _waiting) > 0
-                && RetryDelay(e, attempt) is var delay && time.GetElapsedTime(started) + delay < window)
+            catch (TokenRequestException e) when (e.Transient)
             {
-                var wait = Task.Delay(delay, time); // the timer exists from here: health's retryAt never precedes it
+                // Before the turn is given up: nobody here asks before then, and the requests after it are spaced.
+                var delay = RetryDelay(e, attempt);
+                endpoint.Close(delay, e.RetryAfter ?? delay);
+                if (Volatile.Read(ref _waiting) == 0 || time.GetElapsedTime(started) + delay >= window || _stopping.IsCancellationRequested)
+                {
+                    throw; // nobody waits for it (a background renewal has its own schedule), or no time is left
+                }
                 lock (_gate)
                 {
                     _lastTransient = e;
-                    _retryAt = time.GetUtcNow() + delay;
+                    _retryAt = endpoint.NextTry;
                 }
-                await wait;
-                lock (_gate)
-                {
-                    _retryAt = null;
-                }
+            }
+            finally
+            {
+                turn.Dispose();
             }
         }
     }
 
-    /// <summary>The endpoint's Retry-After (plus up to a tenth more, so instances told the same second do not return together), else full jitter on an exponential backoff.</summary>
+    /// <summary>
+    /// The endpoint's Retry-After plus up to half as much again (instances told the same second come back spread over
+    /// the next half of it, not together), else full jitter on an exponential backoff.
+    /// </summary>
     internal static TimeSpan RetryDelay(TokenRequestException e, int attempt)
     {
-        if (e.RetryAfter is { } after)
+        if (e.RetryAfter is { } given)
         {
-            return after + TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * Math.Max(after.Ticks / 10, TimeSpan.FromMilliseconds(100).Ticks)));
+            var after = given < MinRetryAfter ? MinRetryAfter : given;
+            return after + TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * Math.Max(after.Ticks / 2, TimeSpan.FromMilliseconds(100).Ticks)));
         }
         var ceiling = Math.Min(RetryCap.Ticks, RetryBase.Ticks << Math.Min(attempt - 1, 16));
         return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
@@ -276,7 +300,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
         Interlocked.Increment(ref _requests);
         try
         {
-            var token = await client.RequestAsync(profile, material, CancellationToken.None, _current);
+            var token = await client.RequestAsync(profile, material, _stopping.Token, _current);
             lock (_gate)
             {
                 if (token.BoundTo == _latestBoundTo || _current is null)
@@ -288,7 +312,9 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
                 _lastError = null;
                 _lastErrorCause = null;
                 _failuresInRow = 0;
-                Arm(token.RenewAt - time.GetUtcNow());
+                // Never sooner than MinRenewal: an endpoint issuing 1-second tokens does not get a renewal a second.
+                var renewIn = token.RenewAt - time.GetUtcNow();
+                Arm(renewIn < MinRenewal ? MinRenewal : renewIn);
             }
             telemetry.RecordTokenRequest(profile.Name, "success");
             Log.Obtained(logger, profile.Name, _settings.EndpointName, (long)token.Lifetime.TotalSeconds,
@@ -372,6 +398,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
         lock (_gate)
         {
             _disposed = true;
+            _stopping.Cancel(); // a request in flight or waiting its turn stops with the host
             _timer?.Dispose();
         }
     }

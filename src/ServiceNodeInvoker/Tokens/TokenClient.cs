@@ -70,10 +70,13 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
             var timedOut = timeout.IsCancellationRequested;
             var diagnosis = FailureClassifier.Diagnose(timedOut && e is OperationCanceledException ? null : e,
                 new FailureClassifier.Evidence(HostKey.FromUri(settings.Endpoint), profile, material.Client is not null, timedOut ? wait : null, WireWitness.Of(message)));
-            throw new TokenRequestException($"The token endpoint {settings.EndpointName} could not be asked for a token: {diagnosis.Text}", diagnosis.Cause, inner: e)
+            // The diagnosis may quote what the endpoint sent (an invalid header line): its words, so withheld where they repeat ours.
+            throw new TokenRequestException($"The token endpoint {settings.EndpointName} could not be asked for a token: {redaction.Quote(diagnosis.Text, 600)}",
+                diagnosis.Cause, inner: e)
             {
-                // A refused or broken connection may be an instance of the authorization server restarting: worth one more try.
-                Transient = diagnosis.Cause is FailureCauses.ConnectionRefused or FailureCauses.Connection,
+                // A refused connection may be an instance of the authorization server restarting: worth one more try.
+                // Anything that got an answer (a broken one included) is the endpoint's doing and will not heal in seconds.
+                Transient = diagnosis.Cause is FailureCauses.ConnectionRefused,
             };
         }
         finally
@@ -96,6 +99,7 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
                 var basic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pair));
                 redaction.Add(secret);
                 redaction.Add(Uri.EscapeDataString(secret));
+                redaction.Add(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(secret)));
                 redaction.Add(basic);
                 message.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
                 break;
@@ -167,7 +171,7 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         {
             if (!isObject)
             {
-                throw new TokenRequestException($"The token endpoint {endpoint} answered {status} with a body that is not a JSON object ({LogText.Quote(mediaType, 64)}, {body.Length} bytes): " +
+                throw new TokenRequestException($"The token endpoint {endpoint} answered {status} with a body that is not a JSON object ({redaction.Quote(mediaType, 64)}, {body.Length} bytes): " +
                     "it is not a token response. Check Token:Endpoint.", FailureCauses.TokenResponseInvalid);
             }
             if (!json.TryGetProperty("access_token", out var value) || value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } accessToken)
@@ -193,10 +197,10 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
             var scopes = json.TryGetProperty("scope", out var scope) && scope.ValueKind == JsonValueKind.String
                 ? scope.GetString()!.Split(' ', StringSplitOptions.RemoveEmptyEntries)
                 : settings.Scopes.ToArray();
-            if (scope.ValueKind == JsonValueKind.String && (scope.GetString()!.Length > MaxScopeLength || scopes.Any(s => !IsScopeToken(s))))
+            if (scope.ValueKind == JsonValueKind.String && (scope.GetString()!.Length > MaxScopeLength || scopes.Any(s => !IsScopeToken(s) || redaction.Repeats(s))))
             {
                 throw new TokenRequestException($"The token endpoint {endpoint} answered {status} with a scope that is not a list of RFC 6749 scope tokens " +
-                    $"(visible ASCII without '\"' or '\\', separated by spaces, at most {MaxScopeLength} characters). Nothing was cached or sent.",
+                    $"(visible ASCII without '\"' or '\\', separated by spaces, at most {MaxScopeLength} characters, none repeating our credentials). Nothing was cached or sent.",
                     FailureCauses.TokenResponseInvalid);
             }
             if (lifetime is { } given && given <= TimeSpan.Zero)
@@ -216,14 +220,14 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         if (isObject && json.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String)
         {
             // The endpoint's words are hostile text: what repeats our credentials is withheld, the rest escaped and capped.
-            var code = IsErrorCode(error.GetString()!) ? error.GetString()! : null;
+            var code = IsErrorCode(error.GetString()!) && !redaction.Repeats(error.GetString()!) ? error.GetString()! : null;
             var shownCode = code ?? $"with an error code that is not one ('{redaction.Quote(error.GetString()!, 64)}')";
             var description = json.TryGetProperty("error_description", out var d) && d.ValueKind == JsonValueKind.String ? $" (\"{redaction.Quote(d.GetString()!, 300)}\")" : "";
             var uri = json.TryGetProperty("error_uri", out var u) && u.ValueKind == JsonValueKind.String ? $"; see {redaction.Quote(u.GetString()!, 200)}" : "";
             throw new TokenRequestException($"The token endpoint {endpoint} refused the token request with {status} {shownCode}{description}{uri}.{Hint(code ?? "", settings)}",
                 FailureCauses.TokenEndpointError, code) { Transient = transient, RetryAfter = retryAfter };
         }
-        throw new TokenRequestException($"The token endpoint {endpoint} answered {status} ({LogText.Quote(mediaType, 64)}, {body.Length} bytes) with no OAuth error: " +
+        throw new TokenRequestException($"The token endpoint {endpoint} answered {status} ({redaction.Quote(mediaType, 64)}, {body.Length} bytes) with no OAuth error: " +
             "it is not answering as a token endpoint (check Token:Endpoint), or it is failing.", FailureCauses.TokenResponseInvalid) { Transient = transient, RetryAfter = retryAfter };
     }
 
@@ -323,22 +327,50 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         code.Length is > 0 and <= 64 && code.All(c => c is (char)0x20 or (char)0x21 or >= (char)0x23 and <= (char)0x5B or >= (char)0x5D and <= (char)0x7E);
 
     /// <summary>
-    /// The credentials one token request carried (the client secret as sent, the Basic value, the assertion) and the
-    /// token held: an endpoint that repeats any of them — whole, or a run of <see cref="Overlap"/> characters of one —
-    /// has that part of its text withheld before it is quoted anywhere (a reply, health, the probe, the log).
+    /// The credentials one token request carried (the client secret as sent, form-encoded, in base64 and inside the
+    /// Basic value; the assertion and its signature) and the token held: an endpoint that repeats any of them has that
+    /// part of its text withheld before it is quoted anywhere (a reply, health, the probe, the log). Whole values are
+    /// replaced; beyond that, text whose letters and digits hold any <see cref="Overlap"/> consecutive letters and digits
+    /// of one (case, punctuation, spaces and invisible characters ignored) is withheld whole.
     /// </summary>
     private sealed class Redaction
     {
-        private const int Overlap = 12;
+        private const int Overlap = 8;
         private const string Withheld = "[withheld: it repeats our credentials]";
         private readonly List<string> _values = [];
+        private readonly List<string> _folded = [];
 
         public void Add(string? value)
         {
             if (!string.IsNullOrEmpty(value))
             {
                 _values.Add(value);
+                _folded.Add(Fold(value));
             }
+        }
+
+        /// <summary>Whether the text repeats (a part of) a credential, however spelt.</summary>
+        public bool Repeats(string text)
+        {
+            foreach (var value in _values)
+            {
+                if (text.Contains(value, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            var folded = Fold(text);
+            foreach (var value in _folded)
+            {
+                for (var at = 0; at + Overlap <= value.Length; at++)
+                {
+                    if (folded.Contains(value.AsSpan(at, Overlap), StringComparison.Ordinal))
+                    {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
 
         /// <summary>The endpoint's text, credentials withheld, then escaped and capped.</summary>
@@ -348,17 +380,21 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
             {
                 text = text.Replace(value, "[redacted]", StringComparison.Ordinal);
             }
-            foreach (var value in _values)
+            return Repeats(text) ? Withheld : LogText.Quote(text, max);
+        }
+
+        /// <summary>Letters and digits only, upper-cased: what survives a change of case, spacing, punctuation or invisible characters.</summary>
+        private static string Fold(string text)
+        {
+            var folded = new System.Text.StringBuilder(text.Length);
+            foreach (var c in text)
             {
-                for (var at = 0; at + Overlap <= value.Length; at++)
+                if (char.IsLetterOrDigit(c))
                 {
-                    if (text.Contains(value.AsSpan(at, Overlap), StringComparison.Ordinal))
-                    {
-                        return Withheld; // a part of a credential: nothing of this text is repeated
-                    }
+                    folded.Append(char.ToUpperInvariant(c));
                 }
             }
-            return LogText.Quote(text, max);
+            return folded.ToString();
         }
     }
 }

@@ -13,9 +13,16 @@ internal sealed class TokenStore : IDisposable
     public TokenStore(ProfileCatalog catalog, CertificateStore certificates, TokenClient client, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger<TokenCache>();
+        // Profiles that share an authorization server share its gate: one token request in flight per endpoint.
+        var gates = new Dictionary<HostKey, TokenEndpointGate>();
         foreach (var profile in catalog.Profiles.Where(p => p.Token is not null))
         {
-            _caches[profile.Name] = new TokenCache(profile, client, certificates.For(profile), telemetry, time, logger);
+            var endpoint = HostKey.FromUri(profile.Token!.Endpoint);
+            if (!gates.TryGetValue(endpoint, out var gate))
+            {
+                gates[endpoint] = gate = new TokenEndpointGate(time);
+            }
+            _caches[profile.Name] = new TokenCache(profile, client, certificates.For(profile), gate, telemetry, time, logger);
         }
     }
 

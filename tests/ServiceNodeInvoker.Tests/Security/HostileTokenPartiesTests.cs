@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
+using ServiceNodeInvoker.Tokens;
 using ServiceNodeInvoker.Tests.Tokens;
 
 namespace ServiceNodeInvoker.Tests.Security;
@@ -113,26 +114,34 @@ public sealed class HostileTokenPartiesTests
             });
 
             var problem = await InvokerHost.AssertProblemAsync(response, 403, ErrorCodes.TargetNotAllowed);
-            Assert.Contains($"localhost:{setup.Server.TokenPort} is the token endpoint of profile 'payments'", problem.GetProperty("detail").GetString());
-            Assert.Contains("callers may not call it", problem.GetProperty("detail").GetString());
+            var detail = problem.GetProperty("detail").GetString()!;
+            Assert.Contains($"localhost:{setup.Server.TokenPort} is a profile's token endpoint", detail);
+            Assert.Contains("callers may not call it", detail);
+            Assert.DoesNotContain("payments", detail); // a caller without a grant learns no profile's name
         }
         Assert.Equal(0, setup.Server.TokenRequests);
     }
 
     [Theory]
-    [InlineData("/api/forward/payments/../../oauth/token")]
-    [InlineData("/api/forward/payments/%2E%2E/%2E%2E/oauth/token")]
-    [InlineData("/api/forward/payments/..%2F..%2Foauth%2Ftoken")]
-    public async Task Forward_mode_cannot_reach_the_token_endpoint_either(string path)
+    [InlineData("LOCALHOST")]
+    [InlineData("localhost.")]
+    [InlineData("127.0.0.1")]
+    [InlineData("[::1]")]
+    public async Task Another_spelling_of_the_token_endpoints_host_is_refused_too(string host)
     {
         await using var setup = await TokenSetup.StartAsync();
-        using var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["client_id"] = "bot-platform", ["scope"] = "admin" });
 
-        using var response = await setup.Host.Client.PostAsync(path, form);
+        using var response = await setup.Host.InvokeAsync(new
+        {
+            method = "POST",
+            url = $"https://{host}:{setup.Server.TokenPort}/oauth/token",
+            headers = new Dictionary<string, string> { ["Content-Type"] = "application/x-www-form-urlencoded" },
+            body = "grant_type=client_credentials&client_id=bot-platform&scope=admin",
+        });
 
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.DoesNotContain("access_token", body);
-        Assert.Equal(0, setup.Server.TokenRequests); // BaseUrl is on the API's port; the token endpoint's is no profile's
+        var problem = await InvokerHost.AssertProblemAsync(response, 403, ErrorCodes.TargetNotAllowed);
+        Assert.Contains("is a profile's token endpoint", problem.GetProperty("detail").GetString());
+        Assert.Equal(0, setup.Server.TokenRequests);
     }
 
     [Fact]
@@ -159,7 +168,11 @@ public sealed class HostileTokenPartiesTests
         Assert.Equal(2, setup.Server.TokenRequests); // one token per profile, from the one authorization server
     }
 
-    public static TheoryData<string> Echoes => ["secret", "secret-url-encoded", "basic-value", "secret-part", "assertion", "assertion-signature"];
+    public static TheoryData<string> Echoes =>
+    [
+        "secret", "secret-url-encoded", "basic-value", "secret-part", "assertion", "assertion-signature",
+        "error-code", "chunks-of-7", "upper-case", "base64", "zero-width-interleaved", "content-type", "scope",
+    ];
 
     [Theory]
     [MemberData(nameof(Echoes))]
@@ -175,21 +188,35 @@ public sealed class HostileTokenPartiesTests
         setup.Server.TokenAnswer = async c =>
         {
             var form = await c.Request.ReadFormAsync();
-            var basic = c.Request.Headers.Authorization.ToString();
             var value = echo switch
             {
-                "secret" => secret,
+                "secret" or "error-code" or "content-type" or "scope" => secret,
                 "secret-url-encoded" => Uri.EscapeDataString(secret),
-                "basic-value" => basic,
+                "basic-value" => c.Request.Headers.Authorization.ToString(),
                 "secret-part" => secret[3..20],
                 "assertion" => form["client_assertion"].ToString(),
-                _ => form["client_assertion"].ToString().Split('.')[2],
+                "assertion-signature" => form["client_assertion"].ToString().Split('.')[2],
+                "chunks-of-7" => string.Join(" | ", secret.Chunk(7).Select(p => new string(p))),
+                "upper-case" => secret.ToUpperInvariant(),
+                "base64" => Convert.ToBase64String(Encoding.UTF8.GetBytes(secret)),
+                _ => string.Join("\u200B", secret.ToCharArray()),
             };
             repeated.Add(value);
+            if (echo == "content-type")
+            {
+                c.Response.ContentType = $"text/x-{value.Replace("/", "", StringComparison.Ordinal).Replace(":", "", StringComparison.Ordinal).Replace("+", "", StringComparison.Ordinal)}";
+                await c.Response.WriteAsync("<html>no</html>");
+                return;
+            }
+            if (echo == "scope")
+            {
+                await c.Response.WriteAsJsonAsync(new { access_token = "good-token", token_type = "Bearer", expires_in = 3600, scope = $"payments:read {value}" });
+                return;
+            }
             c.Response.StatusCode = 401;
             await c.Response.WriteAsJsonAsync(new Dictionary<string, string>
             {
-                ["error"] = "invalid_client",
+                ["error"] = echo == "error-code" ? value : "invalid_client",
                 ["error_description"] = $"bad credentials {client.Id}:{value}",
                 ["error_uri"] = $"https://as.example/errors?got={Uri.EscapeDataString(value)}",
             });
@@ -197,24 +224,44 @@ public sealed class HostileTokenPartiesTests
 
         using var failed = await setup.Host.InvokeAsync(new { method = "GET", url = setup.Server.Api() });
         var problem = await InvokerHost.AssertProblemAsync(failed, 502, ErrorCodes.TokenUnavailable);
-        Assert.Equal("invalid_client", problem.GetProperty("tokenError").GetString());
-        var detail = problem.GetProperty("detail").GetString()!;
-        Assert.True(detail.Contains("[redacted]", StringComparison.Ordinal) || detail.Contains("[withheld: it repeats our credentials]", StringComparison.Ordinal), detail);
+        if (echo is not ("error-code" or "content-type" or "scope"))
+        {
+            Assert.Equal("invalid_client", problem.GetProperty("tokenError").GetString());
+        }
+        Assert.False(problem.TryGetProperty("tokenError", out var code) && code.GetString() == secret);
 
         var probe = (await setup.Host.ProbeAsync(TokenSetup.Profile)).ToString();
         var callerHealth = (await setup.Host.HealthAsync()).ToString();
         var adminHealth = await AdminGetAsync(setup, "/api/health");
         var adminView = await AdminGetAsync(setup, "/api/profiles");
         var everything = problem + probe + callerHealth + adminHealth + adminView + setup.Host.Logs.All;
-        Assert.Contains("invalid_client", callerHealth);
+        Assert.Contains("lastError", callerHealth);
         Assert.NotEmpty(repeated);
-        foreach (var value in repeated.Distinct())
+        foreach (var value in repeated.Distinct().Append(secret))
         {
             Assert.DoesNotContain(value, everything);
             Assert.DoesNotContain(Uri.EscapeDataString(value), everything);
         }
-        Assert.DoesNotContain(secret, everything);
-        Assert.DoesNotContain(secret[3..15], everything);
+        Assert.DoesNotContain(secret.ToUpperInvariant(), everything);
+        Assert.DoesNotContain("0123456", everything); // no chunk of it, in any form
+        Assert.DoesNotContain(Convert.ToBase64String(Encoding.UTF8.GetBytes(secret)), everything);
+    }
+
+    [Fact]
+    public async Task A_token_endpoint_that_repeats_our_secret_in_a_broken_header_line_has_it_withheld()
+    {
+        const string secret = "s3cret/with:odd+chars-0123456789";
+        await using var raw = new RawTlsBackend(_ => RawReply.Of($"HTTP/1.1 200 OK\nX-Echo {secret}\nContent-Length: 2", "{}"u8.ToArray()));
+        await using var setup = await TokenSetup.StartAsync(new OAuthClient("bot-secret", ClientAuth.ClientSecretBasic) { Secret = secret },
+            settings: (s, _) => s.Set(TokenSetup.Profile, "Token:Endpoint", $"https://localhost:{raw.Port}/oauth/token"));
+
+        using var failed = await setup.Host.InvokeAsync(new { method = "GET", url = setup.Server.Api() });
+
+        var problem = await InvokerHost.AssertProblemAsync(failed, 502, ErrorCodes.TokenUnavailable);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.True(detail.Contains("[redacted]", StringComparison.Ordinal) || detail.Contains("[withheld", StringComparison.Ordinal), detail); // .NET quotes the line up to its colon: a part of the secret
+        Assert.DoesNotContain(secret, problem + (await setup.Host.HealthAsync()).ToString() + setup.Host.Logs.All);
+        Assert.Single(raw.Requests); // a broken answer is the endpoint's doing: not asked again
     }
 
     [Fact]
@@ -306,12 +353,12 @@ public sealed class HostileTokenPartiesTests
         var call = setup.InvokeAsync();
         var health = await setup.Host.ProfileHealthAsync(p => p.GetProperty("token").GetProperty("retryAt").ValueKind == JsonValueKind.String);
         Assert.Equal("token-endpoint-throttled", health.GetProperty("token").GetProperty("lastErrorCause").GetString());
-        var retryAt = health.GetProperty("token").GetProperty("retryAt").GetDateTimeOffset();
-        Assert.InRange(retryAt - time.GetUtcNow(), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3.3)); // its Retry-After, plus at most a tenth
-        time.Advance(TimeSpan.FromSeconds(2.9));
-        Assert.Equal(1, setup.Server.TokenRequests); // not before its Retry-After
+        var wait = health.GetProperty("token").GetProperty("retryAt").GetDateTimeOffset() - time.GetUtcNow();
+        Assert.InRange(wait, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(4.5)); // its Retry-After, plus at most half of it
+        time.Advance(wait - TimeSpan.FromSeconds(0.1));
+        Assert.Equal(1, setup.Server.TokenRequests); // not before then
         Assert.False(call.IsCompleted);
-        time.Advance(TimeSpan.FromSeconds(0.5));
+        time.Advance(TimeSpan.FromSeconds(0.2));
         var envelope = await call;
 
         Assert.Equal(200, envelope.GetProperty("status").GetInt32());
@@ -332,6 +379,82 @@ public sealed class HostileTokenPartiesTests
         Assert.Contains("is throttling our token requests (429 Too Many Requests, retry after 1 s)", problem.GetProperty("detail").GetString());
         Assert.Equal("1", response.Headers.GetValues("Retry-After").Single());
         Assert.InRange(setup.Server.TokenRequests, 2, 4); // asked again after each Retry-After within the 3 s, no more
+    }
+
+    [Fact]
+    public async Task A_storm_of_new_instances_against_a_throttling_token_endpoint_is_answered_in_full()
+    {
+        // Six instances start at once, each with two token profiles on one authorization server that serves 5 token
+        // requests a second (429, Retry-After: 1 beyond it); every profile is called twice at once on every instance.
+        await using var server = await OAuthServer.StartAsync(TokenSetup.TlsClient());
+        server.RateLimitPerSecond = 5;
+        using var files = new TempFiles();
+        var hosts = new List<InvokerHost>();
+        try
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                var settings = ProfileSettings.Standard(files, server.Port, "a").Add("b", server.Port, null, null, host: "127.0.0.1");
+                foreach (var (key, value) in settings.Settings.Where(s => s.Key.StartsWith("Invoker:Profiles:a:", StringComparison.Ordinal) && !s.Key.Contains(":Hosts:", StringComparison.Ordinal)).ToList())
+                {
+                    settings.Settings[key.Replace(":a:", ":b:", StringComparison.Ordinal)] = value;
+                }
+                foreach (var profile in new[] { "a", "b" })
+                {
+                    settings.Set(profile, "Token:Endpoint", server.TokenEndpoint).Set(profile, "Token:ClientId", "bot-platform")
+                        .Set(profile, "Token:ClientAuthentication", "TlsClientAuth");
+                }
+                hosts.Add(await InvokerHost.StartAsync(settings.Settings));
+            }
+            foreach (var host in hosts)
+            {
+                await host.ProfileHealthAsync(p => p.GetProperty("certificate").GetProperty("loaded").GetBoolean(), "a");
+                await host.ProfileHealthAsync(p => p.GetProperty("certificate").GetProperty("loaded").GetBoolean(), "b");
+            }
+
+            var calls = hosts.SelectMany(h => new[] { $"https://localhost:{server.Port}/api/accounts", $"https://127.0.0.1:{server.Port}/api/accounts" }
+                .SelectMany(url => new[] { url, url }).Select(url => h.InvokeJsonAsync(new { method = "GET", url }))).ToList();
+            var envelopes = await Task.WhenAll(calls);
+
+            Assert.All(envelopes, e => Assert.Equal(200, e.GetProperty("status").GetInt32()));
+            const int minimal = 6 * 2; // one token per profile per instance
+            Assert.True(server.TokenRequests <= 2 * minimal,
+                $"{server.TokenRequests} token requests ({server.TokenRequestsThrottled} refused) for {minimal} tokens: the retries amplified the storm");
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_Retry_After_of_zero_cannot_make_us_ask_in_a_loop()
+    {
+        await using var setup = await TokenSetup.StartAsync();
+        setup.Server.ThrottleRetryAfter = "0";
+        setup.Server.ThrottleNext = int.MaxValue;
+
+        using var response = await setup.Host.InvokeAsync(new { method = "GET", url = setup.Server.Api(), timeoutSeconds = 3 });
+
+        await InvokerHost.AssertProblemAsync(response, 502, ErrorCodes.TokenUnavailable);
+        Assert.InRange(setup.Server.TokenRequests, 2, 4); // at least 1 s between tries, whatever the endpoint says
+    }
+
+    [Fact]
+    public async Task A_token_that_lives_one_second_is_not_renewed_every_second()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var setup = await TokenSetup.StartAsync(time: time);
+        setup.Server.ExpiresInSeconds = 1;
+
+        await setup.AcceptedJtiAsync();
+
+        var token = await setup.TokenHealthAsync();
+        var next = token.GetProperty("nextRefresh").GetDateTimeOffset() - token.GetProperty("lastRefresh").GetDateTimeOffset();
+        Assert.True(next >= TokenCache.MinRenewal, $"renewed {next} after it was obtained");
     }
 
     [Theory]
