@@ -287,7 +287,6 @@ internal sealed class InvocationPipeline(
     internal static IResult Problem(InvokerException error, HttpContext context, InvocationRecord record)
     {
         record.Failed(error);
-        context.Response.Headers[InvokerHeaders.Error] = error.Code;
         return ProblemResponse.From(error, context);
     }
 
