@@ -125,7 +125,10 @@ internal static class BackendResponse
         var cause = material.Client is null ? FailureCauses.ClientCertificateMissing : FailureCauses.ClientCertificateRefused;
         return new Diagnosis(ErrorCodes.TlsHandshakeFailed, cause,
             $"{target} completed the TLS handshake and then answered {status} with its certificate-refusal page: {why}. " +
-            $"We presented {ours} (profile '{profile.Name}').").ToException(null);
+            $"We presented {ours} (profile '{profile.Name}')." +
+            (material.Client is null ? "" : " " + FailureClassifier.RefusalHints(
+                new FailureClassifier.Evidence(target, profile, PresentedClientCertificate: true, TimedOutAfter: null, Witness: null) { Ours = material.Client }, null)))
+            .ToException(null);
     }
 
     private static InvokerException Invalid(string message) => new(ErrorCodes.InvalidBackendResponse, message);

@@ -35,6 +35,7 @@ internal sealed class InvocationPipeline(
     CertificateStore certificates,
     TokenStore tokens,
     TransportPool transports,
+    AcceptedIssuers acceptedIssuers,
     InvokerTelemetry telemetry,
     ResponseBufferBudget budget,
     TimeProvider time,
@@ -224,7 +225,7 @@ internal sealed class InvocationPipeline(
                 throw new OperationCanceledException("The caller went away.", e, callerAborted);
             }
             var error = e as InvokerException ?? FailureClassifier.Classify(e, profile, request, timedOut,
-                presentedClientCertificate: material.Client is not null, WireWitness.Of(message));
+                presentedClientCertificate: material.Client is not null, WireWitness.Of(message), material.Client, acceptedIssuers.Of(profile, target));
             if (error.ClientCertificateRefused)
             {
                 certificates.For(profile).RequestEarlyRefresh();

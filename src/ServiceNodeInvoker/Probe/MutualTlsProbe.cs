@@ -22,7 +22,7 @@ namespace ServiceNodeInvoker.Probe;
 /// an answer means accepted, a closed connection or a refusal page (nginx's 400s) means refused. Our
 /// certificate is never shown to a server whose own certificate failed validation.
 /// </summary>
-internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore tokens, BackendConnector connector)
+internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore tokens, BackendConnector connector, AcceptedIssuers acceptedIssuers)
 {
     /// <summary>How long the probe waits for the answer to its one request after the handshake.</summary>
     public static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(5);
@@ -155,6 +155,10 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
             }
         }
         report.Tls.ClientCertificateRequested ??= report.Tls.HandshakeCompleted == true ? false : null;
+        if (report.Tls.ClientCertificateRequested == true)
+        {
+            acceptedIssuers.Record(profile, host, report.Tls.AcceptableIssuers, "seen by the probe");
+        }
         if (report.Tls.ServerChain.Count > 0 && profile.AllowLegacyServerCrypto
             && ServerCertificateValidator.LegacyCrypto(report.Tls.ServerChainCertificates) is { } legacy)
         {
