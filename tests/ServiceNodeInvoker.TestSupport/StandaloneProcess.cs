@@ -17,6 +17,10 @@ public static class StandaloneProcess
     public static Task<Outcome> RunAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout = null, params string[] args) =>
         RunCoreAsync(environment, timeout, "Now listening on", null, args);
 
+    /// <summary>Like <see cref="RunAsync"/>, started in <paramref name="workingDirectory"/> (the folder a user types the command in).</summary>
+    public static Task<Outcome> RunInAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunCoreAsync(environment, null, "Now listening on", null, args, workingDirectory);
+
     /// <summary>SIGINT: what Ctrl+C in a terminal sends.</summary>
     public const int SigInt = 2;
 
@@ -33,14 +37,15 @@ public static class StandaloneProcess
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true, EntryPoint = "kill")]
     private static extern int Kill(int pid, int signal);
 
-    private static async Task<Outcome> RunCoreAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout, string ready, int? signal, string[] args)
+    private static async Task<Outcome> RunCoreAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout, string ready, int? signal, string[] args,
+        string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(Assembly);
