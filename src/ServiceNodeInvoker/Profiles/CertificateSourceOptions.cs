@@ -119,7 +119,7 @@ internal static class CertificateSourceRules
             (nameof(o.Name), !string.IsNullOrWhiteSpace(o.Name), [CertificateSourceKind.KeyVault]),
             (nameof(o.Version), !string.IsNullOrWhiteSpace(o.Version), [CertificateSourceKind.KeyVault]),
             (nameof(o.Path), !string.IsNullOrWhiteSpace(o.Path), [CertificateSourceKind.File]),
-            (nameof(o.Password), !string.IsNullOrWhiteSpace(o.Password), [CertificateSourceKind.File, CertificateSourceKind.Pem]),
+            (nameof(o.Password), !string.IsNullOrEmpty(o.Password), [CertificateSourceKind.File, CertificateSourceKind.Pem]),
             (nameof(o.CertificatePath), !string.IsNullOrWhiteSpace(o.CertificatePath), [CertificateSourceKind.Pem]),
             (nameof(o.KeyPath), !string.IsNullOrWhiteSpace(o.KeyPath), role == CertificateRole.Client ? [CertificateSourceKind.Pem] : []),
             (nameof(o.ChainPath), !string.IsNullOrWhiteSpace(o.ChainPath), [CertificateSourceKind.Pem]),
