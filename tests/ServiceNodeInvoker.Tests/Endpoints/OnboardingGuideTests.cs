@@ -22,7 +22,7 @@ public sealed partial class OnboardingGuideTests
         BashBlock().Matches(Guide).Select(m => m.Groups[1].Value.Replace("\\\n", " ")).ToList();
 
     private static List<string> CurlLines() =>
-        BashBlocks().SelectMany(b => b.Split('\n')).Where(l => l.TrimStart().StartsWith("curl ", StringComparison.Ordinal) && l.Contains("$INVOKER")).ToList();
+        BashBlocks().SelectMany(b => b.Split('\n')).Where(l => l.TrimStart().StartsWith("curl ", StringComparison.Ordinal) && l.Contains("$INVOKER_URL")).ToList();
 
     private static async Task<(int Code, string Output, string Error)> BashAsync(string command, IReadOnlyDictionary<string, string> environment)
     {
@@ -52,6 +52,22 @@ public sealed partial class OnboardingGuideTests
         Assert.All(lines, l => Assert.Contains("| jq", l));
     }
 
+    /// <summary>
+    /// The host reads every environment variable as configuration, names case-insensitive: a shell variable of the guide's
+    /// named like the Invoker section (the guide once used $INVOKER for the base URL) stops the host from starting.
+    /// </summary>
+    [Fact]
+    public void No_shell_variable_of_the_guide_is_read_as_an_invoker_setting_by_accident()
+    {
+        var blocks = string.Join("\n", BashBlocks());
+        var names = ShellVariable().Matches(blocks).Select(m => m.Groups[1].Value)
+            .Concat(Assigned().Matches(blocks).Select(m => m.Groups[1].Value)).Distinct().ToList();
+        Assert.Contains("INVOKER_URL", names);
+        Assert.Contains("Invoker__Callers__ApiKeys__my_bot", names);
+        // A name is a setting only as Invoker__…; "Invoker" itself (any case) would be taken for the whole section.
+        Assert.DoesNotContain(names, n => n.Equals("Invoker", StringComparison.OrdinalIgnoreCase));
+    }
+
     [Fact]
     public async Task The_key_minting_lines_make_the_hash_the_host_checks()
     {
@@ -73,7 +89,7 @@ public sealed partial class OnboardingGuideTests
         await using var host = await InvokerHost.StartAsync(InvokerHost.WithAdminKey(ProfileSettings.Standard(files, backend.Port).Settings));
         var environment = new Dictionary<string, string>
         {
-            ["INVOKER"] = host.Client.BaseAddress!.ToString().TrimEnd('/'),
+            ["INVOKER_URL"] = host.Client.BaseAddress!.ToString().TrimEnd('/'),
             ["ADMIN"] = InvokerHost.AdminKey,
             ["KEY"] = InvokerHost.ApiKey,
         };
@@ -156,6 +172,12 @@ public sealed partial class OnboardingGuideTests
 
     [GeneratedRegex("```bash\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex BashBlock();
+
+    [GeneratedRegex(@"(?:^|export |\s)([A-Za-z_]\w*)=", RegexOptions.Multiline)]
+    private static partial Regex Assigned();
+
+    [GeneratedRegex(@"\$\{?([A-Za-z_]\w*)")]
+    private static partial Regex ShellVariable();
 
     [GeneratedRegex(@"\| jq '([^']*)'")]
     private static partial Regex JqFilter();
