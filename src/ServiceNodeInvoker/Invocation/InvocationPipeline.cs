@@ -201,7 +201,8 @@ internal sealed class InvocationPipeline(
             }
 
             // 6. Check the answer.
-            if (await BackendResponse.ProblemAsync(response, request, profile, material, timeout.Token) is { } problem)
+            if (await BackendResponse.ProblemAsync(response, request, profile, material, timeout.Token,
+                    WireWitness.Of(message)?.Flight(), acceptedIssuers.Of(profile, target)) is { } problem)
             {
                 response.Dispose();
                 if (problem.Unframed)

@@ -70,4 +70,21 @@ public sealed class RefusalDetailTests
 
         Assert.Contains("The server named the CAs it accepts: 'CN=Unrelated Root CA'; ours is issued by 'CN=Test Intermediate CA'", detail);
     }
+    [NginxFact]
+    public async Task Nginx_refusal_pages_name_the_cas_it_accepts_too()
+    {
+        await using var nginx = await NginxBackend.StartAsync(); // ssl_client_certificate: the test root, named in its CertificateRequest
+        using var files = new TempFiles();
+        var settings = new ProfileSettings().Add("payments", nginx.Port, files.Pfx("client.pfx", ProfileSettings.Password, Pki.OtherClient,
+            X509CertificateLoader.LoadCertificate(Pki.OtherIntermediate.Certificate.RawData)), files.CertificatePem("root.pem", Pki.RootPublic));
+        await using var host = await InvokerHost.StartAsync(InvokerHost.WithAdminKey(settings.Settings));
+        await host.ProbeAsync();
+
+        using var response = await host.InvokeAsync(new { method = "GET", url = $"{nginx.BaseAddress}hello" });
+        var detail = (await InvokerHost.AssertProblemAsync(response, 502, ErrorCodes.TlsHandshakeFailed)).GetProperty("detail").GetString()!;
+
+        Assert.Contains("The SSL certificate error", detail);
+        Assert.Contains("The server named the CAs it accepts", detail);
+        Assert.Contains("'CN=Test Root CA'; ours is issued by 'CN=Unrelated Intermediate CA'", detail);
+    }
 }
