@@ -34,6 +34,29 @@ public static class CommandLine
         return Check(file, args.Where((_, i) => i != at && (file is null || i != at + 1)).ToArray(), output, error);
     }
 
+    /// <summary>
+    /// Put first by `dotnet run` (the project's RunArguments) with the folder the command was typed in: the app itself starts
+    /// in the project folder. Not for people to type.
+    /// </summary>
+    public const string InvokedFromSwitch = "--invoked-from";
+
+    private static string? s_invokedFrom;
+
+    /// <summary>Takes <see cref="InvokedFromSwitch"/> and its folder out of the arguments, keeping the folder for <see cref="InvokedFrom"/>.</summary>
+    public static string[] TakeInvokedFrom(string[] args)
+    {
+        var at = Array.IndexOf(args, InvokedFromSwitch);
+        if (at < 0 || at + 1 >= args.Length)
+        {
+            return args;
+        }
+        s_invokedFrom = Directory.Exists(args[at + 1]) ? args[at + 1] : null;
+        return args.Where((_, i) => i != at && i != at + 1).ToArray();
+    }
+
+    /// <summary>The current folder of whoever started the host: under `dotnet run` the shell's, not the project folder it starts the app in.</summary>
+    public static string InvokedFrom => s_invokedFrom ?? Environment.CurrentDirectory;
+
     public static string ProductVersion =>
         typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
@@ -48,9 +71,12 @@ public static class CommandLine
         string what;
         if (file is not null)
         {
+            var given = file;
+            file = Path.GetFullPath(file, InvokedFrom);
             if (!File.Exists(file))
             {
-                error.WriteLine($"The configuration check could not run: '{file}' does not exist.");
+                error.WriteLine($"The configuration check could not run: '{given}' does not exist (looked for {file}" +
+                    (Path.IsPathRooted(given) ? ")." : $", relative to the current folder {InvokedFrom})."));
                 return StartupRefusal.ExitCode;
             }
             try
@@ -95,10 +121,11 @@ public static class CommandLine
 
         Options:
           --demo                 run a throwaway PKI, an mTLS demo backend and the invoker on loopback; prints a curl to try
-          --urls <url;url>       where to listen (default http://localhost:5000; Kestrel:Endpoints in settings for HTTPS)
+          --urls <url;url>       where to listen (default http://127.0.0.1:5080, from appsettings.json; Kestrel:Endpoints in settings for HTTPS)
           --console-telemetry    also print every trace to the console
           --check-config [FILE]  check the configuration as start-up would, without serving: appsettings.json and the
-                                 environment, or FILE, a Functions local.settings.json. Exit 0 when it would start,
+                                 environment, or FILE, a Functions local.settings.json (relative to the current folder).
+                                 Exit 0 when it would start,
                                  1 with one line per problem. Certificates themselves are not read.
           --version              print the version
           --help                 print this text

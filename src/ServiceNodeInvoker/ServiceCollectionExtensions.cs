@@ -77,6 +77,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<BackendConnector>();
         services.TryAddSingleton<TransportPool>();
+        services.TryAddSingleton<AcceptedIssuers>();
         services.TryAddSingleton(sp => new ClientSecretReader(() => sp.GetRequiredService<KeyVaultClients>()));
         services.TryAddSingleton<TokenClient>();
         services.TryAddSingleton<TokenStore>();

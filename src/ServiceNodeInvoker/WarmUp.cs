@@ -15,7 +15,11 @@ namespace ServiceNodeInvoker;
 /// Nothing is sent anywhere: no name is resolved and no connection opened before a request asks for one. Failures are ignored
 /// here: the first request meets them again and reports them.
 /// </summary>
-internal sealed class WarmUp(IServiceProvider services, ProfileCatalog catalog, CertificateStore certificates, TransportPool transports) : IHostedService
+/// <remarks>
+/// StopAsync may be called more than once (a host stopped by a signal, then by its owner's dispose, as the demo does):
+/// it only cancels; the container disposes the token source once, at the end.
+/// </remarks>
+internal sealed class WarmUp(IServiceProvider services, ProfileCatalog catalog, CertificateStore certificates, TransportPool transports) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
 
@@ -56,7 +60,8 @@ internal sealed class WarmUp(IServiceProvider services, ProfileCatalog catalog, 
     public Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping.Cancel();
-        _stopping.Dispose();
         return Task.CompletedTask;
     }
+
+    public void Dispose() => _stopping.Dispose();
 }

@@ -120,6 +120,8 @@ public sealed class InvokerHost : IAsyncDisposable
         var problem = await ReadAsync(response, status);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(code, problem.GetProperty("code").GetString());
+        // Every invoker problem, on every route, is marked so it can be told from a backend's own answer.
+        Assert.Equal(code, Assert.Single(response.Headers.GetValues(ServiceNodeInvoker.Contract.InvokerHeaders.Error)));
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
         return problem;
     }

@@ -14,14 +14,38 @@ public static class StandaloneProcess
     private static string Assembly => Path.Combine(AppContext.BaseDirectory, "ServiceNodeInvoker.Standalone.dll");
 
     /// <summary>Starts the host; it either exits (returned with its code) or listens (then it is stopped: ExitCode null).</summary>
-    public static async Task<Outcome> RunAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout = null, params string[] args)
+    public static Task<Outcome> RunAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout = null, params string[] args) =>
+        RunCoreAsync(environment, timeout, "Now listening on", null, args);
+
+    /// <summary>Like <see cref="RunAsync"/>, started in <paramref name="workingDirectory"/> (the folder a user types the command in).</summary>
+    public static Task<Outcome> RunInAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunCoreAsync(environment, null, "Now listening on", null, args, workingDirectory);
+
+    /// <summary>SIGINT: what Ctrl+C in a terminal sends.</summary>
+    public const int SigInt = 2;
+
+    /// <summary>SIGTERM: what a service manager or a container runtime sends to stop a process.</summary>
+    public const int SigTerm = 15;
+
+    /// <summary>
+    /// Starts the host, waits until it prints <paramref name="ready"/>, sends it <paramref name="signal"/> and waits for it to end
+    /// on its own (ExitCode: its code; null when it did not end within the deadline and was killed).
+    /// </summary>
+    public static Task<Outcome> RunAndSignalAsync(IReadOnlyDictionary<string, string> environment, string ready, int signal, params string[] args) =>
+        RunCoreAsync(environment, null, ready, signal, args);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true, EntryPoint = "kill")]
+    private static extern int Kill(int pid, int signal);
+
+    private static async Task<Outcome> RunCoreAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout, string ready, int? signal, string[] args,
+        string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(Assembly);
@@ -53,7 +77,7 @@ public static class StandaloneProcess
             {
                 output.AppendLine(e.Data);
             }
-            if (e.Data.Contains("Now listening on", StringComparison.Ordinal))
+            if (e.Data.Contains(ready, StringComparison.Ordinal))
             {
                 listening.TrySetResult();
             }
@@ -78,6 +102,25 @@ public static class StandaloneProcess
         {
             await process.WaitForExitAsync(); // drains the output streams
             code = process.ExitCode;
+        }
+        else if (first == listening.Task && signal is { } stop)
+        {
+            if (Kill(process.Id, stop) != 0)
+            {
+                throw new InvalidOperationException($"kill({process.Id}, {stop}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+            }
+            using var deadline = new CancellationTokenSource(Poll.DefaultDeadline);
+            try
+            {
+                await process.WaitForExitAsync(deadline.Token);
+                await process.WaitForExitAsync(); // drains the output streams
+                code = process.ExitCode;
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
         }
         else
         {

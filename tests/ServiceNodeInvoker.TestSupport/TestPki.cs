@@ -40,12 +40,13 @@ public sealed class TestPki
     /// <summary>A backend that requires a client certificate chaining to <see cref="Root"/>.</summary>
     public Task<MutualTlsBackend> StartBackendAsync(Action<WebApplication>? routes = null, X509Certificate2? server = null,
         bool requireClientCertificate = true, System.Security.Authentication.SslProtocols protocols = default,
-        X509Certificate2? clientRoot = null) =>
+        X509Certificate2? clientRoot = null, bool announceClientRoot = false) =>
         MutualTlsBackend.StartAsync(new MutualTlsBackendOptions
         {
             ServerCertificate = server ?? Server,
             ServerChain = server == UntrustedServer ? OtherIntermediate.Intermediates() : Intermediate.Intermediates(),
             ClientRoot = requireClientCertificate ? clientRoot ?? RootPublic : null,
             Protocols = protocols,
+            AnnounceClientRoot = announceClientRoot,
         }, routes);
 }

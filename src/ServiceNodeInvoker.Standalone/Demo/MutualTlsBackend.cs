@@ -18,6 +18,9 @@ public sealed class MutualTlsBackendOptions
     /// <summary>The only root client certificates may chain to; null: no client certificate is asked for.</summary>
     public X509Certificate2? ClientRoot { get; init; }
 
+    /// <summary>Name <see cref="ClientRoot"/> in the CertificateRequest as the CA it accepts (as nginx's ssl_client_certificate does).</summary>
+    public bool AnnounceClientRoot { get; init; }
+
     public SslProtocols Protocols { get; init; } = SslProtocols.None;
 
     public HttpProtocols HttpProtocols { get; init; } = HttpProtocols.Http1AndHttp2;
@@ -94,11 +97,20 @@ public sealed class MutualTlsBackend : IAsyncDisposable
         };
         if (options.ClientRoot is { } root)
         {
-            https.OnAuthenticate = (_, ssl) => ssl.CertificateChainPolicy = new X509ChainPolicy
+            https.OnAuthenticate = (_, ssl) =>
             {
-                TrustMode = X509ChainTrustMode.CustomRootTrust,
-                RevocationMode = X509RevocationMode.NoCheck,
-                CustomTrustStore = { root },
+                ssl.CertificateChainPolicy = new X509ChainPolicy
+                {
+                    TrustMode = X509ChainTrustMode.CustomRootTrust,
+                    RevocationMode = X509RevocationMode.NoCheck,
+                    CustomTrustStore = { root },
+                };
+                if (options.AnnounceClientRoot)
+                {
+                    ssl.ServerCertificate = null;
+                    ssl.ServerCertificateContext = SslStreamCertificateContext.Create(options.ServerCertificate, options.ServerChain, offline: true,
+                        trust: SslCertificateTrust.CreateForX509Collection(new X509Certificate2Collection(root), sendTrustInHandshake: true));
+                }
             };
             https.ClientCertificateValidation = (certificate, chain, errors) =>
             {

@@ -108,7 +108,7 @@ internal partial class CertificateCache(
             if (client.NotAfter <= now)
             {
                 throw Unavailable($"The client certificate from {clientSource!.Description} expired on {client.NotAfter:yyyy-MM-dd'T'HH:mm:ss'Z'} " +
-                    $"({CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}); no newer certificate could be loaded.", null, FailureCauses.ClientCertificateExpired);
+                    $"({CertificateWarnings.DescribeDaysLeft(client.NotAfter, now)}); {AfterExpiry()}.", null, FailureCauses.ClientCertificateExpired);
             }
             if (client.NotBefore > now)
             {
@@ -213,6 +213,11 @@ internal partial class CertificateCache(
                     var loaded = await LoadPartAsync(clientSource, "the client certificate");
                     vault = loaded.Vault;
                     client = Part(clientSource, "the client certificate", () => ClientCertificate.From(loaded));
+                    if (ReplacementRefusal(client) is { } refused)
+                    {
+                        client = null;
+                        throw new CertificateLoadException(refused);
+                    }
                 }
                 catch (CertificateLoadException e)
                 {

@@ -108,7 +108,11 @@ internal sealed class ProfileMaterial
     public ClientCertificate? Client { get; init; }
     public X509Certificate2Collection? TrustedCa { get; init; }
 
-    /// <summary>Identifies this exact material: client thumbprint plus trusted CA thumbprints.</summary>
+    /// <summary>
+    /// Identifies this exact material — what goes on the wire and what the server is judged by: the client leaf
+    /// (whose thumbprint fixes its key), the intermediates sent with it, in order, and the trusted CA. A change to any
+    /// of them is a change (a chain rebuilt around the same leaf included).
+    /// </summary>
     public required string Version { get; init; }
 
     /// <summary>Increases with every material created, so a transport is only ever replaced by a newer one.</summary>
@@ -119,10 +123,18 @@ internal sealed class ProfileMaterial
     public static ProfileMaterial Create(ClientCertificate? client, X509Certificate2Collection? trustedCa)
     {
         var parts = new List<string> { client?.ThumbprintSha256 ?? "no-client-certificate" };
+        if (client is not null)
+        {
+            parts.Add("chain");
+            parts.AddRange(client.Intermediates.Select(Short));
+        }
         if (trustedCa is not null)
         {
-            parts.AddRange(trustedCa.Select(c => Convert.ToHexString(SHA256.HashData(c.RawData))[..16]));
+            parts.Add("trusted");
+            parts.AddRange(trustedCa.Select(Short));
         }
         return new ProfileMaterial { Client = client, TrustedCa = trustedCa, Version = string.Join('.', parts) };
     }
+
+    private static string Short(X509Certificate2 certificate) => Convert.ToHexString(SHA256.HashData(certificate.RawData))[..16];
 }

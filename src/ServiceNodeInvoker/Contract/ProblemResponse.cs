@@ -3,7 +3,11 @@ using Microsoft.AspNetCore.Http;
 
 namespace ServiceNodeInvoker.Contract;
 
-/// <summary>RFC 9457 problem+json replies with the stable <c>code</c> and a <c>traceId</c>.</summary>
+/// <summary>
+/// RFC 9457 problem+json replies with the stable <c>code</c> and a <c>traceId</c>, each marked with the
+/// <see cref="InvokerHeaders.Error"/> header (its code) whatever the route: every invoker error can be told from a
+/// backend's own answer by its headers alone.
+/// </summary>
 internal static class ProblemResponse
 {
     public const string TypePrefix = "urn:service-node-invoker:error:";
@@ -45,8 +49,18 @@ internal static class ProblemResponse
         {
             extensions["tokenError"] = tokenError;
         }
-        return TypedResults.Problem(detail, statusCode: ErrorCodes.StatusOf(code), title: ErrorCodes.TitleOf(code),
-            type: TypePrefix + code, extensions: extensions);
+        return new Marked(TypedResults.Problem(detail, statusCode: ErrorCodes.StatusOf(code), title: ErrorCodes.TitleOf(code),
+            type: TypePrefix + code, extensions: extensions), code);
+    }
+
+    /// <summary>A problem with its invoker-error header.</summary>
+    private sealed class Marked(IResult inner, string code) : IResult
+    {
+        public Task ExecuteAsync(HttpContext context)
+        {
+            context.Response.Headers[InvokerHeaders.Error] = code;
+            return inner.ExecuteAsync(context);
+        }
     }
 
     public static string TraceId(HttpContext context) =>

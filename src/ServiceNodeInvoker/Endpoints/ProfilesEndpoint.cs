@@ -57,7 +57,7 @@ internal sealed class ProfilesEndpoint(
         }
         var entry = certificates.For(profile);
         var before = entry.State.Material?.Version;
-        await entry.RefreshAsync(context.RequestAborted);
+        await entry.RereadAsync(context.RequestAborted);
         var after = entry.State;
         var (_, report) = health.ProfileReport(profile);
         return Results.Json(new JsonObject

@@ -28,8 +28,10 @@ internal static class BackendResponse
     /// Step 6 of the pipeline: the problem with the backend's answer, or null when it can be relayed — an answer
     /// that cannot be framed, a header a relaying mode cannot write, or our certificate refused in an HTTP page.
     /// </summary>
+    /// <param name="flight">What the server sent during this connection's handshake, when this request opened it (TLS 1.2: the CAs it accepts).</param>
+    /// <param name="accepted">The CAs the server named as accepted, as last seen (the probe).</param>
     public static async ValueTask<Problem?> ProblemAsync(HttpResponseMessage response, InvocationRequest request, TlsProfile profile,
-        ProfileMaterial material, CancellationToken token)
+        ProfileMaterial material, CancellationToken token, ServerFlight? flight = null, AcceptedIssuers.Seen? accepted = null)
     {
         if (Check(response, request.Url, profile) is { } invalid)
         {
@@ -39,7 +41,7 @@ internal static class BackendResponse
         {
             return new Problem(unrelayable, Unframed: false);
         }
-        return await RefusalAsync(response, profile, request, material, token) is { } refused ? new Problem(refused, Unframed: false) : null;
+        return await RefusalAsync(response, profile, request, material, flight, accepted, token) is { } refused ? new Problem(refused, Unframed: false) : null;
     }
 
     /// <summary>The problem with the answer's framing, or null when it can be relayed.</summary>
@@ -103,7 +105,7 @@ internal static class BackendResponse
     /// read into the response's own buffer to look, so it can still be relayed when it is the backend's own.
     /// </summary>
     private static async Task<InvokerException?> RefusalAsync(HttpResponseMessage response, TlsProfile profile, InvocationRequest request,
-        ProfileMaterial material, CancellationToken token)
+        ProfileMaterial material, ServerFlight? flight, AcceptedIssuers.Seen? accepted, CancellationToken token)
     {
         var status = (int)response.StatusCode;
         var mediaType = HeaderPolicy.ContentType(response)?.MediaType?.ToLowerInvariant();
@@ -125,7 +127,14 @@ internal static class BackendResponse
         var cause = material.Client is null ? FailureCauses.ClientCertificateMissing : FailureCauses.ClientCertificateRefused;
         return new Diagnosis(ErrorCodes.TlsHandshakeFailed, cause,
             $"{target} completed the TLS handshake and then answered {status} with its certificate-refusal page: {why}. " +
-            $"We presented {ours} (profile '{profile.Name}').").ToException(null);
+            $"We presented {ours} (profile '{profile.Name}')." +
+            (material.Client is null ? "" : " " + FailureClassifier.RefusalHints(
+                new FailureClassifier.Evidence(target, profile, PresentedClientCertificate: true, TimedOutAfter: null, Witness: null)
+                {
+                    Ours = material.Client,
+                    Accepted = accepted,
+                }, flight)))
+            .ToException(null);
     }
 
     private static InvokerException Invalid(string message) => new(ErrorCodes.InvalidBackendResponse, message);

@@ -35,6 +35,7 @@ internal sealed class InvocationPipeline(
     CertificateStore certificates,
     TokenStore tokens,
     TransportPool transports,
+    AcceptedIssuers acceptedIssuers,
     InvokerTelemetry telemetry,
     ResponseBufferBudget budget,
     TimeProvider time,
@@ -200,7 +201,8 @@ internal sealed class InvocationPipeline(
             }
 
             // 6. Check the answer.
-            if (await BackendResponse.ProblemAsync(response, request, profile, material, timeout.Token) is { } problem)
+            if (await BackendResponse.ProblemAsync(response, request, profile, material, timeout.Token,
+                    WireWitness.Of(message)?.Flight(), acceptedIssuers.Of(profile, target)) is { } problem)
             {
                 response.Dispose();
                 if (problem.Unframed)
@@ -224,7 +226,7 @@ internal sealed class InvocationPipeline(
                 throw new OperationCanceledException("The caller went away.", e, callerAborted);
             }
             var error = e as InvokerException ?? FailureClassifier.Classify(e, profile, request, timedOut,
-                presentedClientCertificate: material.Client is not null, WireWitness.Of(message));
+                presentedClientCertificate: material.Client is not null, WireWitness.Of(message), material.Client, acceptedIssuers.Of(profile, target));
             if (error.ClientCertificateRefused)
             {
                 certificates.For(profile).RequestEarlyRefresh();
@@ -287,7 +289,6 @@ internal sealed class InvocationPipeline(
     internal static IResult Problem(InvokerException error, HttpContext context, InvocationRecord record)
     {
         record.Failed(error);
-        context.Response.Headers[InvokerHeaders.Error] = error.Code;
         return ProblemResponse.From(error, context);
     }
 

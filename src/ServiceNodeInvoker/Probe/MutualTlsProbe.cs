@@ -22,7 +22,7 @@ namespace ServiceNodeInvoker.Probe;
 /// an answer means accepted, a closed connection or a refusal page (nginx's 400s) means refused. Our
 /// certificate is never shown to a server whose own certificate failed validation.
 /// </summary>
-internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore tokens, BackendConnector connector)
+internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore tokens, BackendConnector connector, AcceptedIssuers acceptedIssuers)
 {
     /// <summary>How long the probe waits for the answer to its one request after the handshake.</summary>
     public static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(5);
@@ -155,6 +155,10 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
             }
         }
         report.Tls.ClientCertificateRequested ??= report.Tls.HandshakeCompleted == true ? false : null;
+        if (report.Tls.ClientCertificateRequested == true)
+        {
+            acceptedIssuers.Record(profile, host, report.Tls.AcceptableIssuers, "seen by the probe");
+        }
         if (report.Tls.ServerChain.Count > 0 && profile.AllowLegacyServerCrypto
             && ServerCertificateValidator.LegacyCrypto(report.Tls.ServerChainCertificates) is { } legacy)
         {
@@ -221,6 +225,7 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
             report.Dns.Milliseconds = watch.Elapsed.TotalMilliseconds;
             report.Dns.Ok = false;
             report.Dns.Error = SocketErrors.Describe(e.SocketErrorCode);
+            report.Tls.Cause = FailureCauses.Dns;
             report.Summary = $"The name {host.Host} could not be resolved: {report.Dns.Error}.";
             return null;
         }
@@ -247,6 +252,7 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
             report.Connect.Milliseconds = watch.Elapsed.TotalMilliseconds;
             report.Connect.Ok = false;
             report.Connect.Error = e is SocketException s ? SocketErrors.Describe(s.SocketErrorCode) : $"no answer within {step.TotalSeconds:0.###} s";
+            report.Tls.Cause = e is SocketException { SocketErrorCode: SocketError.ConnectionRefused } ? FailureCauses.ConnectionRefused : FailureCauses.Connection;
             report.Summary = $"Could not connect to {report.Host}:{report.Port}: {report.Connect.Error}.";
             return null;
         }
@@ -456,18 +462,27 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
             FailureCauses.ClientCertificateNotYetValid => "ours is not valid yet",
             _ => "ours could not be loaded",
         };
+        // Every failure names its cause, as an invocation's reply would: the server's certificate, ours, or what the handshake showed.
         if (tls.ServerCertificateValid == false)
         {
+            tls.Cause = FailureCauses.ServerCertificate;
             report.Summary = $"FAIL: {protocol}the server's certificate failed validation: {tls.ServerCertificateProblem}. Our certificate was not presented.";
         }
         else if (tls.HandshakeCompleted != true && !presented)
         {
-            report.Summary = tls.Cause == FailureCauses.ClientCertificateMissing && problems.Material is not null
-                ? $"FAIL: the server's certificate is valid and it requires a client certificate, but {ours}: {problems.Material}"
-                : $"FAIL: {tls.Error}";
+            if (tls.Cause == FailureCauses.ClientCertificateMissing && problems.Material is not null)
+            {
+                tls.Cause = OurCause(problems);
+                report.Summary = $"FAIL: the server's certificate is valid and it requires a client certificate, but {ours}: {problems.Material}";
+            }
+            else
+            {
+                report.Summary = $"FAIL: {tls.Error}";
+            }
         }
         else if (tls.ClientCertificateRequested != true && problems.Material is not null)
         {
+            tls.Cause = OurCause(problems);
             report.Summary = $"FAIL: {protocol}the server's certificate is valid and it did not ask for a client certificate, " +
                 $"but invocations fail anyway: {problems.Material}";
         }
@@ -483,6 +498,7 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
         }
         else if (material?.Client is null)
         {
+            tls.Cause = problems.Material is null ? FailureCauses.ClientCertificateMissing : OurCause(problems);
             report.Summary = problems.Material is null
                 ? "FAIL: the server asks for a client certificate, but the profile has none (set ClientCertificate)."
                 : $"FAIL: {protocol}the server's certificate is valid and it asks for a client certificate, but {ours}: {problems.Material}";
@@ -507,6 +523,9 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
         }
         return report;
     }
+
+    /// <summary>The cause an invocation would give for our unusable certificate (503 certificate-unavailable).</summary>
+    private static string OurCause(Problems problems) => problems.MaterialCause ?? FailureCauses.CertificateLoadFailed;
 
     private static void Describe(System.Security.Cryptography.X509Certificates.X509Certificate? certificate, X509Chain? chain, TlsReport into)
     {

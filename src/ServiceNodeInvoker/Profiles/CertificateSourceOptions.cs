@@ -101,5 +101,39 @@ internal static class CertificateSourceRules
                 Require(o.Name, "Name", "the certificate's name in the vault");
                 break;
         }
+        if (o.Source is { } kind)
+        {
+            Misplaced(o, setting, kind, role, problems);
+        }
+    }
+
+    /// <summary>
+    /// A setting of another kind of source beside the chosen one would be ignored, silently: a TrustedCa:CertificatePath next to
+    /// Source=File and Path reads only Path. Each is refused with the kind that uses it.
+    /// </summary>
+    private static void Misplaced(CertificateSourceOptions o, string setting, CertificateSourceKind kind, CertificateRole role, List<string> problems)
+    {
+        (string Name, bool Set, CertificateSourceKind[] UsedBy)[] settings =
+        [
+            (nameof(o.VaultUri), o.VaultUri is not null, [CertificateSourceKind.KeyVault]),
+            (nameof(o.Name), !string.IsNullOrWhiteSpace(o.Name), [CertificateSourceKind.KeyVault]),
+            (nameof(o.Version), !string.IsNullOrWhiteSpace(o.Version), [CertificateSourceKind.KeyVault]),
+            (nameof(o.Path), !string.IsNullOrWhiteSpace(o.Path), [CertificateSourceKind.File]),
+            (nameof(o.Password), !string.IsNullOrEmpty(o.Password), [CertificateSourceKind.File, CertificateSourceKind.Pem]),
+            (nameof(o.CertificatePath), !string.IsNullOrWhiteSpace(o.CertificatePath), [CertificateSourceKind.Pem]),
+            (nameof(o.KeyPath), !string.IsNullOrWhiteSpace(o.KeyPath), role == CertificateRole.Client ? [CertificateSourceKind.Pem] : []),
+            (nameof(o.ChainPath), !string.IsNullOrWhiteSpace(o.ChainPath), [CertificateSourceKind.Pem]),
+        ];
+        foreach (var (name, set, usedBy) in settings)
+        {
+            if (!set || usedBy.Contains(kind))
+            {
+                continue;
+            }
+            problems.Add(usedBy.Length == 0
+                ? $"{setting}:{name}: a trusted CA has no private key, so KeyPath would be ignored: remove it."
+                : $"{setting}:{name}: belongs to Source={string.Join(" or ", usedBy)} and would be ignored with Source={kind}: " +
+                  $"remove it, or set Source={usedBy[0]} if that is the source meant.");
+        }
     }
 }

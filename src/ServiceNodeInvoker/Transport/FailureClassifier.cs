@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
@@ -39,8 +40,10 @@ internal partial class FailureClassifier
     /// <param name="timedOut">The invocation's own deadline passed (not the caller going away).</param>
     /// <param name="presentedClientCertificate">Our certificate was on offer.</param>
     /// <param name="witness">The connection this request opened, when it opened one.</param>
+    /// <param name="ours">The client certificate presented, for what a refusal can say about it (a missing issuer).</param>
+    /// <param name="accepted">The CAs the server said it accepts, when seen before (the probe).</param>
     public static InvokerException Classify(Exception exception, TlsProfile profile, InvocationRequest request, bool timedOut,
-        bool presentedClientCertificate, WireWitness? witness = null)
+        bool presentedClientCertificate, WireWitness? witness = null, ClientCertificate? ours = null, AcceptedIssuers.Seen? accepted = null)
     {
         if (exception is InvokerException known)
         {
@@ -61,7 +64,11 @@ internal partial class FailureClassifier
         }
         var target = HostKey.FromUri(request.Url);
         var wait = profile.EffectiveTimeout(request.Timeout);
-        var diagnosis = Diagnose(exception, new Evidence(target, profile, presentedClientCertificate, timedOut ? wait : null, witness));
+        var diagnosis = Diagnose(exception, new Evidence(target, profile, presentedClientCertificate, timedOut ? wait : null, witness)
+        {
+            Ours = ours,
+            Accepted = accepted,
+        });
         return diagnosis.ToException(exception);
     }
 
@@ -69,7 +76,48 @@ internal partial class FailureClassifier
     /// <param name="TimedOutAfter">The deadline that passed, when one did.</param>
     /// <param name="ServerAskedForCertificate">Whether the server asked for a client certificate, when known another way (the probe's selection callback).</param>
     public sealed record Evidence(HostKey Target, TlsProfile Profile, bool PresentedClientCertificate, TimeSpan? TimedOutAfter, WireWitness? Witness,
-        bool? ServerAskedForCertificate = null);
+        bool? ServerAskedForCertificate = null)
+    {
+        /// <summary>The client certificate presented, when known: a refusal names what is wrong with it that we can see (a missing issuer).</summary>
+        public ClientCertificate? Ours { get; init; }
+
+        /// <summary>The CAs the server said it accepts, when seen before this failure (the probe's handshake).</summary>
+        public AcceptedIssuers.Seen? Accepted { get; init; }
+    }
+
+    /// <summary>
+    /// What to check after a refusal of our certificate, from what we know rather than a list of generic reasons: our chain's
+    /// missing issuer (health and the probe warn of it too), and the CAs the server said it accepts — from this handshake
+    /// (TLS 1.2 sends them in the clear), from the probe, or else where to see them.
+    /// </summary>
+    public static string RefusalHints(Evidence evidence, ServerFlight? flight)
+    {
+        var profile = evidence.Profile;
+        var ours = evidence.Ours;
+        var hints = new List<string>();
+        if (ours is not null)
+        {
+            hints.AddRange(ours.Warnings.Select(w => $"{char.ToUpperInvariant(w[0])}{w[1..]}."));
+        }
+        var issuer = ours is null ? "" : $" ours is issued by '{ours.Leaf.Issuer}'.";
+        if (flight?.AcceptableIssuers is { Count: > 0 } named)
+        {
+            hints.Add($"The server named the CAs it accepts: {string.Join("; ", named.Select(n => $"'{n}'"))};{issuer}");
+        }
+        else if (evidence.Accepted is { Issuers.Count: > 0 } seen)
+        {
+            hints.Add($"The server named the CAs it accepts ({seen.How}, {seen.At:yyyy-MM-dd'T'HH:mm:ss'Z'}): {string.Join("; ", seen.Issuers.Select(n => $"'{n}'"))};{issuer}");
+        }
+        else
+        {
+            hints.Add($"The probe (POST /api/profiles/{profile.Name}/probe) lists the CAs the server names as accepted, if it names any.");
+        }
+        if (ours is null || ours.Warnings.Count == 0)
+        {
+            hints.Insert(0, $"Check that the backend trusts the CA that issued it{(ours is null ? "" : $" ('{ours.Leaf.Issuer}')")} and that the certificate source holds the intermediates.");
+        }
+        return string.Join(" ", hints);
+    }
 
     /// <summary>The verdict on a failure (exception null: a deadline passed with no exception of its own).</summary>
     public static Diagnosis Diagnose(Exception? exception, Evidence evidence)
@@ -192,8 +240,7 @@ internal partial class FailureClassifier
         var profile = evidence.Profile;
         var said = $"(TLS alert {alert.Name})";
         string Refused(string why) =>
-            $"{target} refused our client certificate {said}: {why}. Profile '{profile.Name}': check that the backend trusts the CA that issued it " +
-            "and that the certificate source holds the intermediates.";
+            $"{target} refused our client certificate {said}: {why}. Profile '{profile.Name}': {RefusalHints(evidence, flight)}";
         switch (alert.Description)
         {
             case 70 or 86:
@@ -260,8 +307,7 @@ internal partial class FailureClassifier
         {
             return new Diagnosis(ErrorCodes.TlsHandshakeFailed, FailureCauses.ClientCertificateRefused,
                 $"{target} {how} right after the TLS handshake without answering: the backend most likely " +
-                $"refused our client certificate (profile '{profile.Name}'). Check that it trusts the certificate's issuing CA " +
-                "and that the intermediates are in the certificate source. (A backend that fails before answering looks the same.)");
+                $"refused our client certificate (profile '{profile.Name}'). {RefusalHints(evidence, flight)} (A backend that fails before answering looks the same.)");
         }
         if (!evidence.PresentedClientCertificate && !notAsked)
         {

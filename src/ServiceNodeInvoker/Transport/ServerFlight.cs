@@ -84,6 +84,9 @@ internal sealed record ServerFlight(FlightKind Kind, int Bytes)
     /// <summary>The server sent a CertificateRequest in the clear (TLS 1.2 and older).</summary>
     public bool CertificateRequested { get; init; }
 
+    /// <summary>The CAs that CertificateRequest named as accepted for client certificates (empty: it named none).</summary>
+    public IReadOnlyList<string> AcceptableIssuers { get; init; } = [];
+
     /// <summary>A plaintext alert from the server, and whether it came before its ServerHello.</summary>
     public TlsAlert? Alert { get; init; }
 
@@ -119,6 +122,7 @@ internal sealed record ServerFlight(FlightKind Kind, int Bytes)
         }
         int? version = null;
         var certificateRequested = false;
+        IReadOnlyList<string> issuers = [];
         TlsAlert? alert = null;
         var handshake = new List<byte>();
         var encrypted = false;
@@ -156,15 +160,49 @@ internal sealed record ServerFlight(FlightKind Kind, int Bytes)
             else if (type == 13)
             {
                 certificateRequested = true;
+                issuers = CertificateAuthorities(body);
             }
         }
         return new ServerFlight(FlightKind.Tls, bytes.Length)
         {
             HelloVersion = version,
             CertificateRequested = certificateRequested,
+            AcceptableIssuers = issuers,
             Alert = alert,
             AlertBeforeHello = alert is not null && version is null,
         };
+    }
+
+    /// <summary>
+    /// The certificate_authorities of a TLS 1.2 CertificateRequest (RFC 5246 §7.4.4): certificate_types&lt;1..255&gt;,
+    /// supported_signature_algorithms&lt;2..2^16-2&gt;, then DistinguishedName certificate_authorities&lt;0..2^16-1&gt;. A truncated or odd
+    /// message gives what could be read.
+    /// </summary>
+    private static List<string> CertificateAuthorities(ReadOnlySpan<byte> body)
+    {
+        var names = new List<string>();
+        try
+        {
+            var at = 1 + body[0];
+            at += 2 + (body[at] << 8 | body[at + 1]);
+            var end = Math.Min(body.Length, at + 2 + (body[at] << 8 | body[at + 1]));
+            for (at += 2; at + 2 <= end;)
+            {
+                var length = body[at] << 8 | body[at + 1];
+                at += 2;
+                if (at + length > end)
+                {
+                    break;
+                }
+                names.Add(new System.Security.Cryptography.X509Certificates.X500DistinguishedName(body.Slice(at, length)).Name);
+                at += length;
+            }
+        }
+        catch (Exception e) when (e is IndexOutOfRangeException or System.Security.Cryptography.CryptographicException)
+        {
+            // what could be read
+        }
+        return names;
     }
 
     private static bool StartsWithIgnoringCase(ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> prefix) =>

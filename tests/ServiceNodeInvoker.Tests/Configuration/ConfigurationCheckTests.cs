@@ -116,9 +116,36 @@ public sealed class ConfigurationCheckTests
         Assert.False(help.Listening);
         Assert.Contains("Usage:", help.Output);
         Assert.Contains("--check-config [FILE]", help.Output);
+        // The default address --help names is the one the host listens on (issue 34, item 8).
+        var appsettings = JsonDocument.Parse(File.ReadAllText(Path.Combine(Tools.RepoRoot, "src", "ServiceNodeInvoker.Standalone", "appsettings.json")));
+        var listens = appsettings.RootElement.GetProperty("Urls").GetString()!;
+        Assert.Contains($"(default {listens},", help.Output);
+        Assert.DoesNotContain("localhost:5000", help.Output);
 
         var version = await StandaloneProcess.RunAsync(new Dictionary<string, string>(), null, "--version");
         Assert.Equal(0, version.ExitCode);
         Assert.Matches(@"^service-node-invoker \d+\.\d+\.\d+", version.Output);
+    }
+    /// <summary>Issue 34, item 5: the README's `--check-config local.settings.json`, typed in the folder that holds the file.</summary>
+    [Fact]
+    public async Task A_relative_file_is_found_in_the_current_folder_and_a_missing_one_says_where_it_was_looked_for()
+    {
+        using var files = new TempFiles();
+        File.Copy(Path.Combine(Tools.RepoRoot, "local.settings.sample.json"), Path.Combine(files.Directory, "local.settings.json"));
+        var empty = new Dictionary<string, string>();
+
+        var found = await StandaloneProcess.RunInAsync(files.Directory, empty, "--check-config", "local.settings.json");
+        Assert.True(found.ExitCode == 0, found.Error);
+        Assert.Contains("Configuration OK (checked 'local.settings.json' as the Functions app)", found.Output);
+
+        var missing = await StandaloneProcess.RunInAsync(files.Directory, empty, "--check-config", "nosuch.json");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains($"'nosuch.json' does not exist (looked for {Path.Combine(files.Directory, "nosuch.json")}, relative to the current folder {files.Directory})", missing.Error);
+
+        // Under `dotnet run` the app starts in the project folder; the project passes the folder the command was typed in.
+        var underRun = await StandaloneProcess.RunInAsync(Path.GetTempPath(), empty, CommandLine.InvokedFromSwitch, files.Directory, "--check-config", "local.settings.json");
+        Assert.True(underRun.ExitCode == 0, underRun.Error);
+        var project = File.ReadAllText(Path.Combine(Tools.RepoRoot, "src", "ServiceNodeInvoker.Standalone", "ServiceNodeInvoker.Standalone.csproj"));
+        Assert.Contains($"<RunArguments>{CommandLine.InvokedFromSwitch} \"$(MSBuildStartupDirectory)\" $(RunArguments)</RunArguments>", project);
     }
 }

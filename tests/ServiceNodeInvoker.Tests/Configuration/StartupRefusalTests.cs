@@ -49,6 +49,13 @@ public sealed class StartupRefusalTests
         ("timeout in words", ["Invoker__Profiles__a__Timeout=soon"], "Invoker:Profiles:a:Timeout: 'soon' is neither seconds"),
         ("pin that is no digest", ["Invoker__Profiles__a__ServerCertificatePins__0=abc"], "Invoker:Profiles:a:ServerCertificatePins:0: is not a SHA-256 digest"),
         ("PFX without a path", ["Invoker__Profiles__a__ClientCertificate__Source=File"], "Invoker:Profiles:a:ClientCertificate:Path: is missing"),
+        // Issue 34, item 8: a setting of another source kind would be ignored, silently.
+        ("PEM path beside a CA file", ["Invoker__Profiles__a__TrustedCa__Source=File", "Invoker__Profiles__a__TrustedCa__Path=ca.pem", "Invoker__Profiles__a__TrustedCa__CertificatePath=other-ca.pem"],
+            "Invoker:Profiles:a:TrustedCa:CertificatePath: belongs to Source=Pem and would be ignored with Source=File: remove it, or set Source=Pem if that is the source meant"),
+        ("vault name beside a PFX", ["Invoker__Profiles__a__ClientCertificate__Source=File", "Invoker__Profiles__a__ClientCertificate__Path=c.pfx", "Invoker__Profiles__a__ClientCertificate__Name=c"],
+            "Invoker:Profiles:a:ClientCertificate:Name: belongs to Source=KeyVault and would be ignored with Source=File"),
+        ("key path for a trusted CA", ["Invoker__Profiles__a__TrustedCa__Source=Pem", "Invoker__Profiles__a__TrustedCa__CertificatePath=ca.pem", "Invoker__Profiles__a__TrustedCa__KeyPath=ca.key"],
+            "Invoker:Profiles:a:TrustedCa:KeyPath: a trusted CA has no private key, so KeyPath would be ignored: remove it"),
         ("PEM without a key", ["Invoker__Profiles__a__ClientCertificate__Source=Pem", "Invoker__Profiles__a__ClientCertificate__CertificatePath=c.pem"], "Invoker:Profiles:a:ClientCertificate:KeyPath: is missing"),
         ("Key Vault over http", ["Invoker__Profiles__a__ClientCertificate__Source=KeyVault", "Invoker__Profiles__a__ClientCertificate__VaultUri=http://v.vault.azure.net/", "Invoker__Profiles__a__ClientCertificate__Name=c"], "Invoker:Profiles:a:ClientCertificate:VaultUri: must be the vault's https URI"),
         ("Key Vault without a name", ["Invoker__Profiles__a__ClientCertificate__Source=KeyVault", "Invoker__Profiles__a__ClientCertificate__VaultUri=https://v.vault.azure.net/"], "Invoker:Profiles:a:ClientCertificate:Name: is missing"),

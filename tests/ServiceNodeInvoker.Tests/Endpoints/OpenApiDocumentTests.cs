@@ -15,7 +15,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
     private readonly BackendRoutes _routes = new();
     private MutualTlsBackend _backend = null!;
     private InvokerHost _host = null!;
-    private static readonly JsonElement Document = Load();
+    internal static readonly JsonElement Document = Load();
 
     private static JsonElement Load()
     {
@@ -76,6 +76,15 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
                 Assert.Equal(statuses.Append("default").Order(), Keys(operation.Value.GetProperty("responses")).Order());
             }
         }
+    }
+
+    [Fact]
+    public void The_causes_are_exactly_the_classifiers()
+    {
+        var causes = typeof(FailureCauses).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!);
+        var documented = Schema("Problem").GetProperty("properties").GetProperty("cause").GetProperty("enum").EnumerateArray().Select(e => e.GetString()!);
+        Assert.Equal(causes.Order(), documented.Order());
     }
 
     [Fact]
@@ -247,7 +256,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
         Assert.True(passthrough.Headers.Contains(InvokerHeaders.Duration));
         var documented = Document.GetProperty("paths").GetProperty("/api/invoke").GetProperty("post").GetProperty("responses").GetProperty("200").GetProperty("headers");
         Assert.Equal([InvokerHeaders.Duration, InvokerHeaders.Token], Keys(documented));
-        var forwardProblem = Document.GetProperty("components").GetProperty("responses").GetProperty("ForwardProblem").GetProperty("headers");
-        Assert.Equal([InvokerHeaders.Error], Keys(forwardProblem));
+        var problem = Document.GetProperty("components").GetProperty("responses").GetProperty("Problem").GetProperty("headers");
+        Assert.Equal([InvokerHeaders.Error], Keys(problem));
     }
 }
