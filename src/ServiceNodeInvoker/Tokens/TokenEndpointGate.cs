@@ -1,7 +1,7 @@
 namespace ServiceNodeInvoker.Tokens;
 
 /// <summary>
-/// One token endpoint (host:port) as this instance sees it, shared by every profile that uses it: one token request in
+/// One token endpoint (its URL) as this instance sees it, shared by every profile that uses it: one token request in
 /// flight at a time, and once the endpoint said to wait (429, or 502–504 with Retry-After) nobody here asks it before
 /// then. Many instances starting at once then offer the endpoint one request each, not one per profile each, and a
 /// throttled instance backs off as a whole instead of each of its profiles on its own. After a throttle the requests

@@ -13,11 +13,12 @@ internal sealed class TokenStore : IDisposable
     public TokenStore(ProfileCatalog catalog, CertificateStore certificates, TokenClient client, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger<TokenCache>();
-        // Profiles that share an authorization server share its gate: one token request in flight per endpoint.
-        var gates = new Dictionary<HostKey, TokenEndpointGate>();
+        // Profiles that share a token endpoint share its gate: one token request in flight per endpoint. Keyed by the
+        // endpoint's URL, not its host: one host may serve many (Entra ID serves every tenant's on one).
+        var gates = new Dictionary<string, TokenEndpointGate>(StringComparer.Ordinal);
         foreach (var profile in catalog.Profiles.Where(p => p.Token is not null))
         {
-            var endpoint = HostKey.FromUri(profile.Token!.Endpoint);
+            var endpoint = profile.Token!.EndpointName;
             if (!gates.TryGetValue(endpoint, out var gate))
             {
                 gates[endpoint] = gate = new TokenEndpointGate(time);
