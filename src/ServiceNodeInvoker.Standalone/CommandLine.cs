@@ -93,10 +93,14 @@ public static class CommandLine
         }
         else
         {
-            configuration = WebApplication.CreateSlimBuilder(hostArgs).Configuration;
+            var builder = WebApplication.CreateSlimBuilder(hostArgs);
+            configuration = builder.Configuration;
             host = InvokerHostKind.Standalone;
-            what = "appsettings.json and the environment as the standalone host";
+            // The full path: under `dotnet run` the host's folder is the project's, not the one the command was typed in.
+            var settingsFile = Path.Combine(builder.Environment.ContentRootPath, "appsettings.json");
+            what = $"{settingsFile}{(File.Exists(settingsFile) ? "" : " (not there)")} and the environment as the standalone host";
         }
+        using var watched = configuration as IDisposable; // the builder's file watchers go with the check
         var problems = ConfigurationCheck.Problems(configuration, host);
         if (problems.Count > 0)
         {
@@ -130,7 +134,8 @@ public static class CommandLine
           --version              print the version
           --help                 print this text
 
-        Settings come from appsettings.json in the current folder, environment variables (Invoker__Profiles__payments__Hosts__0)
+        Settings come from appsettings.json in the host's folder (the project folder under `dotnet run`, else the current
+        folder; --check-config prints which file it read), environment variables (Invoker__Profiles__payments__Hosts__0)
         and --Invoker:Setting=value arguments, later ones winning; everything lives under Invoker (see README.md).
 
         Endpoints: POST /api/invoke, /api/forward/{profile}/{path}, GET /api/health, GET /api/live (no key),

@@ -60,7 +60,10 @@ internal sealed class InvokerOptionsValidator(InvokerHostInfo hostInfo) : IValid
             return [];
         }
         var result = new InvokerOptionsValidator(host).Validate(null, options);
-        return result.Failed ? result.Failures : [];
+        // A setting the schema check already named (and left out of this bind) is not named again as missing.
+        return result.Failed
+            ? result.Failures.Where(line => faulty?.Any(f => line.StartsWith(f + ": ", StringComparison.OrdinalIgnoreCase)) != true)
+            : [];
     }
 
     private static void CheckGlobal(InvokerOptions o, List<string> problems)

@@ -30,4 +30,5 @@ internal static class FailureCauses
     public const string TokenResponseInvalid = "token-response-invalid";
     public const string TokenClientCredential = "token-client-credential";
     public const string TokenEndpointThrottled = "token-endpoint-throttled";
+    public const string TokenAddressNotAllowed = "token-address-not-allowed";
 }

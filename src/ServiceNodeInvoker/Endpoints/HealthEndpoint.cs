@@ -195,10 +195,25 @@ internal sealed class HealthEndpoint(ProfileCatalog catalog, CertificateStore ce
             ["lastAttempt"] = state.LastAttempt,
             ["nextRefresh"] = state.NextRefresh,
             ["retryAt"] = state.RetryAt,
+            ["requestingSince"] = state.RequestingSince,
+            ["refusedByBackendAt"] = state.RefusedAt,
             ["lastError"] = state.LastError,
             ["lastErrorCause"] = state.LastErrorCause,
             ["requests"] = state.Requests,
         };
+        if (usable && state.RefusedAt is { } refused)
+        {
+            // Calls fail at the backend though the token looks fine: say so, rather than "healthy".
+            status = Worse(status, Degraded);
+            reasons.Add($"a backend refused the current access token at {refused:yyyy-MM-dd'T'HH:mm:ss'Z'} (401 invalid_token); " +
+                "a new one is asked for at most every 30 s (invoker-token: retry-skipped meanwhile)");
+        }
+        if (!usable && state.LastError is null && state.RequestingSince is { } since && now - since > TimeSpan.FromSeconds(5))
+        {
+            // Calls wait for a token that has not come: not healthy, though nothing has failed yet.
+            status = Worse(status, Degraded);
+            reasons.Add($"no access token yet: the token request to {settings.EndpointName} has been waiting {(long)(now - since).TotalSeconds} s for an answer");
+        }
         if (state.LastError is { } error)
         {
             if (usable)

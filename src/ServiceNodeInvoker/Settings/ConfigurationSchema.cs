@@ -58,12 +58,16 @@ internal static class ConfigurationSchema
         {
             // Never quoted: a section (a certificate source, a token source, the API keys) is exactly where a password,
             // a key or a secret gets pasted by mistake.
-            problems.Add(node, $"{node.Path}: is a section of settings, not a single value (a value of {node.Value.Length} characters was given; " +
-                $"not shown, as it may be a secret). Set its keys instead: {SectionKeys(node.Path, type)}.");
+            var password = type.GetProperty("Password") is not null ? $" A PFX password goes in {node.Path}:Password." : "";
             if (children.Count == 0)
             {
+                problems.Add(node, $"{node.Path}: is a section of settings, not a single value (a value of {node.Value.Length} characters was given; " +
+                    $"not shown, as it may be a secret). Set its keys instead: {SectionKeys(node.Path, type)}.{password}");
                 return;
             }
+            // Its keys are there and are checked as usual (so the section still counts); only the stray value is refused.
+            problems.Add($"{node.Path}: has its keys and also a value of its own ({node.Value.Length} characters, not shown, as it may be a secret): " +
+                $"remove the value.{password}");
         }
         if (DictionaryValueType(type) is { } valueType)
         {
@@ -219,7 +223,7 @@ internal static class ConfigurationSchema
         {
             return $"{path}:0, {path}:1, …";
         }
-        var names = type.GetProperties().Where(p => p.CanWrite).Select(p => $"{path}:{p.Name}").Take(4).ToList();
+        var names = type.GetProperties().Where(p => p.CanWrite).Select(p => $"{path}:{p.Name}").Take(12).ToList();
         return names.Count == 0 ? $"{path}:<key>" : string.Join(", ", names) + (type.GetProperties().Count(p => p.CanWrite) > names.Count ? ", …" : "");
     }
 

@@ -10,10 +10,12 @@ namespace ServiceNodeInvoker.Tokens;
 /// <summary>A point-in-time view of a profile's token, for health. Never the token itself.</summary>
 /// <param name="BoundTo">The SHA-256 thumbprint of the certificate the cached token was obtained with.</param>
 /// <param name="RetryAt">When a throttled or briefly unavailable token request is asked again, while a call waits for it.</param>
+/// <param name="RefusedAt">When a backend last refused the token held now (401 invalid_token).</param>
+/// <param name="RequestingSince">When the token request in flight started, while there is one.</param>
 internal sealed record TokenState(
     DateTimeOffset? ExpiresAt, DateTimeOffset? UsableUntil, string? BoundTo, IReadOnlyList<string>? Scopes, bool? ExpiresInGiven,
     DateTimeOffset? LastRefresh, DateTimeOffset? LastAttempt, string? LastError, string? LastErrorCause, DateTimeOffset? NextRefresh, long Requests,
-    DateTimeOffset? RetryAt = null);
+    DateTimeOffset? RetryAt = null, DateTimeOffset? RefusedAt = null, DateTimeOffset? RequestingSince = null);
 
 /// <summary>
 /// One profile's access token. Requests take the cached token and never wait on the endpoint while it is usable;
@@ -63,6 +65,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     private bool _skipLogged;
     private TokenRequestException? _lastTransient;
     private DateTimeOffset? _retryAt;
+    private DateTimeOffset? _refusedAt;
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>The soonest a scheduled renewal runs after a token was obtained, however short its life.</summary>
@@ -83,7 +86,8 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
             {
                 var current = _current;
                 return new TokenState(current?.ExpiresAt, current?.UsableUntil, current?.BoundTo, current?.Scopes, current?.ExpiresInGiven,
-                    _lastRefresh, _lastAttempt, _lastError, _lastErrorCause, _nextRefresh, Interlocked.Read(ref _requests), _retryAt);
+                    _lastRefresh, _lastAttempt, _lastError, _lastErrorCause, _nextRefresh, Interlocked.Read(ref _requests), _retryAt,
+                    _refusedAt, _inflight is { IsCompleted: false } ? _lastAttempt : null);
             }
         }
     }
@@ -143,7 +147,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
                 "(the token request goes on; a later call may find the token).") { Cause = FailureCauses.ResponseTimeout };
         }
         return new InvokerException(ErrorCodes.TokenUnavailable,
-            $"No access token within the call's timeout of {seconds}; the token request is being retried. Last answer: {last.Message}", inner: last)
+            $"No access token within the call's timeout of {seconds}; the token request is asked again while a call waits for it. Last answer: {last.Message}", inner: last)
         {
             Cause = last.Cause,
             TokenError = last.TokenError,
@@ -176,6 +180,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
             {
                 return true; // already replaced (another request saw the refusal first, or it was renewed): share the new one
             }
+            _refusedAt = now;
             if (_lastForced is { } last && now - last < ForcedRenewalInterval)
             {
                 if (!_skipLogged)
@@ -308,6 +313,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
                     _current = token;
                 }
                 _lastRefresh = token.ObtainedAt;
+                _refusedAt = null;
                 _lastTransient = null;
                 _lastError = null;
                 _lastErrorCause = null;

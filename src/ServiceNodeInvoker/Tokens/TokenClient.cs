@@ -65,6 +65,12 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         {
             throw;
         }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && FindBlocked(e) is { } blocked)
+        {
+            // Our own address policy, not the endpoint: nothing was sent.
+            throw new TokenRequestException($"The token endpoint {settings.EndpointName} was not called: the address policy refuses it " +
+                $"({blocked.Message}).", FailureCauses.TokenAddressNotAllowed, inner: e);
+        }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             var timedOut = timeout.IsCancellationRequested;
@@ -100,6 +106,7 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
                 redaction.Add(secret);
                 redaction.Add(Uri.EscapeDataString(secret));
                 redaction.Add(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(secret)));
+                redaction.Add(Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(secret))); // either case: compared folded
                 redaction.Add(basic);
                 message.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
                 break;
@@ -275,6 +282,18 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
     };
 
     private static string Shown(string text, int max) => LogText.Quote(text, max);
+
+    private static TargetAddressNotAllowedException? FindBlocked(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is TargetAddressNotAllowedException blocked)
+            {
+                return blocked;
+            }
+        }
+        return null;
+    }
 
     /// <summary>Why a token cannot go on the wire, or null: RFC 6750 §2.1 b64token, at most <see cref="MaxTokenLength"/>. Never quotes the token.</summary>
     internal static string? TokenProblem(string token)

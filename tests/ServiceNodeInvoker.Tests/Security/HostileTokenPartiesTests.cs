@@ -285,6 +285,9 @@ public sealed class HostileTokenPartiesTests
         Assert.Equal("refreshed", notes[0]);
         Assert.All(notes.Skip(1), n => Assert.Equal("retry-skipped", n));
         Assert.Single(setup.Host.Logs.Lines, l => l.Contains("within 30 s of a forced renewal", StringComparison.Ordinal));
+        var health = await setup.Host.ProfileHealthAsync(p => true);
+        Assert.Equal("degraded", health.GetProperty("status").GetString()); // not "healthy" while every call is refused
+        Assert.Equal(JsonValueKind.String, health.GetProperty("token").GetProperty("refusedByBackendAt").ValueKind);
     }
 
     [Fact]
@@ -336,6 +339,10 @@ public sealed class HostileTokenPartiesTests
         {
             var problem = await InvokerHost.AssertProblemAsync(response, 502, ErrorCodes.TokenUnavailable);
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"answered after {watch.Elapsed}, not by the call's 2 s deadline");
+            // Health says calls wait for a token that has not come (it would say "healthy" until the request timed out).
+            var health = await setup.Host.ProfileHealthAsync(p => p.GetProperty("status").GetString() == "degraded");
+            Assert.Equal("degraded", health.GetProperty("status").GetString());
+            Assert.Equal(JsonValueKind.String, health.GetProperty("token").GetProperty("requestingSince").ValueKind);
             Assert.Equal("response-timeout", problem.GetProperty("cause").GetString());
             Assert.Contains("within the call's timeout of 2 s", problem.GetProperty("detail").GetString());
         }
