@@ -99,6 +99,9 @@ public sealed class OAuthServer : IAsyncDisposable
     /// <summary>The Retry-After of a throttled answer (null: none sent).</summary>
     public string? ThrottleRetryAfter { get; set; } = "1";
 
+    /// <summary>The token endpoint's request limit: beyond it, 429 with Retry-After (as Entra ID throttles).</summary>
+    public RateLimit? Limit { get; set; }
+
     /// <summary>When set, token requests wait for it before answering (to pile up concurrent callers).</summary>
     public TaskCompletionSource? Gate { get; set; }
 
@@ -177,6 +180,11 @@ public sealed class OAuthServer : IAsyncDisposable
     private async Task TokenAsync(HttpContext context)
     {
         Interlocked.Increment(ref _tokenRequests);
+        if (Limit is { } limit && !limit.TryTake())
+        {
+            await limit.RefuseAsync(context.Response, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"Too many requests.\"}");
+            return;
+        }
         if (Gate is { } gate)
         {
             await gate.Task;

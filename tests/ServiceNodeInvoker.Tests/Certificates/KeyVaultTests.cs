@@ -230,6 +230,41 @@ public sealed class KeyVaultTests
     }
 
     [Fact]
+    public async Task A_cold_invocation_rides_out_a_429_from_the_vault_and_is_answered_200()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.RetryAfterSeconds = 1;
+        vault.ThrottleNext = 1; // the start-up load meets it (or the request's, whichever comes first)
+        await using var host = await StartHostAsync(vault, backend.Port, trustedCaName: null);
+
+        var reply = await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
+
+        Assert.Equal(Pki.ClientRsa.Subject, reply.GetProperty("body").GetProperty("clientCertificate").GetString());
+        Assert.Equal((2, 1), (vault.SecretGets, vault.Throttled)); // the 429, then the secret alone
+    }
+
+    [Fact]
+    public async Task A_vault_throttling_past_the_timeout_is_answered_503_vault_throttled_with_retry_after()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.RetryAfterSeconds = 50; // beyond the 30 s timeout: answered at once rather than after 30 s
+        vault.Behaviour = VaultBehaviour.Throttled;
+        await using var host = await StartHostAsync(vault, 1, trustedCaName: null);
+
+        using var response = await host.InvokeAsync(new { method = "GET", url = "https://localhost:1/" });
+
+        var problem = await InvokerHost.AssertProblemAsync(response, 503, ErrorCodes.CertificateUnavailable);
+        Assert.Equal(FailureCauses.VaultThrottled, problem.GetProperty("cause").GetString());
+        Assert.Contains("is throttling requests (429)", problem.GetProperty("detail").GetString());
+        var retryAfter = response.Headers.RetryAfter?.Delta;
+        Assert.NotNull(retryAfter);
+        Assert.InRange(retryAfter.Value, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(61)); // the vault's wait, as the caller's
+    }
+
+    [Fact]
     public async Task Forbidden_with_nothing_cached_names_the_vault_the_certificate_and_the_missing_role()
     {
         await using var vault = await KeyVaultFake.StartAsync();
