@@ -30,10 +30,10 @@ public static class Storm
     public sealed record Options(int Instances, int Profiles, int VaultRate, int Calls, bool Forbidden, int TokenProfiles, int TokenRate,
         string? HostFolder, int Runs, string Label);
 
-    private sealed record Answer(string Profile, int Status, string? Code, string? Cause, double AtMs);
+    private sealed record Answer(string Profile, int Status, string? Code, string? Cause, double AtMs, double TookMs);
 
     private sealed record Result(int Invocations, int Ok, IReadOnlyDictionary<string, int> Failures, int VaultSent, int VaultRefused,
-        int TokenSent, int TokenRefused, int InstancesAllOk, double LastFirstAnswerMedianMs, double LastFirstAnswerMaxMs);
+        int TokenSent, int TokenRefused, int InstancesAllOk, double LastFirstAnswerMedianMs, double LastFirstAnswerMaxMs, double TookMedianMs, double TookMaxMs);
 
     public static async Task RunAsync(Options options, Action<string> print)
     {
@@ -46,7 +46,8 @@ public static class Storm
             print((
                 $"  run {run}: {result.Ok}/{result.Invocations} answered 200; failures {Describe(result.Failures)}; vault {result.VaultSent} sent, {result.VaultRefused} refused; " +
                 $"token {result.TokenSent} sent, {result.TokenRefused} refused; instances with every invocation 200: {result.InstancesAllOk}/{options.Instances}; " +
-                $"launch → last first answer: median {result.LastFirstAnswerMedianMs / 1000:0.0} s, max {result.LastFirstAnswerMaxMs / 1000:0.0} s"));
+                $"launch → last first answer: median {result.LastFirstAnswerMedianMs / 1000:0.0} s, max {result.LastFirstAnswerMaxMs / 1000:0.0} s; " +
+                $"invocation sent → answered: median {result.TookMedianMs / 1000:0.00} s, max {result.TookMaxMs / 1000:0.00} s"));
         }
         var minimalVault = options.Instances * options.Profiles;
         var minimalToken = options.Instances * options.TokenProfiles;
@@ -56,15 +57,16 @@ public static class Storm
             (options.TokenProfiles > 0 ? $" + {options.TokenProfiles} token profiles ({options.TokenRate} token requests/s)" : "") +
             $", vault {options.VaultRate} GETs/s{(options.Forbidden ? " answering 403" : "")}, {options.Calls} call(s) per profile; {options.Runs} run(s), median; " +
             $"{Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
-        print("| build | answered 200 | failures | vault GETs sent (refused) | × minimal | token requests sent (refused) | instances all 200 | launch → last first answer, median / max s |");
-        print("|---|---|---|---|---|---|---|---|");
+        print("| build | answered 200 | failures | vault GETs sent (refused) | × minimal | token requests sent (refused) | instances all 200 | launch → last first answer, median / max s | invocation, median / max s |");
+        print("|---|---|---|---|---|---|---|---|---|");
         print((
             $"| {options.Label} | {Median(results.Select(r => (double)r.Ok)):0}/{results[0].Invocations} | {string.Join("; ", results.Select(r => Describe(r.Failures)))} | " +
             $"{Median(results.Select(r => (double)r.VaultSent)):0} ({Median(results.Select(r => (double)r.VaultRefused)):0}) | " +
             $"{Median(results.Select(r => (double)r.VaultSent)) / minimalVault:0.00} | " +
             (minimalToken == 0 ? "– | " : $"{Median(results.Select(r => (double)r.TokenSent)):0} ({Median(results.Select(r => (double)r.TokenRefused)):0}) | ") +
             $"{Median(results.Select(r => (double)r.InstancesAllOk)):0}/{options.Instances} | " +
-            $"{Median(results.Select(r => r.LastFirstAnswerMedianMs)) / 1000:0.0} / {Median(results.Select(r => r.LastFirstAnswerMaxMs)) / 1000:0.0} |"));
+            $"{Median(results.Select(r => r.LastFirstAnswerMedianMs)) / 1000:0.0} / {Median(results.Select(r => r.LastFirstAnswerMaxMs)) / 1000:0.0} | " +
+            $"{Median(results.Select(r => r.TookMedianMs)) / 1000:0.00} / {Median(results.Select(r => r.TookMaxMs)) / 1000:0.00} |"));
     }
 
     private static string Describe(IReadOnlyDictionary<string, int> failures) =>
@@ -162,7 +164,8 @@ public static class Storm
                 var lastFirst = answers.Select(a => a.GroupBy(x => x.Profile).Select(g => g.Min(x => x.AtMs)).DefaultIfEmpty(double.NaN).Max()).ToList();
                 return new Result(all.Count, all.Count(a => a.Status == 200), failures,
                     vault.SecretGets + vault.CertificateGets, vault.Throttled, tokens?.TokenRequests ?? 0, tokens?.Limit?.Refused ?? 0,
-                    answers.Count(a => a.All(x => x.Status == 200)), Median(lastFirst), lastFirst.Max());
+                    answers.Count(a => a.All(x => x.Status == 200)), Median(lastFirst), lastFirst.Max(),
+                    Median(all.Select(a => a.TookMs)), all.Max(a => a.TookMs));
             }
             finally
             {
@@ -213,6 +216,7 @@ public static class Storm
         await Task.WhenAll(targets.SelectMany(t => Enumerable.Range(0, calls).Select(async _ =>
         {
             var body = $"{{\"method\":\"GET\",\"url\":\"{t.Backend}echo\",\"profile\":\"{t.Profile}\"}}";
+            var sent = clock.Elapsed.TotalMilliseconds;
             try
             {
                 using var response = await client.PostAsync("/api/invoke", new StringContent(body, Encoding.UTF8, "application/json"));
@@ -224,11 +228,11 @@ public static class Storm
                     code = problem.RootElement.TryGetProperty("code", out var c) ? c.GetString() : null;
                     cause = problem.RootElement.TryGetProperty("cause", out var k) ? k.GetString() : null;
                 }
-                answers.Add(new Answer(t.Profile, (int)response.StatusCode, code, cause, clock.Elapsed.TotalMilliseconds));
+                answers.Add(new Answer(t.Profile, (int)response.StatusCode, code, cause, clock.Elapsed.TotalMilliseconds, clock.Elapsed.TotalMilliseconds - sent));
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
-                answers.Add(new Answer(t.Profile, 0, e.GetType().Name, null, clock.Elapsed.TotalMilliseconds));
+                answers.Add(new Answer(t.Profile, 0, e.GetType().Name, null, clock.Elapsed.TotalMilliseconds, clock.Elapsed.TotalMilliseconds - sent));
             }
         })));
         return answers.ToList();
