@@ -62,7 +62,7 @@ public static class Storm
         print((
             $"| {options.Label} | {Median(results.Select(r => (double)r.Ok)):0}/{results[0].Invocations} | {string.Join("; ", results.Select(r => Describe(r.Failures)))} | " +
             $"{Median(results.Select(r => (double)r.VaultSent)):0} ({Median(results.Select(r => (double)r.VaultRefused)):0}) | " +
-            $"{Median(results.Select(r => (double)r.VaultSent)) / minimalVault:0.00} | " +
+            (minimalVault == 0 ? "– | " : $"{Median(results.Select(r => (double)r.VaultSent)) / minimalVault:0.00} | ") +
             (minimalToken == 0 ? "– | " : $"{Median(results.Select(r => (double)r.TokenSent)):0} ({Median(results.Select(r => (double)r.TokenRefused)):0}) | ") +
             $"{Median(results.Select(r => (double)r.InstancesAllOk)):0}/{options.Instances} | " +
             $"{Median(results.Select(r => r.LastFirstAnswerMedianMs)) / 1000:0.0} / {Median(results.Select(r => r.LastFirstAnswerMaxMs)) / 1000:0.0} | " +
@@ -87,12 +87,15 @@ public static class Storm
             vault.Behaviour = VaultBehaviour.Forbidden;
         }
         vault.Limit = new RateLimit(options.VaultRate, retryAfterSeconds: 1);
-        await using var tokens = options.TokenProfiles > 0
-            ? await OAuthServer.StartAsync(new OAuthClient("bench", ClientAuth.TlsClientAuth) { SubjectDn = pki.ClientRsa.Subject })
-            : null;
-        if (tokens is not null)
+        // One authorization server per token profile (a profile must own its token endpoint's host:port, and a host:port has
+        // one owner), all sharing one rate limit: to the invoker, one endpoint's limit seen through several addresses.
+        var tokenLimit = new RateLimit(options.TokenRate, retryAfterSeconds: 1);
+        var tokenServers = new List<OAuthServer>();
+        for (var j = 0; j < options.TokenProfiles; j++)
         {
-            tokens.Limit = new RateLimit(options.TokenRate, retryAfterSeconds: 1);
+            var server = await OAuthServer.StartAsync(new OAuthClient("bench", ClientAuth.TlsClientAuth) { SubjectDn = pki.ClientRsa.Subject });
+            server.Limit = tokenLimit;
+            tokenServers.Add(server);
         }
         var backends = new List<MutualTlsBackend>();
         try
@@ -108,7 +111,7 @@ public static class Storm
             var folder = options.HostFolder ?? AppContext.BaseDirectory;
             var dll = Path.Combine(folder, "ServiceNodeInvoker.Standalone.dll");
 
-            var instances = new List<(Process Process, int Port)>();
+            var instances = new List<(Process Process, int Port, StringBuilder Errors)>();
             var clock = Stopwatch.StartNew();
             for (var n = 0; n < options.Instances; n++)
             {
@@ -142,34 +145,36 @@ public static class Storm
                     env[p + "ClientCertificate__Password"] = "bench";
                     env[p + "TrustedCa__Source"] = "File";
                     env[p + "TrustedCa__Path"] = root;
-                    env[p + "Token__Endpoint"] = tokens!.TokenEndpoint;
+                    env[p + "Hosts__1"] = $"localhost:{tokenServers[j].Port}";
+                    env[p + "Token__Endpoint"] = tokenServers[j].TokenEndpoint;
                     env[p + "Token__ClientId"] = "bench";
                     env[p + "Token__ClientAuthentication"] = "TlsClientAuth";
                 }
                 var process = Process.Start(start)!;
-                process.OutputDataReceived += (_, _) => { };
-                process.ErrorDataReceived += (_, _) => { };
+                var errors = new StringBuilder();
+                process.OutputDataReceived += (_, e) => { if (e.Data is { } line) { lock (errors) { errors.AppendLine(line); } } };
+                process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) { lock (errors) { errors.AppendLine(line); } } };
                 process.BeginOutputReadLine();
                 process.BeginErrorReadLine();
-                instances.Add((process, port));
+                instances.Add((process, port, errors));
             }
             try
             {
                 var targets = Enumerable.Range(0, options.Profiles).Select(i => ($"kv{i}", backends[i].BaseAddress))
                     .Concat(Enumerable.Range(0, options.TokenProfiles).Select(j => ($"tk{j}", backends[options.Profiles + j].BaseAddress))).ToList();
-                var answers = await Task.WhenAll(instances.Select(i => DriveAsync(i.Process, i.Port, targets, options.Calls, clock)));
+                var answers = await Task.WhenAll(instances.Select(i => DriveAsync(i.Process, i.Port, i.Errors, targets, options.Calls, clock)));
                 var all = answers.SelectMany(a => a).ToList();
                 var failures = all.Where(a => a.Status != 200).GroupBy(a => $"{a.Status} {a.Code}{(a.Cause is null ? "" : $" ({a.Cause})")}")
                     .ToDictionary(g => g.Key, g => g.Count());
                 var lastFirst = answers.Select(a => a.GroupBy(x => x.Profile).Select(g => g.Min(x => x.AtMs)).DefaultIfEmpty(double.NaN).Max()).ToList();
                 return new Result(all.Count, all.Count(a => a.Status == 200), failures,
-                    vault.SecretGets + vault.CertificateGets, vault.Throttled, tokens?.TokenRequests ?? 0, tokens?.Limit?.Refused ?? 0,
+                    vault.SecretGets + vault.CertificateGets, vault.Throttled, tokenServers.Sum(t => t.TokenRequests), tokenLimit.Refused,
                     answers.Count(a => a.All(x => x.Status == 200)), Median(lastFirst), lastFirst.Max(),
                     Median(all.Select(a => a.TookMs)), all.Max(a => a.TookMs));
             }
             finally
             {
-                foreach (var (process, _) in instances)
+                foreach (var (process, _, _) in instances)
                 {
                     if (!process.HasExited)
                     {
@@ -186,11 +191,15 @@ public static class Storm
             {
                 await backend.DisposeAsync();
             }
+            foreach (var server in tokenServers)
+            {
+                await server.DisposeAsync();
+            }
         }
     }
 
     /// <summary>One instance: waits until it listens, then sends every profile's calls at once and collects the answers.</summary>
-    private static async Task<List<Answer>> DriveAsync(Process process, int port, IReadOnlyList<(string Profile, Uri Backend)> targets, int calls, Stopwatch clock)
+    private static async Task<List<Answer>> DriveAsync(Process process, int port, StringBuilder output, IReadOnlyList<(string Profile, Uri Backend)> targets, int calls, Stopwatch clock)
     {
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(120) };
         client.DefaultRequestHeaders.Add(ApiKeyAuthenticator.HeaderName, StandaloneHostProcess.ApiKey);
@@ -199,7 +208,11 @@ public static class Storm
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"an instance exited with code {process.ExitCode} before it listened");
+                await process.WaitForExitAsync();
+                lock (output)
+                {
+                    throw new InvalidOperationException($"an instance exited with code {process.ExitCode} before it listened:\n{output}");
+                }
             }
             try
             {
