@@ -53,8 +53,11 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
                 if (slot is null)
                 {
                     var wait = gate.PauseLeft;
-                    throw new CertificateLoadException($"Key Vault {client.VaultUri.Host} is throttling requests (429) and asked this instance to wait " +
-                        "before its next read", null, wait > TimeSpan.Zero ? wait : null, LoadFailureKind.Throttled);
+                    throw wait > TimeSpan.Zero
+                        ? new CertificateLoadException($"Key Vault {client.VaultUri.Host} is throttling requests (429) and asked this instance to wait " +
+                            "before its next read", null, wait, LoadFailureKind.Throttled)
+                        : new CertificateLoadException($"Key Vault {client.VaultUri.Host} had not answered this instance's other reads " +
+                            $"({VaultGate.Concurrency} at a time) by the waiting invocations' timeout", null, null, LoadFailureKind.Transient);
                 }
             }
             var loaded = _loaded is null ? await ColdAsync() : await RefreshAsync();
