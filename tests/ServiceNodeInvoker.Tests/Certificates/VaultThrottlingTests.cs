@@ -170,7 +170,8 @@ public sealed class VaultThrottlingTests : IAsyncDisposable
 
         vault.ThrottleNext = 1;
         var one = first.GetAsync(TimeSpan.FromSeconds(30), CancellationToken.None).AsTask();
-        await Poll.UntilAsync(() => vault.Throttled == 1, "the 429");
+        // Until the 429 has reached the instance, a read of another profile cannot know of it: wait for the gate to hear it.
+        await Poll.UntilAsync(() => gate.PauseLeft > TimeSpan.Zero, "the 429 to pause the vault's gate");
         var refusedAt = vault.Requests.Single().At;
         var two = second.GetAsync(TimeSpan.FromSeconds(30), CancellationToken.None).AsTask();
         await DriveAsync(Task.WhenAll(one, two), TimeSpan.FromMilliseconds(100), "both certificates");
