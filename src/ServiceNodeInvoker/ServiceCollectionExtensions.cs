@@ -57,7 +57,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(_ => KeyVaultClients.DefaultOptions());
         services.TryAddSingleton(_ => KeyVaultClients.DefaultCertificateOptions());
         services.TryAddSingleton(sp => new KeyVaultClients(sp.GetRequiredService<TokenCredential>(), sp.GetRequiredService<SecretClientOptions>(),
-            sp.GetRequiredService<Azure.Security.KeyVault.Certificates.CertificateClientOptions>()));
+            sp.GetRequiredService<Azure.Security.KeyVault.Certificates.CertificateClientOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new CertificateSourceFactory(
             sp.GetService<IHostEnvironment>()?.ContentRootPath ?? AppContext.BaseDirectory,
             () => sp.GetRequiredService<KeyVaultClients>()));

@@ -73,6 +73,23 @@ public sealed class KeyVaultFake : IAsyncDisposable
 
     public int RetryAfterSeconds { get; set; } = 600;
 
+    /// <summary>The clock <see cref="Requests"/> are stamped with (a test's FakeTimeProvider, to see when a retry came).</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>Every authorised GET in arrival order: which API, when by <see cref="Clock"/>, and its status.</summary>
+    public ConcurrentQueue<(string Api, DateTimeOffset At)> Requests { get; } = new();
+
+    /// <summary>The vault's request limit (secret and certificate GETs together): beyond it, 429 with Retry-After.</summary>
+    public RateLimit? Limit { get; set; }
+
+    /// <summary>The next this many GETs (secret or certificate) are answered 429 with <see cref="RetryAfterSeconds"/>.</summary>
+    public int ThrottleNext;
+
+    /// <summary>GETs answered 429 (the limit, <see cref="ThrottleNext"/>, or <see cref="VaultBehaviour.Throttled"/>).</summary>
+    public int Throttled => Volatile.Read(ref _throttled);
+
+    private int _throttled;
+
     /// <summary>When set, every secret GET waits for it: lets a test pile up concurrent cold requests.</summary>
     public TaskCompletionSource? Gate { get; set; }
 
@@ -211,8 +228,9 @@ public sealed class KeyVaultFake : IAsyncDisposable
             return;
         }
         Interlocked.Increment(ref _certificateGets);
+        Requests.Enqueue(("certificates", Clock.GetUtcNow()));
         var response = context.Response;
-        if (await OutageAsync(context))
+        if (await ThrottledAsync(context) || await OutageAsync(context))
         {
             return;
         }
@@ -280,9 +298,14 @@ public sealed class KeyVaultFake : IAsyncDisposable
             return;
         }
         Interlocked.Increment(ref _secretGets);
+        Requests.Enqueue(("secrets", Clock.GetUtcNow()));
         if (Gate is { } gate)
         {
             await gate.Task;
+        }
+        if (await ThrottledAsync(context))
+        {
+            return;
         }
         switch (Behaviour)
         {
@@ -296,6 +319,7 @@ public sealed class KeyVaultFake : IAsyncDisposable
                 await Error(response, 403, "Forbidden", "Caller is not authorized to perform action on resource. Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'.");
                 return;
             case VaultBehaviour.Throttled:
+                Interlocked.Increment(ref _throttled);
                 response.Headers.RetryAfter = RetryAfterSeconds.ToString();
                 await Error(response, 429, "Throttled", "Rate limit exceeded.");
                 return;
@@ -334,6 +358,30 @@ public sealed class KeyVaultFake : IAsyncDisposable
         });
     }
 
+    /// <summary>Beyond the rate limit, or one of the next throttled GETs: 429 with Retry-After. True when answered so.</summary>
+    private async Task<bool> ThrottledAsync(HttpContext context)
+    {
+        var left = Volatile.Read(ref ThrottleNext);
+        while (left > 0 && Interlocked.CompareExchange(ref ThrottleNext, left - 1, left) != left)
+        {
+            left = Volatile.Read(ref ThrottleNext);
+        }
+        if (left > 0)
+        {
+            Interlocked.Increment(ref _throttled);
+            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString();
+            await Error(context.Response, 429, "Throttled", "Rate limit exceeded.");
+            return true;
+        }
+        if (Limit is { } limit && !limit.TryTake())
+        {
+            Interlocked.Increment(ref _throttled);
+            await limit.RefuseAsync(context.Response, JsonSerializer.Serialize(new { error = new { code = "Throttled", message = "Rate limit exceeded." } }));
+            return true;
+        }
+        return false;
+    }
+
     /// <summary>Down, throttled or failing: the same for both APIs. True when the request was answered so.</summary>
     private async Task<bool> OutageAsync(HttpContext context)
     {
@@ -344,6 +392,7 @@ public sealed class KeyVaultFake : IAsyncDisposable
                 context.Abort();
                 return true;
             case VaultBehaviour.Throttled:
+                Interlocked.Increment(ref _throttled);
                 response.Headers.RetryAfter = RetryAfterSeconds.ToString();
                 await Error(response, 429, "Throttled", "Rate limit exceeded.");
                 return true;

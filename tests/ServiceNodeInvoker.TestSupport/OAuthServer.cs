@@ -99,6 +99,12 @@ public sealed class OAuthServer : IAsyncDisposable
     /// <summary>The Retry-After of a throttled answer (null: none sent).</summary>
     public string? ThrottleRetryAfter { get; set; } = "1";
 
+    /// <summary>
+    /// A request limit shared with other servers (the storm bench's one authorization server behind several addresses): beyond
+    /// it, 429 with Retry-After. <see cref="RateLimitPerSecond"/> is this server's own.
+    /// </summary>
+    public RateLimit? Limit { get; set; }
+
     /// <summary>When set, token requests wait for it before answering (to pile up concurrent callers).</summary>
     public TaskCompletionSource? Gate { get; set; }
 
@@ -177,6 +183,11 @@ public sealed class OAuthServer : IAsyncDisposable
     private async Task TokenAsync(HttpContext context)
     {
         Interlocked.Increment(ref _tokenRequests);
+        if (Limit is { } shared && !shared.TryTake())
+        {
+            await shared.RefuseAsync(context.Response, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"Too many requests.\"}");
+            return;
+        }
         if (Gate is { } gate)
         {
             await gate.Task;

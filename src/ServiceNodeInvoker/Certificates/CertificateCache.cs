@@ -26,16 +26,21 @@ internal sealed record CertificateState(
 
 /// <summary>
 /// The cached certificate material of one owner (a profile, or the caller CA). Requests read the cached value and never call the
-/// source while it is valid; concurrent cold requests share one load; a timer refreshes it in the
-/// background; a failed refresh keeps the last good material until it expires.
+/// source while it is valid; concurrent cold requests share one load, which keeps trying while one of them still waits
+/// (throttling, a failing or unreachable vault: jittered backoff, Retry-After honoured) and gives up as soon as the next try
+/// would come after the last waiter's deadline; definitive failures (refused, missing, unusable) are answered at once. A timer
+/// refreshes it in the background; a failed refresh keeps the last good material until it expires.
 /// </summary>
 /// <param name="owner">Whose certificates these are: names the cache in logs, metrics and errors.</param>
 internal partial class CertificateCache(
     CertificateOwner owner, ICertificateSource? clientSource, ICertificateSource? trustedCaSource,
     RefreshPolicy policy, CertificateWarnings warnings, InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
 {
-    /// <summary>With nothing cached, a failed load is not retried by requests sooner than this.</summary>
+    /// <summary>With nothing cached, a definitively failed load is not retried by requests sooner than this.</summary>
     public static readonly TimeSpan RetryDelayAfterFailure = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a caller that names no deadline of its own waits for a load in flight (the default invocation timeout).</summary>
+    public static readonly TimeSpan DefaultPatience = TimeSpan.FromSeconds(30);
 
     private readonly Lock _gate = new();
     private volatile ProfileMaterial? _current;
@@ -53,6 +58,14 @@ internal partial class CertificateCache(
     private int _consecutiveFailures;
     private ITimer? _timer;
     private bool _disposed;
+
+    // The load in flight's retries (see LoadWithRetriesAsync): until when its callers wait, their patience as a token,
+    // and, once a try failed in a way that may heal, when the next may go and that failure.
+    private DateTimeOffset? _waitUntil;
+    private CancellationTokenSource? _patience;
+    private DateTimeOffset _retryNotBefore;
+    private CertificateLoadException? _lastFailure;
+    private bool _viewWanted;
 
     private readonly string name = owner.Key;
 
@@ -77,27 +90,34 @@ internal partial class CertificateCache(
     }
 
     /// <summary>The material to call with; never touches the source once something valid is cached.</summary>
-    public async ValueTask<ProfileMaterial> GetAsync(CancellationToken cancellationToken)
+    public ValueTask<ProfileMaterial> GetAsync(CancellationToken cancellationToken) => GetAsync(DefaultPatience, cancellationToken);
+
+    /// <summary>
+    /// The material to call with; never touches the source once something valid is cached. With nothing cached, waits for
+    /// the load in flight (starting one if none is) for up to <paramref name="patience"/>: the caller's own deadline.
+    /// </summary>
+    public async ValueTask<ProfileMaterial> GetAsync(TimeSpan patience, CancellationToken cancellationToken)
     {
         var current = _current;
         if (current is null || IsExpired(current))
         {
-            Task<ProfileMaterial> load;
-            lock (_gate)
-            {
-                load = _inflight is { IsCompleted: false } running ? running
-                    : _inflight is { IsCompleted: true } recent && time.GetUtcNow() - _lastAttempt < RetryDelayAfterFailure ? recent
-                    : StartLoad();
-            }
+            var load = JoinLoad(time.GetUtcNow() + patience);
             try
             {
-                current = await load.WaitAsync(cancellationToken);
+                current = await load.WaitAsync(patience, time, cancellationToken);
+            }
+            catch (TimeoutException) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (current is null)
+                {
+                    throw StillLoading(patience);
+                }
             }
             catch (CertificateLoadException e)
             {
                 if (current is null)
                 {
-                    throw Unavailable($"{Capitalised(e.Message)}.", e, FailureCauses.CertificateLoadFailed);
+                    throw Unavailable(e);
                 }
                 // Expired and no newer one: fall through to the expiry error, which says so.
             }
@@ -192,10 +212,103 @@ internal partial class CertificateCache(
     private Task<ProfileMaterial> StartLoad()
     {
         _lastAttempt = time.GetUtcNow();
-        return _inflight = Task.Run(LoadAsync);
+        _waitUntil = null;
+        _patience?.Dispose();
+        _patience = null;
+        var load = _inflight = Task.Run(LoadWithRetriesAsync);
+        _ = load.ContinueWith(_ => ReadViewIfWanted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return load;
     }
 
-    private async Task<ProfileMaterial> LoadAsync()
+    /// <summary>
+    /// A caller with nothing usable cached, willing to wait until <paramref name="until"/>: the load in flight (its retries
+    /// now reach until then), the recent definitive failure (answered at once for <see cref="RetryDelayAfterFailure"/>), or a
+    /// new load.
+    /// </summary>
+    private Task<ProfileMaterial> JoinLoad(DateTimeOffset until)
+    {
+        lock (_gate)
+        {
+            var load = _inflight is { IsCompleted: false } running ? running
+                : _inflight is { IsFaulted: true } recent && _lastFailure is not { Retryable: true } && time.GetUtcNow() - _lastAttempt < RetryDelayAfterFailure ? recent
+                : StartLoad();
+            if (!load.IsCompleted && (_waitUntil is not { } known || until > known))
+            {
+                _waitUntil = until;
+                _patience ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+                var left = until - time.GetUtcNow();
+                _patience.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            }
+            return load;
+        }
+    }
+
+    /// <summary>
+    /// One load: tries, and while a caller still waits and the failure may heal (throttled, failing, unreachable), tries again
+    /// after <see cref="LoadBackoff"/> — never after the last waiter's deadline, never before the vault's Retry-After. A load
+    /// nobody waits for (the background refresh) tries once; a load started before the last one's Retry-After has passed
+    /// first waits for it, or gives up at once with that failure when its callers cannot wait so long.
+    /// </summary>
+    private async Task<ProfileMaterial> LoadWithRetriesAsync()
+    {
+        for (var failures = 0; ; )
+        {
+            TimeSpan wait;
+            CancellationToken patience;
+            lock (_gate)
+            {
+                wait = _retryNotBefore - time.GetUtcNow();
+                if (wait > TimeSpan.Zero && _lastFailure is { Retryable: true } previous && (_waitUntil is not { } until || time.GetUtcNow() + wait >= until))
+                {
+                    throw previous; // the vault asked us to wait longer than anyone here will: answered at once
+                }
+                patience = _patience?.Token ?? CancellationToken.None;
+            }
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, time, CancellationToken.None);
+            }
+            lock (_gate)
+            {
+                _lastAttempt = time.GetUtcNow();
+            }
+            try
+            {
+                return await LoadAsync(patience);
+            }
+            catch (CertificateLoadException e) when (e.Retryable)
+            {
+                failures++;
+                lock (_gate)
+                {
+                    _retryNotBefore = time.GetUtcNow() + LoadBackoff.Delay(failures, e.RetryAfter, Random.Shared.NextDouble());
+                    if (_waitUntil is not { } until || _retryNotBefore >= until)
+                    {
+                        throw;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A cold Key Vault load reads the secret alone and so lacks the vault's renewal policy, which an expiry warning names:
+    /// for a certificate inside the warning window, the certificate's view is read right after (one GET, in the background).
+    /// </summary>
+    private void ReadViewIfWanted()
+    {
+        lock (_gate)
+        {
+            if (!_viewWanted || _disposed)
+            {
+                return;
+            }
+            _viewWanted = false;
+        }
+        _ = RefreshAsync(CancellationToken.None);
+    }
+
+    private async Task<ProfileMaterial> LoadAsync(CancellationToken patience)
     {
         StartupTimeline.Mark("certificates-loading");
         try
@@ -210,7 +323,7 @@ internal partial class CertificateCache(
             {
                 try
                 {
-                    var loaded = await LoadPartAsync(clientSource, "the client certificate");
+                    var loaded = await LoadPartAsync(clientSource, "the client certificate", patience);
                     vault = loaded.Vault;
                     client = Part(clientSource, "the client certificate", () => ClientCertificate.From(loaded));
                     if (ReplacementRefusal(client) is { } refused)
@@ -228,7 +341,7 @@ internal partial class CertificateCache(
             {
                 try
                 {
-                    trusted = (await LoadPartAsync(trustedCaSource, "the trusted CA")).Certificates;
+                    trusted = (await LoadPartAsync(trustedCaSource, "the trusted CA", patience)).Certificates;
                     if (trusted.Count == 0)
                     {
                         throw new CertificateLoadException($"the trusted CA from {trustedCaSource.Description} holds no certificate");
@@ -250,7 +363,10 @@ internal partial class CertificateCache(
             if (clientFailure is not null || trustedFailure is not null)
             {
                 throw clientFailure is not null && trustedFailure is not null
-                    ? new CertificateLoadException($"{clientFailure.Message}; {trustedFailure.Message}", clientFailure, clientFailure.RetryAfter ?? trustedFailure.RetryAfter)
+                    ? new CertificateLoadException($"{clientFailure.Message}; {trustedFailure.Message}", clientFailure, Later(clientFailure.RetryAfter, trustedFailure.RetryAfter),
+                        clientFailure.Kind == LoadFailureKind.Definitive || trustedFailure.Kind == LoadFailureKind.Definitive ? LoadFailureKind.Definitive
+                        : clientFailure.Kind == LoadFailureKind.Throttled || trustedFailure.Kind == LoadFailureKind.Throttled ? LoadFailureKind.Throttled
+                        : LoadFailureKind.Transient)
                     : clientFailure ?? trustedFailure!;
             }
             var material = ProfileMaterial.Create(client, trusted);
@@ -264,6 +380,8 @@ internal partial class CertificateCache(
                 _lastError = null;
                 _lastRetryAfter = null;
                 _consecutiveFailures = 0;
+                _lastFailure = null;
+                _retryNotBefore = default;
             }
             if (changed && client is not null)
             {
@@ -278,7 +396,17 @@ internal partial class CertificateCache(
             StartupTimeline.Mark("certificates-loaded");
             if (client is not null)
             {
-                warnings.CheckExpiry(name, client, vault?.Renewal);
+                if (vault?.Renewal == KeyVaultCertificateSource.RenewalNotRead && warnings.InWindow(client))
+                {
+                    lock (_gate)
+                    {
+                        _viewWanted = true; // warned once the view says whether the vault renews it
+                    }
+                }
+                else
+                {
+                    warnings.CheckExpiry(name, client, vault?.Renewal);
+                }
             }
             return _current!;
         }
@@ -301,6 +429,7 @@ internal partial class CertificateCache(
             _lastError = e.Message;
             _lastRetryAfter = e.RetryAfter;
             _consecutiveFailures++;
+            _lastFailure = e;
         }
         Log.LoadFailed(logger, Owner, e.Message, string.Join(", ", new[] { clientSource?.Location, trustedCaSource?.Location }.Where(l => l is not null)));
         return e;
@@ -314,6 +443,7 @@ internal partial class CertificateCache(
         {
             _disposed = true;
             _timer?.Dispose();
+            _patience?.Dispose();
         }
     }
 
@@ -328,20 +458,20 @@ internal partial class CertificateCache(
         }
         catch (CertificateLoadException e)
         {
-            throw new CertificateLoadException($"{part} from {source.Description} could not be used: {e.Message}", e, e.RetryAfter);
+            throw e.Reworded($"{part} from {source.Description} could not be used: {e.Message}");
         }
     }
 
     /// <summary>Loads one part; its failures say which part and where from.</summary>
-    private static async Task<LoadedCertificates> LoadPartAsync(ICertificateSource source, string part)
+    private static async Task<LoadedCertificates> LoadPartAsync(ICertificateSource source, string part, CancellationToken patience)
     {
         try
         {
-            return await source.LoadAsync(CancellationToken.None);
+            return await source.LoadAsync(patience);
         }
         catch (CertificateLoadException e)
         {
-            throw new CertificateLoadException($"{part} from {source.Description} could not be loaded: {e.Message}", e, e.RetryAfter);
+            throw e.Reworded($"{part} from {source.Description} could not be loaded: {e.Message}");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -352,8 +482,52 @@ internal partial class CertificateCache(
 
     private static string Capitalised(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
-    private InvokerException Unavailable(string detail, Exception? inner, string cause) =>
-        new(ErrorCodes.CertificateUnavailable, $"{Capitalised(Owner)} cannot make calls: {detail}", inner: inner) { Cause = cause };
+    private InvokerException Unavailable(string detail, Exception? inner, string cause, int? retryAfterSeconds = null) =>
+        new(ErrorCodes.CertificateUnavailable, $"{Capitalised(Owner)} cannot make calls: {detail}", inner: inner) { Cause = cause, RetryAfterSeconds = retryAfterSeconds };
+
+    /// <summary>
+    /// A load that failed with nothing cached. Throttling is said to be throttling (vault-throttled), never the certificate being
+    /// unavailable in general; a failure that may heal carries when to retry (Retry-After on the 503).
+    /// </summary>
+    private InvokerException Unavailable(CertificateLoadException e)
+    {
+        if (!e.Retryable)
+        {
+            return Unavailable($"{Capitalised(e.Message)}.", e, FailureCauses.CertificateLoadFailed);
+        }
+        var retry = RetryAfterSeconds();
+        return e.Kind == LoadFailureKind.Throttled
+            ? Unavailable($"{Capitalised(e.Message)}; it kept throttling until this invocation's timeout. Retry after {retry} s.", e, FailureCauses.VaultThrottled, retry)
+            : Unavailable($"{Capitalised(e.Message)}; still failing at this invocation's timeout. Retry after {retry} s.", e, FailureCauses.CertificateLoadFailed, retry);
+    }
+
+    /// <summary>The load in flight had no answer within the caller's patience: what it met so far, else that it is slow.</summary>
+    private InvokerException StillLoading(TimeSpan patience)
+    {
+        CertificateLoadException? failure;
+        lock (_gate)
+        {
+            failure = _lastFailure;
+        }
+        return failure is { Retryable: true }
+            ? Unavailable(failure)
+            : Unavailable($"Loading from {Describe()} had no answer within this invocation's timeout ({patience.TotalSeconds:0.#} s); it goes on in the background.",
+                null, FailureCauses.CertificateLoadFailed, RetryAfterSeconds());
+    }
+
+    /// <summary>Whole seconds until the next try may go (at least 1).</summary>
+    private int RetryAfterSeconds()
+    {
+        DateTimeOffset notBefore;
+        lock (_gate)
+        {
+            notBefore = _retryNotBefore;
+        }
+        var wait = notBefore - time.GetUtcNow();
+        return Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+    }
+
+    private static TimeSpan? Later(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : a > b ? a : b;
 
     private static partial class Log
     {

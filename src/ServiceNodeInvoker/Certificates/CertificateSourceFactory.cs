@@ -15,7 +15,7 @@ internal sealed class CertificateSourceFactory(string contentRoot, Func<KeyVault
             string.IsNullOrWhiteSpace(options.ChainPath) ? null : Resolve(options.ChainPath), options.Password, role),
         // Clients (and the credential) are only created when a source actually uses Key Vault.
         CertificateSourceKind.KeyVault => new KeyVaultCertificateSource(keyVault().For(options.VaultUri!), keyVault().CertificatesFor(options.VaultUri!), options.Name!.Trim(),
-            string.IsNullOrWhiteSpace(options.Version) ? null : options.Version.Trim(), role),
+            string.IsNullOrWhiteSpace(options.Version) ? null : options.Version.Trim(), role, keyVault().GateFor(options.VaultUri!)),
         _ => throw new InvalidOperationException("configuration was not validated: a certificate source has no Source."),
     };
 

@@ -33,6 +33,9 @@ internal partial class CertificateWarnings(int warningDays, TimeProvider time, I
             DescribeDaysLeft(certificate.NotAfter, now), certificate.NotAfter.UtcDateTime, action);
     }
 
+    /// <summary>Whether this certificate is inside the warning window (a warning is due, or was given today).</summary>
+    public bool InWindow(ClientCertificate certificate) => DaysLeft(certificate.NotAfter, time.GetUtcNow()) <= warningDays;
+
     /// <summary>Whole days until <paramref name="notAfter"/>, counted towards zero: 0 on its last day, -1 a day after it.</summary>
     public static int DaysLeft(DateTimeOffset notAfter, DateTimeOffset now) => (int)Math.Truncate((notAfter - now).TotalDays);
 

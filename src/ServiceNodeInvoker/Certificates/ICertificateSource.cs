@@ -51,11 +51,34 @@ internal interface ICertificateSource
     Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken);
 }
 
+/// <summary>How a failed load may heal: never by waiting (the default), within seconds, or after the vault stops throttling.</summary>
+internal enum LoadFailureKind
+{
+    /// <summary>401/403/404, unusable content, a missing file: answered at once, not retried by requests.</summary>
+    Definitive,
+
+    /// <summary>5xx, no answer (connection, timeout): worth retrying within the callers' deadlines.</summary>
+    Transient,
+
+    /// <summary>429 from Key Vault: worth retrying after its Retry-After; reported as the vault throttling.</summary>
+    Throttled,
+}
+
 /// <summary>
 /// A certificate source failed in a way worth telling the operator in plain words (never secret
-/// material). <see cref="RetryAfter"/> carries a source's request to wait, such as Key Vault's 429.
+/// material). <see cref="RetryAfter"/> carries a source's request to wait, such as Key Vault's 429;
+/// <see cref="Kind"/> whether waiting may heal it.
 /// </summary>
-internal sealed class CertificateLoadException(string message, Exception? inner = null, TimeSpan? retryAfter = null) : Exception(message, inner)
+internal sealed class CertificateLoadException(string message, Exception? inner = null, TimeSpan? retryAfter = null, LoadFailureKind kind = LoadFailureKind.Definitive)
+    : Exception(message, inner)
 {
     public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    public LoadFailureKind Kind { get; } = kind;
+
+    /// <summary>Whether trying again in a few seconds may succeed.</summary>
+    public bool Retryable => Kind != LoadFailureKind.Definitive;
+
+    /// <summary>The same failure in other words (which part, where from), keeping its kind and wait.</summary>
+    public CertificateLoadException Reworded(string message) => new(message, this, RetryAfter, Kind);
 }

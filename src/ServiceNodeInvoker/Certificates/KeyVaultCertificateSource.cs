@@ -9,14 +9,17 @@ using Azure.Security.KeyVault.Secrets;
 namespace ServiceNodeInvoker.Certificates;
 
 /// <summary>
-/// A Key Vault certificate, resolved through the certificate API (current or pinned version, its
-/// validity, whether it is enabled, its renewal policy: no key material moves) and read through its
-/// secret only when that version changed. The secret is read because it is the only form that carries
-/// the chain: DownloadCertificate returns the leaf alone. A name that is no certificate (a PEM secret of
-/// CA certificates) is read as a plain secret. A steady-state refresh costs one certificate GET.
+/// A Key Vault certificate. A cold load reads its secret alone: a certificate's secret carries the leaf, key and chain
+/// (DownloadCertificate drops the chain), its <c>id</c> the version, <c>managed</c>/<c>kid</c> that a certificate backs it,
+/// its attributes whether it is enabled and valid — one GET, the fewest a scale-out storm can cost. A refresh resolves the
+/// certificate through the certificate API (current or pinned version, validity, enabled, renewal policy: no key material
+/// moves) and reads the secret again only when that version changed: a steady-state refresh costs one certificate GET. A
+/// name that is no certificate (a PEM secret of CA certificates) is read as a plain secret. Every read goes through the
+/// vault's <see cref="VaultGate"/>, and no read is retried here: failures say whether they may heal
+/// (<see cref="LoadFailureKind"/>) and the certificate cache retries while a caller waits.
 /// </summary>
-internal sealed class KeyVaultCertificateSource(SecretClient client, CertificateClient certificates, string name, string? version, CertificateRole role)
-    : ICertificateSource
+internal sealed class KeyVaultCertificateSource(SecretClient client, CertificateClient certificates, string name, string? version, CertificateRole role,
+    VaultGate? gate = null) : ICertificateSource
 {
     private LoadedCertificates? _loaded;
     private bool _plainSecret;
@@ -24,47 +27,66 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
     public const string Pkcs12ContentType = "application/x-pkcs12";
     public const string PemContentType = "application/x-pem-file";
 
+    /// <summary>The vault view's renewal before the first refresh has read the certificate's policy.</summary>
+    public const string RenewalNotRead = "not read yet: a cold load reads the secret alone; the first refresh reads the policy";
+
     public string Description => $"Key Vault {client.VaultUri.Host}, certificate '{name}'{(version is null ? "" : $" version {version}")}";
 
     public string Location => client.VaultUri.ToString();
 
+    /// <param name="cancellationToken">Cancels only the wait for the vault's gate (the callers' patience ran out); a read once sent is never cut off.</param>
     public async Task<LoadedCertificates> LoadAsync(CancellationToken cancellationToken)
     {
+        IDisposable? slot = null;
         try
         {
-            VaultView? view = null;
-            if (!_plainSecret)
+            if (gate is not null)
             {
                 try
                 {
-                    view = await ViewAsync(cancellationToken);
+                    slot = await gate.EnterAsync(cancellationToken);
                 }
-                catch (RequestFailedException e) when (e.Status == 404 && e.ErrorCode == "CertificateNotFound")
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    _plainSecret = true; // a PEM secret of CA certificates (or a certificate stored as a plain secret)
+                    slot = null;
+                }
+                if (slot is null)
+                {
+                    var wait = gate.PauseLeft;
+                    throw wait > TimeSpan.Zero
+                        ? new CertificateLoadException($"Key Vault {client.VaultUri.Host} is throttling requests (429) and asked this instance to wait " +
+                            "before its next read", null, wait, LoadFailureKind.Throttled)
+                        : new CertificateLoadException($"Key Vault {client.VaultUri.Host} had not answered this instance's other reads " +
+                            $"({VaultGate.Concurrency} at a time) by the waiting invocations' timeout", null, null, LoadFailureKind.Transient);
                 }
             }
-            if (view is not null && _loaded is { } loaded && loaded.Version == view.Version)
-            {
-                return loaded with { Vault = view }; // same version: no key material moves
-            }
-            if (view?.Problem(DateTimeOffset.UtcNow) is { } problem)
-            {
-                // A new current version the vault itself says is unusable: not worth its key material.
-                throw new CertificateLoadException($"the current {problem}");
-            }
-            var secret = await ReadSecretAsync(view?.Version ?? version, cancellationToken);
-            return _loaded = new LoadedCertificates(Read(secret), secret.Properties.Version) { Vault = view };
+            var loaded = _loaded is null ? await ColdAsync() : await RefreshAsync();
+            gate?.Answered();
+            return loaded;
         }
         catch (RequestFailedException e)
         {
-            throw new CertificateLoadException(Explain(e), e, RetryAfter(e));
+            var kind = KindOf(e.Status);
+            if (kind == LoadFailureKind.Throttled)
+            {
+                gate?.Throttled(RetryAfter(e));
+            }
+            else
+            {
+                gate?.Answered();
+            }
+            throw new CertificateLoadException(Explain(e), e, RetryAfter(e), kind);
         }
         catch (AggregateException e) when (e.InnerExceptions.All(i => i is RequestFailedException))
         {
-            // The SDK's retries ran out: every attempt failed, the last one says how.
+            // The SDK's retries ran out (options that turned them back on): every attempt failed, the last one says how.
             var last = (RequestFailedException)e.InnerExceptions[^1];
-            throw new CertificateLoadException($"{Explain(last)}; {e.InnerExceptions.Count} attempts", e, RetryAfter(last));
+            throw new CertificateLoadException($"{Explain(last)}; {e.InnerExceptions.Count} attempts", e, RetryAfter(last), KindOf(last.Status));
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The SDK's network timeout (Retry.NetworkTimeout): no answer, which may heal.
+            throw new CertificateLoadException(Unreachable(e), e, null, LoadFailureKind.Transient);
         }
         catch (CredentialUnavailableException e)
         {
@@ -76,7 +98,70 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
                 $"no token for Key Vault could be obtained ({FirstLine(e.Message)}); locally, sign in with 'az login'; " +
                 "in Azure, check the managed identity and AZURE_CLIENT_ID", e, null);
         }
+        finally
+        {
+            slot?.Dispose();
+        }
     }
+
+    /// <summary>Nothing loaded yet: the secret alone, one GET, when it is a certificate's (managed); else a plain secret.</summary>
+    private async Task<LoadedCertificates> ColdAsync()
+    {
+        var secret = await ReadSecretAsync(version, CancellationToken.None);
+        VaultView? view = null;
+        if (secret.Properties.Managed)
+        {
+            var properties = secret.Properties;
+            view = new VaultView(properties.Version, properties.Enabled, properties.NotBefore, properties.ExpiresOn,
+                version is null ? RenewalNotRead : "pinned version: renewal does not apply");
+            if (view.Problem(DateTimeOffset.UtcNow) is { } problem)
+            {
+                throw new CertificateLoadException($"the current {problem}");
+            }
+        }
+        else
+        {
+            _plainSecret = true; // a PEM secret of CA certificates (or a certificate stored as a plain secret)
+        }
+        return _loaded = new LoadedCertificates(Read(secret), secret.Properties.Version) { Vault = view };
+    }
+
+    /// <summary>Loaded before: the certificate's view (one GET), and its secret only when the version changed.</summary>
+    private async Task<LoadedCertificates> RefreshAsync()
+    {
+        var token = CancellationToken.None;
+        VaultView? view = null;
+        if (!_plainSecret)
+        {
+            try
+            {
+                view = await ViewAsync(token);
+            }
+            catch (RequestFailedException e) when (e.Status == 404 && e.ErrorCode == "CertificateNotFound")
+            {
+                _plainSecret = true; // a PEM secret of CA certificates (or a certificate stored as a plain secret)
+            }
+        }
+        if (view is not null && _loaded is { } loaded && loaded.Version == view.Version)
+        {
+            return loaded with { Vault = view }; // same version: no key material moves
+        }
+        if (view?.Problem(DateTimeOffset.UtcNow) is { } problem)
+        {
+            // A new current version the vault itself says is unusable: not worth its key material.
+            throw new CertificateLoadException($"the current {problem}");
+        }
+        var secret = await ReadSecretAsync(view?.Version ?? version, token);
+        return _loaded = new LoadedCertificates(Read(secret), secret.Properties.Version) { Vault = view };
+    }
+
+    /// <summary>Which answers may heal by waiting: throttling (429), the vault failing (5xx, 408) or not answering (0).</summary>
+    private static LoadFailureKind KindOf(int status) => status switch
+    {
+        429 => LoadFailureKind.Throttled,
+        0 or 408 or 500 or 502 or 503 or 504 => LoadFailureKind.Transient,
+        _ => LoadFailureKind.Definitive,
+    };
 
     /// <summary>The vault's own view of the certificate (its metadata only), from the certificate API.</summary>
     private async Task<VaultView> ViewAsync(CancellationToken token)

@@ -25,6 +25,9 @@ internal static class FailureCauses
     public const string ClientCertificateNotYetValid = "client-certificate-not-yet-valid";
     public const string CertificateLoadFailed = "certificate-load-failed";
 
+    /// <summary>certificate-unavailable because Key Vault answered 429 (throttling) until the invocation's timeout: a reply with Retry-After.</summary>
+    public const string VaultThrottled = "vault-throttled";
+
     // The token endpoint (token-unavailable); a failure on the way there keeps the connection's cause above.
     public const string TokenEndpointError = "token-endpoint-error";
     public const string TokenResponseInvalid = "token-response-invalid";

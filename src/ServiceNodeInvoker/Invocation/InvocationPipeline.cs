@@ -159,7 +159,7 @@ internal sealed class InvocationPipeline(
         AccessToken? token;
         try
         {
-            material = await certificates.For(profile).GetAsync(callerAborted);
+            material = await certificates.For(profile).GetAsync(wait, callerAborted); // a cold load is waited for within the same deadline
             StartupTimeline.Mark("first-certificate");
             record?.ClientCertificate(material.Client?.ThumbprintSha256);
             token = tokenCache is null ? null : await TokenAsync(material);

@@ -188,7 +188,17 @@ public sealed class KeyVaultTests
         }
 
         time.SetUtcNow(Pki.ClientRsa.NotAfter.ToUniversalTime().AddMinutes(1));
-        using var expired = await host.InvokeAsync(request);
+        // Expired: the call waits for a load, which keeps trying while the outage may heal, up to the invocation's timeout.
+        var pending = host.InvokeAsync(request);
+        await Poll.UntilAsync(() =>
+        {
+            if (!pending.IsCompleted)
+            {
+                time.Advance(TimeSpan.FromSeconds(2));
+            }
+            return pending.IsCompleted;
+        }, "the expired certificate's answer");
+        using var expired = await pending;
         var problem = await InvokerHost.AssertProblemAsync(expired, 503, ErrorCodes.CertificateUnavailable);
         var detail = problem.GetProperty("detail").GetString()!;
         Assert.Contains("expired", detail);
@@ -219,15 +229,47 @@ public sealed class KeyVaultTests
         Assert.Contains(expected, problem.GetProperty("detail").GetString());
     }
 
-    [Theory]
-    [InlineData(true, false, "Key Vault Certificate User")]
-    [InlineData(false, true, "Key Vault Secrets User")]
-    public async Task Forbidden_with_nothing_cached_names_the_vault_the_certificate_and_the_missing_role(bool certificates, bool secrets, string role)
+    [Fact]
+    public async Task A_cold_invocation_rides_out_a_429_from_the_vault_and_is_answered_200()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.RetryAfterSeconds = 1;
+        vault.ThrottleNext = 1; // the start-up load meets it (or the request's, whichever comes first)
+        await using var host = await StartHostAsync(vault, backend.Port, trustedCaName: null);
+
+        var reply = await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" });
+
+        Assert.Equal(Pki.ClientRsa.Subject, reply.GetProperty("body").GetProperty("clientCertificate").GetString());
+        Assert.Equal((2, 1), (vault.SecretGets, vault.Throttled)); // the 429, then the secret alone
+    }
+
+    [Fact]
+    public async Task A_vault_throttling_past_the_timeout_is_answered_503_vault_throttled_with_retry_after()
     {
         await using var vault = await KeyVaultFake.StartAsync();
         vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
-        vault.ForbidCertificates = certificates;
-        vault.ForbidSecrets = secrets;
+        vault.RetryAfterSeconds = 50; // beyond the 30 s timeout: answered at once rather than after 30 s
+        vault.Behaviour = VaultBehaviour.Throttled;
+        await using var host = await StartHostAsync(vault, 1, trustedCaName: null);
+
+        using var response = await host.InvokeAsync(new { method = "GET", url = "https://localhost:1/" });
+
+        var problem = await InvokerHost.AssertProblemAsync(response, 503, ErrorCodes.CertificateUnavailable);
+        Assert.Equal(FailureCauses.VaultThrottled, problem.GetProperty("cause").GetString());
+        Assert.Contains("is throttling requests (429)", problem.GetProperty("detail").GetString());
+        var retryAfter = response.Headers.RetryAfter?.Delta;
+        Assert.NotNull(retryAfter);
+        Assert.InRange(retryAfter.Value, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(61)); // the vault's wait, as the caller's
+    }
+
+    [Fact]
+    public async Task Forbidden_with_nothing_cached_names_the_vault_the_certificate_and_the_missing_role()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.ForbidSecrets = true;
         await using var host = await StartHostAsync(vault, 1, trustedCaName: null);
 
         using var response = await host.InvokeAsync(new { method = "GET", url = "https://localhost:1/" });
@@ -235,8 +277,26 @@ public sealed class KeyVaultTests
         var detail = (await InvokerHost.AssertProblemAsync(response, 503, ErrorCodes.CertificateUnavailable)).GetProperty("detail").GetString()!;
         Assert.Contains("127.0.0.1", detail);
         Assert.Contains("'bot-client'", detail);
-        Assert.Contains(role, detail); // from which of the two calls failed
+        Assert.Contains("Key Vault Secrets User", detail);
         Assert.DoesNotContain("fake-access-token", host.Logs.All);
+    }
+
+    [Fact]
+    public async Task Without_the_certificate_role_the_cold_load_serves_and_the_first_refresh_names_the_missing_role()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.ForbidCertificates = true;
+        await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
+
+        await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" }); // the secret alone serves a cold load
+        await ArmedAsync(host);
+        time.Advance(TimeSpan.FromMinutes(66));
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("status").GetString() == "degraded", "the first refresh to fail");
+
+        Assert.Contains("Key Vault Certificate User", HealthOf(host).GetProperty("certificate").GetProperty("lastError").GetString());
     }
 
     [Fact]
@@ -279,20 +339,21 @@ public sealed class KeyVaultTests
             using var refused = await host.InvokeAsync(request);
             await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
         }
-        await Poll.UntilAsync(() => vault.CertificateGets == 2, "one early refresh"); // the version is unchanged: no secret GET
+        // The cold load read the secret alone; each early refresh asks the certificate API whether the version changed.
+        await Poll.UntilAsync(() => vault.CertificateGets == 1, "one early refresh"); // the version is unchanged: no secret GET
 
         time.Advance(TimeSpan.FromMinutes(5));
         using (var refused = await host.InvokeAsync(request))
         {
             await InvokerHost.AssertProblemAsync(refused, 502, ErrorCodes.TlsHandshakeFailed);
         }
-        await Poll.UntilAsync(() => vault.CertificateGets == 3, "a second early refresh once the spacing has passed");
-        Assert.Equal(3, vault.CertificateGets);
+        await Poll.UntilAsync(() => vault.CertificateGets == 2, "a second early refresh once the spacing has passed");
+        Assert.Equal(2, vault.CertificateGets);
         Assert.Equal(1, vault.SecretGets);
     }
 
     [Fact]
-    public async Task Steady_refreshes_cost_one_certificate_get_and_no_secret_get_a_rotation_one_of_each()
+    public async Task A_cold_load_costs_one_secret_get_steady_refreshes_one_certificate_get_and_a_rotation_one_of_each()
     {
         await using var vault = await KeyVaultFake.StartAsync();
         await using var backend = await Pki.StartBackendAsync();
@@ -301,13 +362,13 @@ public sealed class KeyVaultTests
         await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
         var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
         await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
-        Assert.Equal((1, 1), (vault.CertificateGets, vault.SecretGets)); // cold start: one of each
+        Assert.Equal((0, 1), (vault.CertificateGets, vault.SecretGets)); // cold start: the secret alone (cert, key, chain, version)
 
         for (var i = 1; i <= 3; i++)
         {
             await ArmedAsync(host);
             time.Advance(TimeSpan.FromMinutes(66)); // past the refresh interval and its jitter
-            await Poll.UntilAsync(() => vault.CertificateGets == 1 + i, $"steady refresh {i}");
+            await Poll.UntilAsync(() => vault.CertificateGets == i, $"steady refresh {i}");
         }
         Assert.Equal(1, vault.SecretGets); // no key material moved for an unchanged version
 
@@ -348,6 +409,14 @@ public sealed class KeyVaultTests
         vault.SetRenewal("bot-client", autoRenewDaysBeforeExpiry: 30);
         await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
         await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("loaded").GetBoolean(), "the first load");
+
+        // The cold load read the secret alone: its version and attributes, not yet the certificate's renewal policy.
+        var cold = HealthOf(host).GetProperty("certificate").GetProperty("vault");
+        Assert.Equal(version, cold.GetProperty("version").GetString());
+        Assert.Equal(ServiceNodeInvoker.Certificates.KeyVaultCertificateSource.RenewalNotRead, cold.GetProperty("renewal").GetString());
+        await ArmedAsync(host);
+        time.Advance(TimeSpan.FromMinutes(66));
+        await Poll.UntilAsync(() => vault.CertificateGets == 1 && HealthOf(host).GetProperty("certificate").GetProperty("vault").GetProperty("renewal").GetString() != cold.GetProperty("renewal").GetString(), "the first refresh");
 
         var view = HealthOf(host).GetProperty("certificate").GetProperty("vault");
         Assert.Equal(version, view.GetProperty("version").GetString());
