@@ -7,14 +7,15 @@ using ServiceNodeInvoker.Bench;
 // dotnet run -c Release --project bench/ServiceNodeInvoker.Bench -- token [--seconds N] [--rounds N]  a token profile vs the same calls without a token
 // dotnet run -c Release --project bench/ServiceNodeInvoker.Bench -- storm [--instances 16] [--profiles 8] [--vault-rate 20] [--calls 2] [--forbidden]
 //     [--token-profiles 0] [--token-rate 10] [--runs 1] [--host DIR (another build of the standalone host)] [--label NAME]
-//     [--token-endpoint-in-hosts (a build from before issue 32, which wanted the token endpoint among the profile's Hosts)]   a scale-out storm
+//     [--token-endpoint-in-hosts (a build from before issue 32, which wanted the token endpoint among the profile's Hosts)]
+//     [--one-token-endpoint (every token profile uses one authorization server's endpoint, as profiles of one partner or tenant do)]   a scale-out storm
 if (args.FirstOrDefault() == "storm")
 {
     string? Arg(string name) => args.Contains(name) ? args[Array.IndexOf(args, name) + 1] : null;
     int Int(string name, int fallback) => Arg(name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
     await Storm.RunAsync(new Storm.Options(Int("--instances", 16), Int("--profiles", 8), Int("--vault-rate", 20), Int("--calls", 2),
         args.Contains("--forbidden"), Int("--token-profiles", 0), Int("--token-rate", 10), Arg("--host"), Int("--runs", 1),
-        Arg("--label") ?? (Arg("--host") is null ? "this build" : "baseline"), args.Contains("--token-endpoint-in-hosts")), Console.WriteLine);
+        Arg("--label") ?? (Arg("--host") is null ? "this build" : "baseline"), args.Contains("--token-endpoint-in-hosts"), args.Contains("--one-token-endpoint")), Console.WriteLine);
     return;
 }
 if (args.FirstOrDefault() == "micro")

@@ -28,7 +28,7 @@ public static class Storm
     /// <param name="TokenRate">Token requests per second the authorization server answers; beyond it, 429 with Retry-After: 1.</param>
     /// <param name="HostFolder">A build of the standalone host to run (a baseline), or null for the one beside the harness.</param>
     public sealed record Options(int Instances, int Profiles, int VaultRate, int Calls, bool Forbidden, int TokenProfiles, int TokenRate,
-        string? HostFolder, int Runs, string Label, bool TokenEndpointInHosts = false);
+        string? HostFolder, int Runs, string Label, bool TokenEndpointInHosts = false, bool OneTokenEndpoint = false);
 
     private sealed record Answer(string Profile, int Status, string? Code, string? Cause, double AtMs, double TookMs);
 
@@ -54,7 +54,7 @@ public static class Storm
         print("");
         print((
             $"# Storm {options.Label}: {options.Instances} instances × {options.Profiles} Key Vault profiles" +
-            (options.TokenProfiles > 0 ? $" + {options.TokenProfiles} token profiles ({options.TokenRate} token requests/s)" : "") +
+            (options.TokenProfiles > 0 ? $" + {options.TokenProfiles} token profiles ({options.TokenRate} token requests/s{(options.OneTokenEndpoint ? ", one token endpoint" : "")})" : "") +
             $", vault {options.VaultRate} GETs/s{(options.Forbidden ? " answering 403" : "")}, {options.Calls} call(s) per profile; {options.Runs} run(s), median; " +
             $"{Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
         print("| build | answered 200 | failures | vault GETs sent (refused) | × minimal | token requests sent (refused) | instances all 200 | launch → last first answer, median / max s | invocation, median / max s |");
@@ -150,7 +150,8 @@ public static class Storm
                     {
                         env[p + "Hosts__1"] = $"localhost:{tokenServers[j].Port}"; // builds before issue 32 required it; later ones refuse it
                     }
-                    env[p + "Token__Endpoint"] = tokenServers[j].TokenEndpoint;
+                    // Since issue 32 profiles may share one token endpoint (its host:port in no profile's Hosts).
+                    env[p + "Token__Endpoint"] = tokenServers[options.OneTokenEndpoint ? 0 : j].TokenEndpoint;
                     env[p + "Token__ClientId"] = "bench";
                     env[p + "Token__ClientAuthentication"] = "TlsClientAuth";
                 }

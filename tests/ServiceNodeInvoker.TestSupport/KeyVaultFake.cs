@@ -97,6 +97,7 @@ public sealed class KeyVaultFake : IAsyncDisposable
     {
         var certificate = TestPki.Instance.Intermediate.IssueServer(["127.0.0.1", "localhost"]);
         var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.Sources.Clear(); // no appsettings.json watchers: many fakes at once must not use up inotify instances
         builder.Logging.ClearProviders();
         // With its intermediate, as Key Vault sends its chain: a client in another process validates it against its trust store.
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions

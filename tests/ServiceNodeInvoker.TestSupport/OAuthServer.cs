@@ -112,6 +112,7 @@ public sealed class OAuthServer : IAsyncDisposable
     {
         var pki = TestPki.Instance;
         var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.Sources.Clear(); // no appsettings.json watchers: many fakes at once must not use up inotify instances
         builder.Logging.ClearProviders();
         var https = new HttpsConnectionAdapterOptions
         {

@@ -399,18 +399,19 @@ public sealed class HostileTokenPartiesTests
         var hosts = new List<InvokerHost>();
         try
         {
+            // One set of files for every instance (each instance reads them as it starts).
+            var settings = ProfileSettings.Standard(files, server.Port, "a").Add("b", server.Port, null, null, host: "127.0.0.1");
+            foreach (var (key, value) in settings.Settings.Where(s => s.Key.StartsWith("Invoker:Profiles:a:", StringComparison.Ordinal) && !s.Key.Contains(":Hosts:", StringComparison.Ordinal)).ToList())
+            {
+                settings.Settings[key.Replace(":a:", ":b:", StringComparison.Ordinal)] = value;
+            }
+            foreach (var profile in new[] { "a", "b" })
+            {
+                settings.Set(profile, "Token:Endpoint", server.TokenEndpoint).Set(profile, "Token:ClientId", "bot-platform")
+                    .Set(profile, "Token:ClientAuthentication", "TlsClientAuth");
+            }
             for (var i = 0; i < 6; i++)
             {
-                var settings = ProfileSettings.Standard(files, server.Port, "a").Add("b", server.Port, null, null, host: "127.0.0.1");
-                foreach (var (key, value) in settings.Settings.Where(s => s.Key.StartsWith("Invoker:Profiles:a:", StringComparison.Ordinal) && !s.Key.Contains(":Hosts:", StringComparison.Ordinal)).ToList())
-                {
-                    settings.Settings[key.Replace(":a:", ":b:", StringComparison.Ordinal)] = value;
-                }
-                foreach (var profile in new[] { "a", "b" })
-                {
-                    settings.Set(profile, "Token:Endpoint", server.TokenEndpoint).Set(profile, "Token:ClientId", "bot-platform")
-                        .Set(profile, "Token:ClientAuthentication", "TlsClientAuth");
-                }
                 hosts.Add(await InvokerHost.StartAsync(settings.Settings));
             }
             foreach (var host in hosts)
