@@ -60,7 +60,7 @@ public sealed class FlexDeploymentTests
             var type = (string?)definition!["type"];
             if (type is "array" or "object")
             {
-                continue; // structured (tlsProfiles, callerCertificates): edited in the parameters file, see docs/deploy.md
+                continue; // structured (tlsProfiles, callerCertificates, callerGrants): JSON values, DeploymentChoicesTests checks them against azd
             }
             Assert.True(file.ContainsKey(name), $"{name} has no entry in main.parameters.json: azd env set would do nothing");
             var value = (string?)file[name]!["value"];
