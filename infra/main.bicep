@@ -13,19 +13,23 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object id of the deployer (azd sets AZURE_PRINCIPAL_ID): gets the Key Vault roles the documented certificate steps need.')
+@description('Object id of the deployer (azd sets AZURE_PRINCIPAL_ID): gets the Key Vault data roles the documented certificate steps need, as deployerKeyVaultRoles says.')
 param principalId string = ''
 
 @allowed(['', 'User', 'ServicePrincipal', 'Group'])
 @description('The deployer\'s principal type (azd sets AZURE_PRINCIPAL_TYPE). Empty: left for Azure to infer, which works for users and service principals alike.')
 param principalType string = ''
 
+@allowed(['UserOnly', 'Always', 'Never'])
+@description('Key Vault data roles for the deployer (Certificates Officer: import and rotate certificates; Secrets Officer: store and read secrets). UserOnly: only when a person deploys (principalType User), never to a pipeline\'s service principal, which needs no data access to deploy; Always: also a service principal (a pipeline that imports certificates itself); Never: no one.')
+param deployerKeyVaultRoles string = 'UserOnly'
+
 @minValue(0)
 @maxValue(20)
-@description('Flex always-ready HTTP instances: 0 scales to zero (the first call after idle pays the cold start); 1 or more keeps that many warm, billed while idle.')
+@description('Flex always-ready HTTP instances: 0 scales to zero (the first call after idle pays the cold start) unless zoneRedundant is on; 1 or more keeps that many warm, billed while idle.')
 param alwaysReadyInstances int = 0
 
-@description('Spread instances across availability zones (where the region supports it for Flex Consumption).')
+@description('Spread instances across availability zones (where the region supports it for Flex Consumption). Costs at least two always-ready instances billed around the clock, whatever alwaysReadyInstances says: the platform keeps two for zone resilience.')
 param zoneRedundant bool = false
 
 @allowed([512, 2048, 4096])
@@ -80,6 +84,7 @@ module resources 'modules/resources.bicep' = {
     resourceToken: resourceToken
     principalId: principalId
     principalType: principalType
+    deployerKeyVaultRoles: deployerKeyVaultRoles
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     enableVnet: enableVnet

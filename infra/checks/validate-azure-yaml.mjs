@@ -31,5 +31,5 @@ if (!validate(document)) {
   for (const error of validate.errors) console.error(`azure.yaml${error.instancePath || ''}: ${error.message} ${JSON.stringify(error.params)}`);
   process.exit(1);
 }
-// The schema leaves host and language free strings: print the services so the caller can assert them.
-console.log(JSON.stringify({ valid: true, services: document.services ?? {} }));
+// The schema leaves host and language free strings, and azd's version range a free string: print them so the caller can assert them.
+console.log(JSON.stringify({ valid: true, services: document.services ?? {}, requiredVersions: document.requiredVersions ?? null }));

@@ -63,23 +63,26 @@ resource expiryAlert 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-0
 }
 
 // The app's own telemetry: backends refusing or presenting certificates we reject, and profiles whose
-// certificate cannot be loaded (503 certificate-unavailable).
+// certificate cannot be loaded (503 certificate-unavailable). Each query's result columns named in `dimensions` split
+// the alert: one alert per profile (and failure reason), and the notification names them.
 var failureQueries = [
   {
     name: 'handshake-failures'
-    description: 'TLS handshakes with backends failed (server certificate rejected, our client certificate refused, or protocol): run the probe.'
+    description: 'TLS handshakes with backends failed (server certificate rejected, our client certificate refused, or protocol): the alert names the profile and the reason; run the probe.'
     query: 'customMetrics | where name == "invoker.tls.handshake_failures" | extend profile = tostring(customDimensions["invoker.profile"]), reason = tostring(customDimensions["invoker.tls.failure_reason"]) | summarize failures = sum(valueSum) by profile, reason'
     column: 'failures'
+    dimensions: ['profile', 'reason']
   }
   {
     name: 'certificate-unavailable'
-    description: 'Invocations got 503 certificate-unavailable: health shows which certificate and why.'
+    description: 'Invocations got 503 certificate-unavailable: the alert names the profile; health shows which certificate and why.'
     query: 'customMetrics | where name == "invoker.invocations" | where tostring(customDimensions["invoker.outcome"]) == "certificate-unavailable" | extend profile = tostring(customDimensions["invoker.profile"]) | summarize failures = sum(valueSum) by profile'
     column: 'failures'
+    dimensions: ['profile']
   }
 ]
 
-resource failureAlerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [
+resource failureAlerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for rule in failureQueries: {
     name: 'alert-${rule.name}-${resourceToken}'
     location: location
@@ -99,6 +102,8 @@ resource failureAlerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previe
             query: rule.query
             timeAggregation: 'Total'
             metricMeasureColumn: rule.column
+            // Every value of each column ('*'): a new profile or reason needs no change here.
+            dimensions: map(rule.dimensions, d => { name: d, operator: 'Include', values: ['*'] })
             operator: 'GreaterThan'
             threshold: 0
             failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }

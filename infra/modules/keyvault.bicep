@@ -8,6 +8,8 @@ param resourceToken string
 param identityPrincipalId string
 param principalId string
 param principalType string
+@description('Who of the deployers gets the Key Vault data roles: UserOnly (a signed-in person), Always (also a service principal), Never.')
+param deployerKeyVaultRoles string
 param enableVnet bool
 @description('VNet mode: public CIDR ranges that may still reach the vault (certificate import by a person or pipeline).')
 param allowedIpRanges string[]
@@ -19,6 +21,11 @@ var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var certificateUser = 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
 var secretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var certificatesOfficer = 'a4417e6f-fecd-4de8-b567-7b0420556985'
+
+@export()
+@description('Whether the deployer gets the Key Vault data roles (Certificates Officer, Secrets Officer): by its principal type and the deployerKeyVaultRoles choice.')
+func deployerGetsDataRoles(principalId string, principalType string, mode string) bool =>
+  !empty(principalId) && (mode == 'Always' || (mode == 'UserOnly' && principalType == 'User'))
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: 'kv-${resourceToken}'
@@ -42,8 +49,15 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// Key Vault Certificate User (app): each refresh reads the certificate's metadata (current version, validity, policy).
-// Key Vault Secrets User (app): the key material, read through the secret (the only form with the chain) when the version changed.
+// The app's data roles, for what they really allow on this vault (every item in it, not only the profiles' own):
+// - Key Vault Certificate User: read every certificate (metadata, policy, versions: each refresh asks for the current
+//   version) and, through its data action secrets/getSecret, the value of every secret, so also the certificates' key
+//   material and chains (a certificate's private key is read through its secret), CA PEM secrets and OAuth client
+//   secrets; keys' public parts.
+// - Key Vault Secrets User: read the value and metadata of every secret: a subset of Certificate User's data actions,
+//   so it grants nothing more. Assigned as the role Microsoft documents for reading secrets, so the app's reads do
+//   not hinge on Certificate User keeping its secret access.
+// Keep only the invoker's material in this vault: whatever else is put here, the app can read.
 resource appRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for role in [certificateUser, secretsUser]: {
     name: guid(vault.id, identityPrincipalId, role)
@@ -56,11 +70,16 @@ resource appRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   }
 ]
 
-// The deployer: Key Vault Certificates Officer to import and rotate certificates (docs/deploy.md);
-// Key Vault Secrets Officer to store CA PEMs with `az keyvault secret set` and read secrets for a local
-// Key Vault profile (func start / the standalone host under the deployer's own sign-in).
+// The deployer's data roles, for the documented certificate steps (docs/deploy.md):
+// - Key Vault Certificates Officer: every certificate operation (import, rotate, delete, issuers, contacts), but no
+//   secret read: it cannot read a certificate's private key back.
+// - Key Vault Secrets Officer: every secret operation, reads included: `az keyvault secret set` for CA PEMs and OAuth
+//   client secrets, and reading any secret (so also every certificate's private key) for a local Key Vault profile
+//   (func start / the standalone host under the deployer's own sign-in).
+// Data access is not needed to deploy: by default (UserOnly) only a signed-in person gets these roles, not a
+// pipeline's service principal (azd sets AZURE_PRINCIPAL_TYPE to User or ServicePrincipal).
 resource deployerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for role in (empty(principalId) ? [] : [certificatesOfficer, secretsOfficer]): {
+  for role in (deployerGetsDataRoles(principalId, principalType, deployerKeyVaultRoles) ? [certificatesOfficer, secretsOfficer] : []): {
     name: guid(vault.id, principalId, role)
     scope: vault
     properties: {
@@ -91,11 +110,18 @@ module endpoint 'private-endpoint.bicep' = if (enableVnet) {
     name: 'pe-${vault.name}'
     resourceId: vault.id
     groupId: 'vault'
-    dnsZoneName: 'privatelink.vaultcore.azure.net'
+    dnsZoneName: keyVaultPrivateDnsZone(environment().suffixes.keyvaultDns)
     subnetId: privateEndpointSubnetId
     vnetId: vnetId
   }
 }
+
+// Key Vault's private-link zone is privatelink.vaultcore.<the cloud's suffix>, beside the vault's own DNS suffix
+// (environment().suffixes.keyvaultDns: '.vault.azure.net', '.vault.usgovcloudapi.net', '.vault.azure.cn'), so sovereign
+// clouds get theirs (DeploymentChoicesTests evaluates it for each cloud).
+@export()
+@description('The private DNS zone of Key Vault private endpoints for a cloud, from its Key Vault DNS suffix (environment().suffixes.keyvaultDns).')
+func keyVaultPrivateDnsZone(keyvaultDns string) string => 'privatelink${replace(keyvaultDns, '.vault.', '.vaultcore.')}'
 
 output name string = vault.name
 output uri string = vault.properties.vaultUri

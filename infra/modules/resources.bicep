@@ -6,6 +6,7 @@ param tags object
 param resourceToken string
 param principalId string
 param principalType string
+param deployerKeyVaultRoles string
 param instanceMemoryMB int
 param maximumInstanceCount int
 param enableVnet bool
@@ -66,6 +67,7 @@ module keyVault 'keyvault.bicep' = {
     identityPrincipalId: identity.properties.principalId
     principalId: principalId
     principalType: principalType
+    deployerKeyVaultRoles: deployerKeyVaultRoles
     enableVnet: enableVnet
     allowedIpRanges: keyVaultAllowedIpRanges
     workspaceId: monitoring.outputs.workspaceId

@@ -60,7 +60,7 @@ public sealed class FlexDeploymentTests
             var type = (string?)definition!["type"];
             if (type is "array" or "object")
             {
-                continue; // structured (tlsProfiles, callerCertificates): edited in the parameters file, see docs/deploy.md
+                continue; // structured (tlsProfiles, callerCertificates, callerGrants): JSON values, DeploymentChoicesTests checks them against azd
             }
             Assert.True(file.ContainsKey(name), $"{name} has no entry in main.parameters.json: azd env set would do nothing");
             var value = (string?)file[name]!["value"];
@@ -175,38 +175,5 @@ public sealed class FlexDeploymentTests
         var outputs = Template.Value.Root["outputs"]!.AsObject();
         Assert.False(outputs.ContainsKey("AZURE_CLIENT_ID")); // azd's .env would make it the developer's client id
         Assert.True(outputs.ContainsKey("INVOKER_IDENTITY_CLIENT_ID"));
-    }
-
-    [Fact]
-    public void The_preprovision_hook_registers_microsoft_app_in_vnet_mode_only()
-    {
-        var hook = Path.Combine(Tools.InfraDirectory, "hooks", "preprovision.sh");
-        var folder = Directory.CreateTempSubdirectory("sni-hook-").FullName;
-        try
-        {
-            // A stand-in for the Azure CLI that records its arguments and says the provider is not registered.
-            var az = Path.Combine(folder, "az");
-            File.WriteAllText(az, $"#!/bin/sh\necho \"$@\" >> {folder}/calls\ncase \"$*\" in *show*) echo NotRegistered;; esac\n");
-            Assert.Equal(0, Tools.Run("chmod", $"+x {az}").ExitCode);
-            string Run(string vnet)
-            {
-                var start = new System.Diagnostics.ProcessStartInfo("sh", hook) { RedirectStandardError = true, RedirectStandardOutput = true };
-                start.Environment["PATH"] = $"{folder}:/usr/bin:/bin";
-                start.Environment["ENABLE_VNET"] = vnet;
-                using var process = System.Diagnostics.Process.Start(start)!;
-                process.WaitForExit(30_000);
-                Assert.Equal(0, process.ExitCode);
-                return File.Exists(Path.Combine(folder, "calls")) ? File.ReadAllText(Path.Combine(folder, "calls")) : "";
-            }
-            Assert.Equal("", Run("false"));
-            var calls = Run("true");
-            Assert.Contains("provider show --namespace Microsoft.App", calls);
-            Assert.Contains("provider register --namespace Microsoft.App", calls);
-            Assert.Contains("--wait", calls);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
     }
 }
