@@ -65,7 +65,7 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         {
             throw;
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && FindBlocked(e) is { } blocked)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && FailureClassifier.Find<TargetAddressNotAllowedException>(e) is { } blocked)
         {
             // Our own address policy, not the endpoint: nothing was sent.
             throw new TokenRequestException($"The token endpoint {settings.EndpointName} was not called: the address policy refuses it " +
@@ -283,17 +283,6 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
 
     private static string Shown(string text, int max) => LogText.Quote(text, max);
 
-    private static TargetAddressNotAllowedException? FindBlocked(Exception? e)
-    {
-        for (; e is not null; e = e.InnerException)
-        {
-            if (e is TargetAddressNotAllowedException blocked)
-            {
-                return blocked;
-            }
-        }
-        return null;
-    }
 
     /// <summary>Why a token cannot go on the wire, or null: RFC 6750 §2.1 b64token, at most <see cref="MaxTokenLength"/>. Never quotes the token.</summary>
     internal static string? TokenProblem(string token)

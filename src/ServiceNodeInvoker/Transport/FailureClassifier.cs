@@ -349,7 +349,8 @@ internal partial class FailureClassifier
         || Find<HttpIOException>(e) is { HttpRequestError: HttpRequestError.ResponseEnded }
         || Find<IOException>(e) is not null;
 
-    private static T? Find<T>(Exception? e) where T : Exception
+    /// <summary>The first exception of type <typeparamref name="T"/> in the chain of inner exceptions.</summary>
+    internal static T? Find<T>(Exception? e) where T : Exception
     {
         for (; e is not null; e = e.InnerException)
         {
