@@ -107,15 +107,16 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
             }
             return current;
         }
-        Task<AccessToken> request;
-        lock (_gate)
-        {
-            request = Shared(material, boundTo, now, answerRecentFailure: true);
-        }
-        // While a call waits, a throttled request is asked again (within the request's window): the count says so.
+        // While a call waits, a throttled request is asked again (within the request's window): the count says so,
+        // from before the request can start, so even a failure at once finds this call waiting.
         Interlocked.Increment(ref _waiting);
         try
         {
+            Task<AccessToken> request;
+            lock (_gate)
+            {
+                request = Shared(material, boundTo, now, answerRecentFailure: true);
+            }
             return await request.WaitAsync(cancellationToken);
         }
         catch (TokenRequestException e)
