@@ -62,13 +62,17 @@ public class InProcessBenchmarks
     [Benchmark]
     public async Task EnvelopeInvocation() => await Invoke();
 
-    /// <summary>The invoker's send alone (profile, certificate, pooled transport), without the HTTP endpoint around it.</summary>
+    /// <summary>The invoker's send alone (profile, certificate, pooled transport: steps 3–5), without the HTTP endpoint around it.</summary>
     [Benchmark]
     public async Task InvokerSend()
     {
         var request = InvocationRequestReader.Parse(_request);
-        using var outcome = await _services.GetRequiredService<ServiceNodeInvoker.Invocation.InvocationPipeline>().SendAsync(request, null, null, CancellationToken.None);
-        await (await outcome.Response.Content.ReadAsStreamAsync()).CopyToAsync(Stream.Null);
+        var profile = _services.GetRequiredService<ServiceNodeInvoker.Profiles.ProfileCatalog>().Resolve(request.Profile, request.Url);
+        var material = await _services.GetRequiredService<ServiceNodeInvoker.Certificates.CertificateStore>().For(profile).GetAsync(CancellationToken.None);
+        using var deadline = new ServiceNodeInvoker.Transport.CallDeadline(profile.EffectiveTimeout(request.Timeout), CancellationToken.None);
+        using var exchange = await _services.GetRequiredService<ServiceNodeInvoker.Transport.ProfileSender>()
+            .SendAsync(profile, material, ServiceNodeInvoker.Invocation.BackendRequest.Build(request), deadline);
+        await (await exchange.Response.Content.ReadAsStreamAsync()).CopyToAsync(Stream.Null);
     }
 
     private async Task Invoke()

@@ -76,7 +76,9 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton(sp => new AddressPolicy(sp.GetRequiredService<InvokerOptions>().AllowLoopback));
         services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<BackendConnector>();
+        services.TryAddSingleton<IBackendHandlers, MutualTlsHandlers>();
         services.TryAddSingleton<TransportPool>();
+        services.TryAddSingleton<ProfileSender>();
         services.TryAddSingleton<AcceptedIssuers>();
         services.TryAddSingleton(sp => new ClientSecretReader(() => sp.GetRequiredService<KeyVaultClients>()));
         services.TryAddSingleton<TokenClient>();

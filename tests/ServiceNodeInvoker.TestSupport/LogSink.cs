@@ -7,6 +7,11 @@ public sealed class LogSink : ILoggerProvider
 {
     public ConcurrentQueue<string> Lines { get; } = new();
 
+    /// <summary>The same log lines with their event ids.</summary>
+    public ConcurrentQueue<Entry> Entries { get; } = new();
+
+    public sealed record Entry(LogLevel Level, EventId EventId, string Category, string Message);
+
     public string All => string.Join('\n', Lines);
 
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, this);
@@ -19,7 +24,11 @@ public sealed class LogSink : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            sink.Lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var message = formatter(state, exception);
+            sink.Entries.Enqueue(new Entry(logLevel, eventId, category, message));
+            sink.Lines.Enqueue($"{logLevel} {category}: {message} {exception}");
+        }
     }
 }

@@ -28,16 +28,17 @@ internal static class BackendResponse
     /// Step 6 of the pipeline: the problem with the backend's answer, or null when it can be relayed — an answer
     /// that cannot be framed, a header a relaying mode cannot write, or our certificate refused in an HTTP page.
     /// </summary>
+    /// <param name="relaysHeaders">The mode relays the backend's headers as headers (<see cref="InvocationMode.RelaysHeaders"/>).</param>
     /// <param name="flight">What the server sent during this connection's handshake, when this request opened it (TLS 1.2: the CAs it accepts).</param>
     /// <param name="accepted">The CAs the server named as accepted, as last seen (the probe).</param>
-    public static async ValueTask<Problem?> ProblemAsync(HttpResponseMessage response, InvocationRequest request, TlsProfile profile,
+    public static async ValueTask<Problem?> ProblemAsync(HttpResponseMessage response, InvocationRequest request, bool relaysHeaders, TlsProfile profile,
         ProfileMaterial material, CancellationToken token, ServerFlight? flight = null, AcceptedIssuers.Seen? accepted = null)
     {
         if (Check(response, request.Url, profile) is { } invalid)
         {
             return new Problem(invalid, Unframed: true);
         }
-        if (request.Response != ResponseMode.Envelope && CheckRelayableHeaders(response, request.Url) is { } unrelayable)
+        if (relaysHeaders && CheckRelayableHeaders(response, request.Url) is { } unrelayable)
         {
             return new Problem(unrelayable, Unframed: false);
         }

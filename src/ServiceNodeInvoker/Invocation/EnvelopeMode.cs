@@ -11,11 +11,13 @@ namespace ServiceNodeInvoker.Invocation;
 /// The envelope: the backend's body is read whole (within the profile's MaxResponseBytes and the instance's
 /// buffered-response budget), then written as one JSON reply with a Content-Length (<see cref="EnvelopeWriter"/>).
 /// </summary>
-internal sealed class EnvelopeMode(ResponseBufferBudget budget, ILogger logger) : InvocationMode
+internal sealed class EnvelopeMode(ResponseBufferBudget budget, InvocationFailures failures, ILogger logger) : InvocationMode
 {
     private const int WriteSlice = 64 * 1024;
 
-    public override string Name => "envelope";
+    private const string Mode = "envelope";
+
+    public override string Name => Mode;
 
     public override bool RelaysHeaders => false;
 
@@ -41,28 +43,23 @@ internal sealed class EnvelopeMode(ResponseBufferBudget budget, ILogger logger) 
             }
             var stream = await outcome.Response.Content.ReadAsStreamAsync(outcome.Token);
             var body = await BoundedBody.ReadAsync(stream, outcome.DeclaredBodyLength,
-                outcome.Profile.MaxResponseBytes, () => InvocationPipeline.TooLarge(outcome.Profile), outcome.Token, reservation);
-            return new Result(outcome, body, reservation, outcome.Elapsed, record, logger);
+                outcome.Profile.MaxResponseBytes, outcome.TooLarge, outcome.Token, reservation);
+            return new Result(outcome, body, reservation, outcome.Elapsed, record, failures, logger);
         }
         catch (Exception e)
         {
             reservation.Dispose();
             outcome.Dispose();
-            if (context.RequestAborted.IsCancellationRequested)
-            {
-                record.Cut("caller-gone");
-                context.Abort();
-                return Results.Empty;
-            }
-            var error = outcome.ClassifyBodyFailure(e);
-            InvocationLog.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
-            return InvocationPipeline.Problem(error, context, record);
+            return context.RequestAborted.IsCancellationRequested
+                ? failures.CallerGone(context, record)
+                : failures.Reply(outcome.ClassifyBodyFailure(e), context, record);
         }
     }
 
     /// <summary>Writes the envelope from the buffered body, then releases everything.</summary>
     private sealed class Result(
-        InvocationOutcome outcome, BoundedBody body, ResponseBufferBudget.Reservation reservation, TimeSpan duration, InvocationRecord record, ILogger logger)
+        InvocationOutcome outcome, BoundedBody body, ResponseBufferBudget.Reservation reservation, TimeSpan duration, InvocationRecord record,
+        InvocationFailures failures, ILogger logger)
         : IResult, IOwnsRecord
     {
         public async Task ExecuteAsync(HttpContext context)
@@ -80,7 +77,7 @@ internal sealed class EnvelopeMode(ResponseBufferBudget budget, ILogger logger) 
                 }
                 catch (InvokerException busy)
                 {
-                    await InvocationPipeline.Problem(busy, context, record).ExecuteAsync(context);
+                    await failures.Reply(busy, context, record).ExecuteAsync(context);
                     return;
                 }
                 // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.
@@ -102,7 +99,7 @@ internal sealed class EnvelopeMode(ResponseBufferBudget budget, ILogger logger) 
                     rest = rest[slice.Length..];
                 }
                 InvocationLog.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, outcome.Target.ToString(),
-                    (int)outcome.Response.StatusCode, duration.TotalMilliseconds, "envelope");
+                    (int)outcome.Response.StatusCode, duration.TotalMilliseconds, Mode);
             }
         }
     }

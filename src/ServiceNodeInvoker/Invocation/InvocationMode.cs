@@ -6,16 +6,18 @@ namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>
 /// What differs between the ways an invocation is answered (envelope, passthrough, forward): whether the
-/// backend's headers are relayed as headers (then each must be writable in HTTP), and how the reply is
-/// written. How the request is read is the entry's part (<see cref="IInvocationReader"/>); everything else is
-/// the pipeline's, the same for all.
+/// backend's headers are relayed as headers (then each must be writable in HTTP: step 6 asks), and the whole
+/// answer from the <see cref="InvocationOutcome"/> it is given — the reply, a failure while the backend's body is
+/// read (through <see cref="InvocationFailures"/>), the log line and the end of the invocation's telemetry. How the
+/// request is read is the entry's part (<see cref="IInvocationReader"/>); everything else is the pipeline's, the
+/// same for all. A new mode is a subclass here and one case in <c>InvocationPipeline.ModeOf</c>.
 /// </summary>
 internal abstract class InvocationMode
 {
     /// <summary>A result that ends the invocation's telemetry itself, once it has written the reply.</summary>
     internal interface IOwnsRecord;
 
-    /// <summary>The mode's name in logs ("envelope", "passthrough", "forward").</summary>
+    /// <summary>The mode's name in the completion log line ("envelope", "passthrough", "forward").</summary>
     public abstract string Name { get; }
 
     /// <summary>The backend's headers go back as headers: a value HTTP cannot carry is refused before anything is written.</summary>

@@ -18,38 +18,52 @@ namespace ServiceNodeInvoker.Invocation;
 /// <item>the request: read the way its entry reads it (<see cref="IInvocationReader"/>), which also picks the mode;</item>
 /// <item>the profile that owns the target, and the caller's grant on it;</item>
 /// <item>the certificate: the cached material (never a source call while it is valid), and the profile's access token
-/// when it has a token source (cached per certificate; never a token request while it is usable);</item>
-/// <item>connect and send over the profile's pooled mutual-TLS transport, up to the response headers (once more with a
-/// new token when the backend refuses the token and the request can be sent again);</item>
-/// <item>check the answer (framing, relayable headers, a certificate-refusal page);</item>
-/// <item>answer the caller the mode's way (<see cref="InvocationMode"/>).</item>
+/// when it has a token source (<see cref="BearerTokenPolicy"/>: cached per certificate; never a token request while it is usable);</item>
+/// <item>connect and send over the profile's pooled mutual-TLS transport (<see cref="ProfileSender"/>), up to the
+/// response headers — through the token step when the profile has one (once more with a new token when the backend
+/// refuses it and the request can be sent again);</item>
+/// <item>check the answer (framing, relayable headers, a certificate-refusal page, the declared length);</item>
+/// <item>answer the caller: the mode owns the answer from here (<see cref="InvocationMode"/>).</item>
 /// </list>
-/// Failures are mapped to replies in one place (<see cref="Fail"/>); every problem carries the
-/// <see cref="InvokerHeaders.Error"/> header, so a passthrough or forward caller can tell it from the
-/// backend's own answer without reading the body.
+/// Every failure becomes its reply in one place (<see cref="InvocationFailures"/>); nothing here is thrown to steer.
 /// </summary>
-internal sealed class InvocationPipeline(
-    CallerAuthenticator callers,
-    CallerGrants grants,
-    ProfileCatalog catalog,
-    CertificateStore certificates,
-    TokenStore tokens,
-    TransportPool transports,
-    AcceptedIssuers acceptedIssuers,
-    InvokerTelemetry telemetry,
-    ResponseBufferBudget budget,
-    TimeProvider time,
-    ILogger<InvocationPipeline> logger)
+internal sealed class InvocationPipeline
 {
-    private readonly EnvelopeMode _envelope = new(budget, logger);
-    private readonly PassthroughMode _passthrough = new(logger, PassthroughMode.Kind.Passthrough);
-    private readonly PassthroughMode _forward = new(logger, PassthroughMode.Kind.Forward);
+    private readonly CallerAuthenticator _callers;
+    private readonly CallerGrants _grants;
+    private readonly ProfileCatalog _catalog;
+    private readonly CertificateStore _certificates;
+    private readonly TokenStore _tokens;
+    private readonly ProfileSender _sender;
+    private readonly InvokerTelemetry _telemetry;
+    private readonly TimeProvider _time;
+    private readonly InvocationFailures _failures;
+    private readonly EnvelopeMode _envelope;
+    private readonly PassthroughMode _passthrough;
+    private readonly ForwardMode _forward;
+
+    public InvocationPipeline(CallerAuthenticator callers, CallerGrants grants, ProfileCatalog catalog, CertificateStore certificates,
+        TokenStore tokens, ProfileSender sender, InvokerTelemetry telemetry, ResponseBufferBudget budget, TimeProvider time,
+        ILogger<InvocationPipeline> logger)
+    {
+        _callers = callers;
+        _grants = grants;
+        _catalog = catalog;
+        _certificates = certificates;
+        _tokens = tokens;
+        _sender = sender;
+        _telemetry = telemetry;
+        _time = time;
+        _failures = new InvocationFailures(logger);
+        _envelope = new EnvelopeMode(budget, _failures, logger);
+        _passthrough = new PassthroughMode(_failures, logger);
+        _forward = new ForwardMode(_failures, logger);
+    }
 
     /// <summary>Runs one invocation and returns the reply; a reply that streams ends the invocation's telemetry itself.</summary>
     public async Task<IResult> RunAsync(HttpContext context, IInvocationReader reader, string? routeProfile = null)
     {
-        StartupTimeline.Mark("first-request");
-        var record = telemetry.Begin();
+        var record = _telemetry.Begin();
         IResult? result = null;
         try
         {
@@ -69,37 +83,97 @@ internal sealed class InvocationPipeline(
         try
         {
             // 1. The caller.
-            var caller = await callers.AuthenticateInvocationAsync(context);
+            var caller = await _callers.AuthenticateInvocationAsync(context);
             if (!caller.Authenticated)
             {
-                throw new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}.");
+                return _failures.Reply(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record);
             }
 
             // 2. The request, and with it the mode.
-            StartupTimeline.Mark("first-caller");
             var request = await reader.ReadAsync(context, routeProfile);
-            StartupTimeline.Mark("first-read");
             var mode = ModeOf(request);
 
-            // 3–6. Profile and grant, certificate, connect and send, check the answer.
-            var outcome = await SendAsync(request, caller.Caller, record, context.RequestAborted);
-            if (outcome.DeclaredBodyLength > outcome.Profile.MaxResponseBytes)
+            // 3. The profile that owns the target, and the caller's grant on it.
+            var profile = _catalog.Resolve(request.Profile, request.Url);
+            var target = HostKey.FromUri(request.Url);
+            record.Target(profile.Name, request.Method.Method, target.Host, target.Port, request.Url);
+            if (!_grants.Allows(caller.Caller, profile))
             {
-                outcome.Dispose();
-                throw TooLarge(outcome.Profile);
+                return _failures.Reply(new InvokerException(ErrorCodes.CallerNotAllowed,
+                    $"The caller {(caller.Caller is null ? "(unnamed)" : $"'{caller.Caller}'")} has no grant for profile '{profile.Name}'.", "profile"),
+                    context, record);
+            }
+            var bearer = _tokens.BearerFor(profile);
+            if (bearer?.RefuseCallerAuthorization(request) is { } carriesAuthorization)
+            {
+                return _failures.Reply(carriesAuthorization, context, record);
             }
 
-            // 7. The answer.
-            StartupTimeline.Mark("first-backend-answer");
-            if (outcome.TokenNote is { } note)
+            // The call's deadline covers everything done for it from here on: waiting for the certificate and the token included.
+            var started = _time.GetTimestamp();
+            var deadline = new CallDeadline(profile.EffectiveTimeout(request.Timeout), context.RequestAborted);
+            InvocationOutcome? outcome = null;
+            var handedOver = false;
+            try
             {
-                context.Response.Headers[InvokerHeaders.Token] = note;
+                // 4. The certificate, and the access token bound to it.
+                var material = await _certificates.For(profile).GetAsync(deadline.Wait, context.RequestAborted); // a cold load waits within the deadline
+                record.ClientCertificate(material.Client?.ThumbprintSha256);
+                var token = bearer is null ? null : await bearer.TokenAsync(material, deadline);
+
+                // 5. Connect and send.
+                Exchange exchange;
+                string? tokenNote = null;
+                try
+                {
+                    (exchange, tokenNote) = bearer is null
+                        ? (await _sender.SendAsync(profile, material, BackendRequest.Build(request), deadline), null)
+                        : await bearer.SendAsync(token!, material, deadline, resendable: request.StreamedBody is null,
+                            () => BackendRequest.Build(request), message => _sender.SendAsync(profile, material, message, deadline));
+                }
+                catch (SendFailedException failed)
+                {
+                    return Failed(FailureClassifier.Classify(failed), material, profile, request, target, started, context, record);
+                }
+
+                // 6. Check the answer.
+                if (await CheckAsync(exchange, request, mode, profile, material, target, deadline) is { } problem)
+                {
+                    return Failed(problem, material, profile, request, target, started, context, record);
+                }
+                outcome = new InvocationOutcome(request, profile, material, target, exchange, deadline, _time, started) { TokenNote = tokenNote };
+                if (outcome.DeclaredBodyLength > profile.MaxResponseBytes)
+                {
+                    return _failures.Reply(outcome.TooLarge(), context, record);
+                }
+
+                // 7. The answer: the mode's, success or failure, from here on (it owns the outcome).
+                if (tokenNote is not null)
+                {
+                    context.Response.Headers[InvokerHeaders.Token] = tokenNote;
+                }
+                handedOver = true;
+                return await mode.AnswerAsync(outcome, context, record);
             }
-            return await mode.AnswerAsync(outcome, context, record);
+            finally
+            {
+                if (!handedOver)
+                {
+                    // Answered with a problem (or failed before the backend answered): the answer is not read.
+                    if (outcome is not null)
+                    {
+                        outcome.Dispose();
+                    }
+                    else
+                    {
+                        deadline.Dispose();
+                    }
+                }
+            }
         }
         catch (Exception e)
         {
-            return Fail(e, context, record);
+            return _failures.Reply(e, context, record);
         }
     }
 
@@ -110,191 +184,45 @@ internal sealed class InvocationPipeline(
         _ => _envelope,
     };
 
-    /// <summary>
-    /// Steps 3 to 6: picks the profile and checks the grant, takes the cached certificate, sends over the
-    /// profile's pooled transport and checks the answer, up to the backend's response headers.
-    /// </summary>
-    /// <param name="caller">The authenticated caller's name, when the host knows it.</param>
-    /// <param name="record">This invocation's telemetry; tagged here with the profile and target.</param>
-    public async Task<InvocationOutcome> SendAsync(InvocationRequest request, string? caller, InvocationRecord? record, CancellationToken callerAborted)
+    /// <summary>Step 6: the problem with the backend's answer, or null; an answer that cannot be framed retires its transport.</summary>
+    private async ValueTask<InvokerException?> CheckAsync(Exchange exchange, InvocationRequest request, InvocationMode mode, TlsProfile profile,
+        ProfileMaterial material, HostKey target, CallDeadline deadline)
     {
-        var started = time.GetTimestamp();
-
-        // 3. The profile that owns the target, and the caller's grant on it.
-        var profile = catalog.Resolve(request.Profile, request.Url);
-        var target = HostKey.FromUri(request.Url);
-        record?.Target(profile.Name, request.Method.Method, target.Host, target.Port, request.Url);
-        if (!grants.Allows(caller, profile))
-        {
-            throw new InvokerException(ErrorCodes.CallerNotAllowed,
-                $"The caller {(caller is null ? "(unnamed)" : $"'{caller}'")} has no grant for profile '{profile.Name}'.", "profile");
-        }
-
-        var tokenCache = tokens.For(profile);
-        if (tokenCache is not null && CarriesAuthorization(request))
-        {
-            // The profile's certificate-bound token goes in Authorization: a caller's own would be sent beside it or lost.
-            throw InvokerException.Invalid("headers", $"Profile '{profile.Name}' sends its own OAuth access token to the backend " +
-                "(its Token settings): the request may not carry an Authorization header. Remove it.");
-        }
-
-        // The call's deadline covers everything done for it from here on: waiting for the token included.
-        var wait = profile.EffectiveTimeout(request.Timeout);
-        var timeout = CancellationTokenSource.CreateLinkedTokenSource(callerAborted);
-        timeout.CancelAfter(wait);
-        async ValueTask<AccessToken> TokenAsync(ProfileMaterial material)
-        {
-            try
-            {
-                return await tokenCache!.GetAsync(material, timeout.Token);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !callerAborted.IsCancellationRequested)
-            {
-                throw tokenCache!.NotInTime(wait);
-            }
-        }
-
-        // 4. The certificate, and the access token bound to it.
-        ProfileMaterial material;
-        AccessToken? token;
         try
         {
-            material = await certificates.For(profile).GetAsync(wait, callerAborted); // a cold load is waited for within the same deadline
-            StartupTimeline.Mark("first-certificate");
-            record?.ClientCertificate(material.Client?.ThumbprintSha256);
-            token = tokenCache is null ? null : await TokenAsync(material);
+            if (await BackendResponse.ProblemAsync(exchange.Response, request, mode.RelaysHeaders, profile, material, deadline.Token,
+                    exchange.Witness?.Flight(), _sender.AcceptedBy(profile, target)) is not { } problem)
+            {
+                return null;
+            }
+            if (problem.Unframed)
+            {
+                _sender.Discard(exchange); // none of its pooled connections is reused
+            }
+            exchange.Dispose();
+            return problem.Error;
+        }
+        catch (Exception e) when (!deadline.CallerGone)
+        {
+            // Reading a small refusal page failed (it broke off, or the deadline passed).
+            exchange.Dispose();
+            return FailureClassifier.Classify(e, _sender.EvidenceOf(profile, material, exchange.Message, deadline));
         }
         catch
         {
-            timeout.Dispose();
+            exchange.Dispose();
             throw;
         }
-
-        // 5. Connect and send.
-        var lease = transports.Acquire(profile, material);
-        StartupTimeline.Mark("first-transport");
-        HttpRequestMessage? message = null;
-        try
-        {
-            message = BackendRequest.Build(request, token);
-            var response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
-            string? tokenNote = null;
-            if (token is not null && BearerChallenge.IsInvalidToken(response))
-            {
-                // The backend refused the token (revoked, expired early, bound elsewhere). A new one is asked for at most once
-                // per ForcedRenewalInterval (concurrent refusals share it); a request whose body we hold goes once more with
-                // it; a streamed body is gone, so its 401 is relayed. Within the interval the 401 is the answer.
-                var renewed = tokenCache!.Refused(token);
-                tokenNote = !renewed ? "retry-skipped" : request.StreamedBody is null ? "refreshed" : "not-retried";
-                if (renewed && request.StreamedBody is null)
-                {
-                    response.Dispose();
-                    message.Dispose();
-                    token = await TokenAsync(material);
-                    message = BackendRequest.Build(request, token);
-                    response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
-                    if (BearerChallenge.IsInvalidToken(response))
-                    {
-                        tokenCache.Refused(token); // refused again: the backend's 401 is the answer; the token is renewed no sooner than the interval allows
-                    }
-                }
-            }
-
-            // 6. Check the answer.
-            if (await BackendResponse.ProblemAsync(response, request, profile, material, timeout.Token,
-                    WireWitness.Of(message)?.Flight(), acceptedIssuers.Of(profile, target)) is { } problem)
-            {
-                response.Dispose();
-                if (problem.Unframed)
-                {
-                    transports.Discard(lease.Transport); // none of its pooled connections is reused
-                }
-                throw problem.Error;
-            }
-            return new InvocationOutcome(request, profile, material, lease, response, timeout, callerAborted, time, started, target)
-            {
-                TokenNote = tokenNote,
-            };
-        }
-        catch (Exception e)
-        {
-            var timedOut = timeout.IsCancellationRequested && !callerAborted.IsCancellationRequested;
-            timeout.Dispose();
-            lease.Dispose();
-            if (callerAborted.IsCancellationRequested)
-            {
-                throw new OperationCanceledException("The caller went away.", e, callerAborted);
-            }
-            var error = e as InvokerException ?? FailureClassifier.Classify(e, profile, request, timedOut,
-                presentedClientCertificate: material.Client is not null, WireWitness.Of(message), material.Client, acceptedIssuers.Of(profile, target));
-            if (error.ClientCertificateRefused)
-            {
-                certificates.For(profile).RequestEarlyRefresh();
-            }
-            InvocationLog.Failed(logger, profile.Name, request.Method.Method, target.ToString(), error.Code,
-                time.GetElapsedTime(started).TotalMilliseconds, LogText.Escape(error.Message));
-            throw new LoggedFailure(error);
-        }
-        finally
-        {
-            message?.Dispose();
-        }
     }
 
-    private static bool CarriesAuthorization(InvocationRequest request)
+    /// <summary>A failed exchange: a refused certificate is looked at again soon; the reply is the failure's.</summary>
+    private IResult Failed(InvokerException error, ProfileMaterial material, TlsProfile profile, InvocationRequest request, HostKey target, long started,
+        HttpContext context, InvocationRecord record)
     {
-        foreach (var (name, _) in request.Headers)
+        if (error.ClientCertificateRefused)
         {
-            if (name.Equals("Authorization", StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
+            _certificates.For(profile).RequestEarlyRefresh();
         }
-        return false;
-    }
-
-    internal static InvokerException TooLarge(TlsProfile profile) =>
-        new(ErrorCodes.ResponseTooLarge,
-            $"The backend's response body is larger than {profile.MaxResponseBytes} bytes, the MaxResponseBytes of profile '{profile.Name}'.");
-
-    /// <summary>Every failure of an invocation becomes its reply here, and nowhere else.</summary>
-    private IResult Fail(Exception e, HttpContext context, InvocationRecord record)
-    {
-        switch (e)
-        {
-            case LoggedFailure logged:
-                // A backend failure, logged with its profile and duration where it happened.
-                return Problem(logged.Error, context, record);
-            case InvokerException error:
-                InvocationLog.Rejected(logger, error.Code, LogText.Escape(error.Field ?? "-"), LogText.Escape(error.Message));
-                return Problem(error, context, record);
-            case BadHttpRequestException framing:
-                // Broken framing (a bad chunk size, a body that stops short of its Content-Length and stalls):
-                // the status the server itself gives, never a success.
-                InvocationLog.BrokenRequest(logger, framing.StatusCode, LogText.Escape(framing.Message));
-                record.Cut("request-framing");
-                return Results.StatusCode(framing.StatusCode);
-            case IOException or OperationCanceledException:
-                // The caller went away (while sending, or while we waited): nothing to answer, and never an empty 200.
-                record.Cut("caller-gone");
-                context.Abort();
-                return Results.Empty;
-            default:
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
-                return null!;
-        }
-    }
-
-    /// <summary>The problem reply for an invoker error, marked with <see cref="InvokerHeaders.Error"/>.</summary>
-    internal static IResult Problem(InvokerException error, HttpContext context, InvocationRecord record)
-    {
-        record.Failed(error);
-        return ProblemResponse.From(error, context);
-    }
-
-    /// <summary>An invoker error already logged where it happened (the send step logs backend failures with their timing).</summary>
-    private sealed class LoggedFailure(InvokerException error) : Exception(error.Message, error)
-    {
-        public InvokerException Error => error;
+        return _failures.Backend(error, profile, request, target, _time.GetElapsedTime(started), context, record);
     }
 }

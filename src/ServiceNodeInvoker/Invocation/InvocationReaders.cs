@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Profiles;
 
 namespace ServiceNodeInvoker.Invocation;

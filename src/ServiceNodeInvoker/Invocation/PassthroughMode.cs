@@ -13,25 +13,25 @@ namespace ServiceNodeInvoker.Invocation;
 /// never buffers the body. Until the first byte of the reply has left, any failure (too large, a broken
 /// body, a timeout) is still answered with a problem; after that, cutting the connection is the only honest signal.
 /// </summary>
-internal sealed class PassthroughMode(ILogger logger, PassthroughMode.Kind kind) : InvocationMode
+internal class PassthroughMode(InvocationFailures failures, ILogger logger) : InvocationMode
 {
-    public enum Kind
-    {
-        /// <summary>/api/invoke with <c>"response": "passthrough"</c>: the reply answers the caller's POST.</summary>
-        Passthrough,
+    private readonly InvocationFailures _failures = failures;
+    private readonly ILogger _logger = logger;
 
-        /// <summary>/api/forward: the reply answers the caller's own request, so its HEAD gets the backend's Content-Length.</summary>
-        Forward,
-    }
-
-    public override string Name => kind == Kind.Forward ? "forward" : "passthrough";
+    public override string Name => "passthrough";
 
     public override bool RelaysHeaders => true;
 
-    public override Task<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record) =>
-        Task.FromResult<IResult>(new Result(outcome, record, logger, kind));
+    /// <summary>
+    /// Whether the reply answers the caller's own request (forward mode), so the backend's Content-Length of a HEAD is
+    /// the caller's too; passthrough's reply answers the caller's POST, so such a length goes in a header of its own.
+    /// </summary>
+    protected virtual bool AnswersCallersOwnRequest => false;
 
-    private sealed class Result(InvocationOutcome outcome, InvocationRecord record, ILogger logger, Kind kind) : IResult, IOwnsRecord
+    public override Task<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record) =>
+        Task.FromResult<IResult>(new Result(outcome, record, this));
+
+    private sealed class Result(InvocationOutcome outcome, InvocationRecord record, PassthroughMode mode) : IResult, IOwnsRecord
     {
         private const int BufferSize = 64 * 1024;
 
@@ -57,7 +57,7 @@ internal sealed class PassthroughMode(ILogger logger, PassthroughMode.Kind kind)
                         copied += read;
                         if (copied > limit)
                         {
-                            await FailAsync(context, InvocationPipeline.TooLarge(outcome.Profile), "response-too-large",
+                            await FailAsync(context, outcome.TooLarge(), "response-too-large",
                                 $"the body exceeded MaxResponseBytes ({limit})");
                             return;
                         }
@@ -68,9 +68,7 @@ internal sealed class PassthroughMode(ILogger logger, PassthroughMode.Kind kind)
                 {
                     if (context.RequestAborted.IsCancellationRequested)
                     {
-                        record.Cut("caller-gone");
-                        InvocationLog.PassthroughCut(logger, outcome.Profile.Name, "the caller went away");
-                        context.Abort();
+                        mode._failures.Cut(context, record, outcome.Profile.Name, "caller-gone", "the caller went away");
                         return;
                     }
                     var error = outcome.ClassifyBodyFailure(e);
@@ -82,8 +80,8 @@ internal sealed class PassthroughMode(ILogger logger, PassthroughMode.Kind kind)
                 {
                     System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
                 }
-                InvocationLog.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, outcome.Target.ToString(),
-                    status, outcome.Elapsed.TotalMilliseconds, kind == Kind.Forward ? "forward" : "passthrough");
+                InvocationLog.Completed(mode._logger, outcome.Profile.Name, outcome.Request.Method.Method, outcome.Target.ToString(),
+                    status, outcome.Elapsed.TotalMilliseconds, mode.Name);
             }
         }
 
@@ -98,7 +96,7 @@ internal sealed class PassthroughMode(ILogger logger, PassthroughMode.Kind kind)
                     // Checked by BackendResponse: one valid length. Our reply to the POST carries no body for
                     // HEAD/204/304, so the length the backend announced goes in a header of its own.
                     var length = HeaderPolicy.ContentLength(outcome.Response);
-                    if (kind == Kind.Forward && outcome.Request.Method == HttpMethod.Head)
+                    if (mode.AnswersCallersOwnRequest && outcome.Request.Method == HttpMethod.Head)
                     {
                         // Forward mode answers the caller's own HEAD: the length is the backend's, as sent.
                         response.Headers.ContentLength = length;
@@ -124,13 +122,18 @@ internal sealed class PassthroughMode(ILogger logger, PassthroughMode.Kind kind)
             {
                 // Nothing has left yet: the caller gets a problem reply instead of a cut connection.
                 context.Response.Clear();
-                InvocationLog.Rejected(logger, error.Code, "-", LogText.Escape(error.Message));
-                await InvocationPipeline.Problem(error, context, record).ExecuteAsync(context);
+                await mode._failures.Reply(error, context, record).ExecuteAsync(context);
                 return;
             }
-            record.Cut(cut);
-            InvocationLog.PassthroughCut(logger, outcome.Profile.Name, reason);
-            context.Abort();
+            mode._failures.Cut(context, record, outcome.Profile.Name, cut, reason);
         }
     }
+}
+
+/// <summary>/api/forward: passthrough that answers the caller's own request (its HEAD gets the backend's Content-Length).</summary>
+internal sealed class ForwardMode(InvocationFailures failures, ILogger logger) : PassthroughMode(failures, logger)
+{
+    public override string Name => "forward";
+
+    protected override bool AnswersCallersOwnRequest => true;
 }

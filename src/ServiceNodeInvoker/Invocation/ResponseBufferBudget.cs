@@ -95,7 +95,7 @@ internal sealed class ResponseBufferBudget(long capacity, TimeSpan wait, TimePro
         };
 
     /// <summary>What one invocation holds; it only grows, and is given back whole on dispose.</summary>
-    public sealed class Reservation(ResponseBufferBudget budget) : IDisposable
+    public sealed class Reservation(ResponseBufferBudget budget) : IBufferReservation, IDisposable
     {
         private long _held;
 

@@ -16,7 +16,7 @@ namespace ServiceNodeInvoker.Tokens;
 /// (a token) or §5.2 (an error); anything else is said in plain words. Nothing secret — the token, the client
 /// secret, the assertion — goes into an exception or a log.
 /// </summary>
-internal sealed class TokenClient(TransportPool transports, ClientSecretReader secrets, TimeProvider time)
+internal sealed class TokenClient(ProfileSender sender, ClientSecretReader secrets, TimeProvider time)
 {
     /// <summary>The most a token request may take (the profile's timeout when shorter).</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
@@ -37,45 +37,46 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
     public async Task<AccessToken> RequestAsync(TlsProfile profile, ProfileMaterial material, CancellationToken cancellationToken, AccessToken? previous = null)
     {
         var settings = profile.Token ?? throw new InvalidOperationException($"profile '{profile.Name}' has no token source");
-        var wait = profile.Timeout < MaxWait ? profile.Timeout : MaxWait;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(wait);
-        HttpRequestMessage built;
+        using var deadline = new CallDeadline(profile.Timeout < MaxWait ? profile.Timeout : MaxWait, cancellationToken);
+        HttpRequestMessage message;
         var redaction = new Redaction();
         redaction.Add(previous?.Value);
         try
         {
-            built = await BuildAsync(settings, material, redaction, timeout.Token);
+            message = await BuildAsync(settings, material, redaction, deadline.Token);
         }
-        catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (deadline.TimedOut)
         {
             // Only the client secret's read from Key Vault waits while the request is built.
-            throw new TokenRequestException($"The client secret could not be read within {wait.TotalSeconds:0} s: Key Vault did not answer in time, " +
+            throw new TokenRequestException($"The client secret could not be read within {deadline.Wait.TotalSeconds:0} s: Key Vault did not answer in time, " +
                 $"so no token was asked for from {settings.EndpointName}.", FailureCauses.TokenClientCredential, inner: e);
         }
-        using var message = built;
-        var lease = transports.Acquire(profile, material);
         try
         {
-            using var response = await lease.Transport.Invoker.SendAsync(message, timeout.Token);
-            var body = await ReadBoundedAsync(response, timeout.Token);
-            return Read(settings, response, body, material, redaction);
+            using var exchange = await sender.SendAsync(profile, material, message, deadline);
+            var response = exchange.Response;
+            await using var stream = await response.Content.ReadAsStreamAsync(deadline.Token);
+            using var body = await BoundedBody.ReadAsync(stream, response.Content.Headers.ContentLength, MaxResponseBytes,
+                () => new TokenRequestException($"The token endpoint answered {(int)response.StatusCode} with a body larger than {MaxResponseBytes} bytes: " +
+                    "it is not a token response.", FailureCauses.TokenResponseInvalid), deadline.Token);
+            return Read(settings, response, body.Memory, material, redaction);
         }
         catch (TokenRequestException)
         {
             throw;
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && FailureClassifier.Find<TargetAddressNotAllowedException>(e) is { } blocked)
+        catch (Exception e) when (!deadline.CallerGone && FailureClassifier.Find<TargetAddressNotAllowedException>(e) is { } blocked)
         {
             // Our own address policy, not the endpoint: nothing was sent.
             throw new TokenRequestException($"The token endpoint {settings.EndpointName} was not called: the address policy refuses it " +
                 $"({blocked.Message}).", FailureCauses.TokenAddressNotAllowed, inner: e);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!deadline.CallerGone)
         {
-            var timedOut = timeout.IsCancellationRequested;
-            var diagnosis = FailureClassifier.Diagnose(timedOut && e is OperationCanceledException ? null : e,
-                new FailureClassifier.Evidence(HostKey.FromUri(settings.Endpoint), profile, material.Client is not null, timedOut ? wait : null, WireWitness.Of(message)));
+            // Failed on the way (SendFailedException, with its evidence) or while the answer's body was read.
+            var seen = (e as SendFailedException)?.Evidence ?? sender.EvidenceOf(profile, material, message, deadline);
+            var cause = e is SendFailedException failed ? failed.InnerException! : e;
+            var diagnosis = FailureClassifier.Diagnose(deadline.TimedOut && cause is OperationCanceledException ? null : cause, seen);
             // The diagnosis may quote what the endpoint sent (an invalid header line): its words, so withheld where they repeat ours.
             throw new TokenRequestException($"The token endpoint {settings.EndpointName} could not be asked for a token: {redaction.Quote(diagnosis.Text, 600)}",
                 diagnosis.Cause, inner: e)
@@ -84,10 +85,6 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
                 // Anything that got an answer (a broken one included) is the endpoint's doing and will not heal in seconds.
                 Transient = diagnosis.Cause is FailureCauses.ConnectionRefused,
             };
-        }
-        finally
-        {
-            lease.Dispose();
         }
     }
 
@@ -139,26 +136,8 @@ internal sealed class TokenClient(TransportPool transports, ClientSecretReader s
         return message;
     }
 
-    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, CancellationToken token)
-    {
-        await using var stream = await response.Content.ReadAsStreamAsync(token);
-        var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, token)) > 0)
-        {
-            buffer.Write(chunk, 0, read);
-            if (buffer.Length > MaxResponseBytes)
-            {
-                throw new TokenRequestException($"The token endpoint answered {(int)response.StatusCode} with a body larger than {MaxResponseBytes} bytes: " +
-                    "it is not a token response.", FailureCauses.TokenResponseInvalid);
-            }
-        }
-        return buffer.ToArray();
-    }
-
     /// <summary>RFC 6749 §5.1 and §5.2, and what the answer was when it is neither.</summary>
-    private AccessToken Read(ProfileToken settings, HttpResponseMessage response, byte[] body, ProfileMaterial material, Redaction redaction)
+    private AccessToken Read(ProfileToken settings, HttpResponseMessage response, ReadOnlyMemory<byte> body, ProfileMaterial material, Redaction redaction)
     {
         var status = (int)response.StatusCode;
         var endpoint = settings.EndpointName;

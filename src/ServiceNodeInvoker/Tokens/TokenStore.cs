@@ -30,6 +30,9 @@ internal sealed class TokenStore : IDisposable
     /// <summary>The profile's token cache, or null when the profile has no token source.</summary>
     public TokenCache? For(TlsProfile profile) => _caches.GetValueOrDefault(profile.Name);
 
+    /// <summary>The token step of the profile's backend calls, or null when the profile has no token source.</summary>
+    public BearerTokenPolicy? BearerFor(TlsProfile profile) => For(profile) is { } cache ? new BearerTokenPolicy(cache) : null;
+
     public void Dispose()
     {
         foreach (var cache in _caches.Values)

@@ -36,15 +36,17 @@ internal sealed record Diagnosis(string Code, string Cause, string Text)
 /// </summary>
 internal partial class FailureClassifier
 {
-    /// <summary>A failure of an invocation: a timeout when its deadline passed, else what the exception and the connection show.</summary>
-    /// <param name="timedOut">The invocation's own deadline passed (not the caller going away).</param>
-    /// <param name="presentedClientCertificate">Our certificate was on offer.</param>
-    /// <param name="witness">The connection this request opened, when it opened one.</param>
-    /// <param name="ours">The client certificate presented, for what a refusal can say about it (a missing issuer).</param>
-    /// <param name="accepted">The CAs the server said it accepts, when seen before (the probe).</param>
-    public static InvokerException Classify(Exception exception, TlsProfile profile, InvocationRequest request, bool timedOut,
-        bool presentedClientCertificate, WireWitness? witness = null, ClientCertificate? ours = null, AcceptedIssuers.Seen? accepted = null)
+    /// <summary>
+    /// A failure of an invocation (its send, or the backend's body while it is read): the caller's own fault where its
+    /// body was being streamed, our address policy, else a timeout when its deadline passed, else what the exception
+    /// and the connection show.
+    /// </summary>
+    public static InvokerException Classify(Exception exception, Evidence evidence)
     {
+        if (exception is SendFailedException failed)
+        {
+            exception = failed.InnerException!;
+        }
         if (exception is InvokerException known)
         {
             return known;
@@ -62,15 +64,11 @@ internal partial class FailureClassifier
         {
             return new InvokerException(ErrorCodes.TargetNotAllowed, $"Address policy: {blocked.Message}", "url", exception);
         }
-        var target = HostKey.FromUri(request.Url);
-        var wait = profile.EffectiveTimeout(request.Timeout);
-        var diagnosis = Diagnose(exception, new Evidence(target, profile, presentedClientCertificate, timedOut ? wait : null, witness)
-        {
-            Ours = ours,
-            Accepted = accepted,
-        });
-        return diagnosis.ToException(exception);
+        return Diagnose(exception, evidence).ToException(exception);
     }
+
+    /// <summary>A failed send, from the evidence the sender kept (<see cref="SendFailedException.Evidence"/>).</summary>
+    public static InvokerException Classify(SendFailedException failure) => Classify(failure, failure.Evidence);
 
     /// <summary>What is known about a failure besides the exception.</summary>
     /// <param name="TimedOutAfter">The deadline that passed, when one did.</param>

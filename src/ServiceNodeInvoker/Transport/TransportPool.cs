@@ -13,7 +13,7 @@ internal readonly struct TransportLease(ProfileTransport transport) : IDisposabl
 }
 
 /// <summary>The current transport of each profile. A newer certificate generation replaces it; the old one drains.</summary>
-internal sealed class TransportPool(BackendConnector connector) : IDisposable
+internal sealed class TransportPool(IBackendHandlers handlers) : IDisposable
 {
     private readonly ConcurrentDictionary<string, ProfileTransport> _current = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lock _gate = new();
@@ -30,7 +30,7 @@ internal sealed class TransportPool(BackendConnector connector) : IDisposable
                 {
                     if (!_current.TryGetValue(profile.Name, out transport) || transport.Material.Generation < material.Generation)
                     {
-                        var fresh = new ProfileTransport(profile, material, connector);
+                        var fresh = new ProfileTransport(profile, material, handlers);
                         _current[profile.Name] = fresh;
                         transport?.Retire();
                         transport = fresh;
@@ -56,7 +56,7 @@ internal sealed class TransportPool(BackendConnector connector) : IDisposable
         {
             if (_current.TryGetValue(transport.Profile.Name, out var current) && ReferenceEquals(current, transport))
             {
-                _current[transport.Profile.Name] = new ProfileTransport(transport.Profile, transport.Material, connector);
+                _current[transport.Profile.Name] = new ProfileTransport(transport.Profile, transport.Material, handlers);
                 transport.Retire();
             }
         }

@@ -1,9 +1,19 @@
-using ServiceNodeInvoker.Contract;
-using ServiceNodeInvoker.Primitives;
+namespace ServiceNodeInvoker.Primitives;
 
-namespace ServiceNodeInvoker.Invocation;
+/// <summary>A share of a memory budget that a body read into memory grows before each buffer it takes.</summary>
+internal interface IBufferReservation
+{
+    /// <summary>The large arrays the body is read into, beyond what the shared pool holds.</summary>
+    LargeBufferPool Pool { get; }
 
-/// <summary>A body read into pooled buffers, up to a limit. Dispose returns the buffers.</summary>
+    /// <summary>Makes the reservation at least <paramref name="total"/> bytes, waiting for room if needed (or throwing when there is none).</summary>
+    ValueTask GrowToAsync(long total, CancellationToken token);
+}
+
+/// <summary>
+/// A body read into pooled buffers, up to a limit: the one bounded read (a caller's request, a backend's envelope
+/// body, a token endpoint's answer). Dispose returns the buffers.
+/// </summary>
 internal sealed class BoundedBody : IDisposable
 {
     private const int ReadSize = 16 * 1024;
@@ -13,9 +23,10 @@ internal sealed class BoundedBody : IDisposable
 
     public ReadOnlyMemory<byte> Memory => _buffer.WrittenMemory;
 
-    /// <param name="reservation">When given, every buffer is reserved in the global budget before it is allocated.</param>
-    public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<InvokerException> tooLarge,
-        CancellationToken token, ResponseBufferBudget.Reservation? reservation = null)
+    /// <param name="tooLarge">The error when the body is (or is declared) longer than <paramref name="limit"/>.</param>
+    /// <param name="reservation">When given, every buffer is reserved in its budget before it is allocated.</param>
+    public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<Exception> tooLarge,
+        CancellationToken token, IBufferReservation? reservation = null)
     {
         if (declaredLength > limit)
         {

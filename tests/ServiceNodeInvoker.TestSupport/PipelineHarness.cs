@@ -1,0 +1,214 @@
+using System.Net.Http.Json;
+using System.Net.Security;
+using System.Security.Authentication;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Endpoints;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Transport;
+
+namespace ServiceNodeInvoker.TestSupport;
+
+/// <summary>
+/// The invoker's request path in-process, without a socket (like YARP's forwarder tests): the services exactly as the
+/// hosts register them, each call a <see cref="DefaultHttpContext"/> handed to the route's <see cref="InvokerApi"/>
+/// method, and the backend a handler in place of the mutual-TLS transport (the one seam, <see cref="IBackendHandlers"/>).
+/// Everything above the socket is real: caller keys, the request readers, profile resolution and grants, the certificate
+/// store (the standard profile's PFX, read from a file), the token step, the header policy, the modes, the buffer
+/// budget and the failure mapping. What needs sockets — TLS, the wire witness, the hosts — stays with the real-socket tests.
+/// </summary>
+public sealed class PipelineHarness : IAsyncDisposable
+{
+    /// <summary>The port of the standard profile's host (nothing listens: the backend is a handler).</summary>
+    public const int Port = 44300;
+
+    /// <summary>The standard profile's backend address.</summary>
+    public static readonly Uri Backend = new($"https://localhost:{Port}/");
+
+    private readonly ServiceProvider _services;
+    private readonly TempFiles _files;
+
+    private PipelineHarness(ServiceProvider services, TempFiles files, LogSink logs, Recorder recorder)
+    {
+        _services = services;
+        _files = files;
+        Logs = logs;
+        _recorder = recorder;
+        Api = services.GetRequiredService<InvokerApi>();
+    }
+
+    private readonly Recorder _recorder;
+
+    public InvokerApi Api { get; }
+
+    public LogSink Logs { get; }
+
+    /// <summary>The invoker's services, as the hosts register them.</summary>
+    public IServiceProvider Services => _services;
+
+    /// <summary>The requests the backend handler was given, as it saw them (headers and body read when sent).</summary>
+    public IReadOnlyList<SentRequest> Sent => _recorder.Sent;
+
+    /// <summary>
+    /// Starts the invoker with the standard settings (profile 'payments' owning <see cref="Backend"/>, the test API key)
+    /// and <paramref name="backend"/> answering everything the invoker sends.
+    /// </summary>
+    public static PipelineHarness Start(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> backend,
+        Action<Dictionary<string, string?>, TempFiles>? settings = null)
+    {
+        var files = new TempFiles();
+        var logs = new LogSink();
+        var all = ProfileSettings.Standard(files, Port).Settings;
+        all["Invoker:Callers:ApiKeys:test-bot"] = InvokerApi.HashApiKey(InvokerHost.ApiKey);
+        settings?.Invoke(all, files);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(all).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddLogging(logging => logging.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        services.AddServiceNodeInvoker(configuration);
+        var recorder = new Recorder(backend);
+        services.Replace(ServiceDescriptor.Singleton<IBackendHandlers>(new Handlers(recorder)));
+        var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+        return new PipelineHarness(provider, files, logs, recorder);
+    }
+
+    /// <summary>A backend answering every request with <paramref name="answer"/>'s response.</summary>
+    public static PipelineHarness Start(Func<HttpRequestMessage, HttpResponseMessage> answer, Action<Dictionary<string, string?>, TempFiles>? settings = null) =>
+        Start((request, _) => Task.FromResult(answer(request)), settings);
+
+    /// <summary><c>POST /api/invoke</c> with the JSON request and the test API key; the reply as a client would read it.</summary>
+    public Task<HttpResponseMessage> InvokeAsync(object request, CancellationToken aborted = default) =>
+        SendAsync(HttpMethod.Post, "/api/invoke", JsonContent.Create(request), (api, context) => api.InvokeAsync(context), aborted: aborted);
+
+    /// <summary><c>/api/forward/{profile}/{path}</c> with the caller's own method, headers and body.</summary>
+    public Task<HttpResponseMessage> ForwardAsync(HttpMethod method, string profile, string pathAndQuery, HttpContent? body = null,
+        IEnumerable<(string Name, string Value)>? headers = null) =>
+        SendAsync(method, $"/api/forward/{profile}/{pathAndQuery.TrimStart('/')}", body, (api, context) => api.ForwardAsync(context, profile), headers);
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string target, HttpContent? body, Func<InvokerApi, HttpContext, Task<IResult>> route,
+        IEnumerable<(string Name, string Value)>? headers = null, CancellationToken aborted = default)
+    {
+        var context = new DefaultHttpContext { RequestServices = _services };
+        var request = context.Request;
+        request.Method = method.Method;
+        request.Scheme = "http";
+        request.Host = new HostString("127.0.0.1", 7071);
+        var query = target.IndexOf('?');
+        request.Path = query < 0 ? target : target[..query];
+        request.QueryString = query < 0 ? QueryString.Empty : new QueryString(target[query..]);
+        context.Features.Get<IHttpRequestFeature>()!.RawTarget = target;
+        request.Headers[ServiceNodeInvoker.Callers.ApiKeyAuthenticator.HeaderName] = InvokerHost.ApiKey;
+        foreach (var (name, value) in headers ?? [])
+        {
+            request.Headers.Append(name, value);
+        }
+        if (body is not null)
+        {
+            var bytes = await body.ReadAsByteArrayAsync(aborted);
+            request.Body = new MemoryStream(bytes, writable: false);
+            request.ContentLength = bytes.Length;
+            if (body.Headers.ContentType is { } type)
+            {
+                request.ContentType = type.ToString();
+            }
+        }
+        context.Features.Set<IHttpRequestBodyDetectionFeature>(new BodyDetection(body is not null));
+        var written = new MemoryStream();
+        context.Response.Body = written;
+        var lifetime = new Lifetime(aborted);
+        context.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
+        var result = await route(Api, context);
+        await result.ExecuteAsync(context);
+        if (lifetime.Cut)
+        {
+            // What a client sees when the server aborts the connection: no reply at all.
+            throw new HttpRequestException("The invoker cut the connection without a reply.");
+        }
+        var reply = new HttpResponseMessage((HttpStatusCode)context.Response.StatusCode)
+        {
+            Content = new ByteArrayContent(written.ToArray()),
+        };
+        foreach (var (name, values) in context.Response.Headers)
+        {
+            if (!reply.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+            {
+                reply.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+        }
+        return reply;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        var disposed = _services.DisposeAsync();
+        _files.Dispose();
+        return disposed;
+    }
+
+    private sealed class Lifetime(CancellationToken aborted) : IHttpRequestLifetimeFeature
+    {
+        public CancellationToken RequestAborted { get; set; } = aborted;
+
+        public bool Cut { get; private set; }
+
+        public void Abort() => Cut = true;
+    }
+
+    private sealed class BodyDetection(bool canHaveBody) : IHttpRequestBodyDetectionFeature
+    {
+        public bool CanHaveBody => canHaveBody;
+    }
+
+    /// <summary>A request as the backend received it.</summary>
+    public sealed record SentRequest(HttpMethod Method, Uri Url, IReadOnlyDictionary<string, string[]> Headers, byte[]? Body)
+    {
+        public string? Header(string name) => Headers.TryGetValue(name, out var values) ? string.Join(", ", values) : null;
+    }
+
+    private sealed class Recorder(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> backend) : HttpMessageHandler
+    {
+        private readonly List<SentRequest> _sent = [];
+
+        public IReadOnlyList<SentRequest> Sent
+        {
+            get
+            {
+                lock (_sent)
+                {
+                    return _sent.ToArray();
+                }
+            }
+        }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var headers = request.Headers.NonValidated.Concat(request.Content?.Headers.NonValidated ?? default)
+                .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+                .ToDictionary(g => g.Key, g => g.SelectMany(h => h.Value).ToArray(), StringComparer.OrdinalIgnoreCase);
+            var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+            lock (_sent)
+            {
+                _sent.Add(new SentRequest(request.Method, request.RequestUri!, headers, body));
+            }
+            var response = await backend(request, cancellationToken);
+            response.RequestMessage ??= request;
+            return response;
+        }
+    }
+
+    /// <summary>Every profile's transport sends through the recorder (kept alive across transports: the pool disposes its handlers).</summary>
+    private sealed class Handlers(Recorder recorder) : IBackendHandlers
+    {
+        public HttpMessageHandler Create(TlsProfile profile, ProfileMaterial material, Action<Uri, SslProtocols> connected) =>
+            new Undisposed(recorder);
+    }
+
+    private sealed class Undisposed(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override void Dispose(bool disposing)
+        {
+            // the recorder outlives every transport
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using ServiceNodeInvoker.Contract;
+
+namespace ServiceNodeInvoker.Tests.Tokens;
+
+/// <summary>
+/// The token step of a backend call, in-process and without a socket (<see cref="PipelineHarness"/>): the token endpoint
+/// and the backend are one scripted handler, so each test says exactly what the authorization server issues and what the
+/// backend refuses. The token client's own wire behaviour (mutual TLS, binding, hostile endpoints) is TokenTests'.
+/// </summary>
+[Trait("Tier", "Fast")]
+public sealed class BearerTokenPolicyTests
+{
+    private const string TokenHost = "auth.example";
+    private static readonly string Url = $"{PipelineHarness.Backend}api/orders";
+
+    /// <summary>A token endpoint issuing the next of <paramref name="tokens"/>, and a backend refusing those in <paramref name="refused"/>.</summary>
+    private static PipelineHarness Start(string[] tokens, HashSet<string> refused, bool forward = false)
+    {
+        var issued = 0;
+        return PipelineHarness.Start(request =>
+        {
+            if (request.RequestUri!.Host == TokenHost)
+            {
+                var token = tokens[Math.Min(Interlocked.Increment(ref issued), tokens.Length) - 1];
+                return new HttpResponseMessage(HttpStatusCode.OK)
+                {
+                    Content = new StringContent(JsonSerializer.Serialize(new { access_token = token, token_type = "Bearer", expires_in = 3600 }),
+                        Encoding.UTF8, "application/json"),
+                };
+            }
+            var presented = request.Headers.Authorization?.Parameter ?? "";
+            if (refused.Contains(presented))
+            {
+                var refusal = new HttpResponseMessage(HttpStatusCode.Unauthorized) { Content = new StringContent("refused") };
+                refusal.Headers.TryAddWithoutValidation("WWW-Authenticate", "Bearer error=\"invalid_token\", error_description=\"revoked\"");
+                return refusal;
+            }
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent($"served with {presented}") };
+        }, (settings, _) =>
+        {
+            settings["Invoker:Profiles:payments:Token:Endpoint"] = $"https://{TokenHost}/oauth2/token";
+            settings["Invoker:Profiles:payments:Token:ClientId"] = "bot-platform";
+            settings["Invoker:Profiles:payments:Token:ClientAuthentication"] = "TlsClientAuth";
+            settings["Invoker:Profiles:payments:BaseUrl"] = $"{PipelineHarness.Backend}api";
+        });
+    }
+
+    private static int TokenRequests(PipelineHarness harness) => harness.Sent.Count(s => s.Url.Host == TokenHost);
+
+    private static string[] BackendTokens(PipelineHarness harness) =>
+        harness.Sent.Where(s => s.Url.Host != TokenHost).Select(s => s.Header("Authorization") ?? "(none)").ToArray();
+
+    [Fact]
+    public async Task The_profiles_token_goes_as_Bearer_and_a_callers_own_Authorization_is_refused_before_anything_is_sent()
+    {
+        await using var harness = Start(["tok-1"], []);
+
+        var reply = await InvokerHost.ReadAsync(await harness.InvokeAsync(new { method = "GET", url = Url }), 200);
+        Assert.Equal("served with tok-1", reply.GetProperty("body").GetString());
+        Assert.Equal(["Bearer tok-1"], BackendTokens(harness));
+
+        using var own = await harness.InvokeAsync(new { method = "GET", url = Url, headers = new { Authorization = "Bearer mine" } });
+        var problem = await InvokerHost.AssertProblemAsync(own, 400, ErrorCodes.InvalidRequest);
+        Assert.Contains("may not carry an Authorization header", problem.GetProperty("detail").GetString());
+        Assert.Single(BackendTokens(harness));
+    }
+
+    [Fact]
+    public async Task A_refused_token_is_renewed_once_and_the_request_sent_again_with_the_new_one()
+    {
+        await using var harness = Start(["tok-1", "tok-2"], ["tok-1"]);
+
+        using var reply = await harness.InvokeAsync(new { method = "GET", url = Url, response = "passthrough" });
+
+        Assert.Equal(200, (int)reply.StatusCode);
+        Assert.Equal("served with tok-2", await reply.Content.ReadAsStringAsync());
+        Assert.Equal("refreshed", Assert.Single(reply.Headers.GetValues(InvokerHeaders.Token)));
+        Assert.Equal(["Bearer tok-1", "Bearer tok-2"], BackendTokens(harness));
+        Assert.Equal(2, TokenRequests(harness));
+    }
+
+    [Fact]
+    public async Task A_streamed_body_is_not_sent_twice_the_backends_401_is_relayed_and_the_next_call_has_the_new_token()
+    {
+        await using var harness = Start(["tok-1", "tok-2"], ["tok-1"]);
+
+        using var reply = await harness.ForwardAsync(HttpMethod.Post, "payments", "orders", new StringContent("{\"amount\":1}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(401, (int)reply.StatusCode);
+        Assert.Equal("not-retried", Assert.Single(reply.Headers.GetValues(InvokerHeaders.Token)));
+        Assert.Equal(["Bearer tok-1"], BackendTokens(harness));
+        using var next = await harness.ForwardAsync(HttpMethod.Get, "payments", "orders");
+        Assert.Equal(200, (int)next.StatusCode);
+        Assert.Equal(["Bearer tok-1", "Bearer tok-2"], BackendTokens(harness));
+    }
+
+    [Fact]
+    public async Task A_backend_refusing_every_token_gets_one_renewal_then_its_401_is_relayed_as_retry_skipped()
+    {
+        await using var harness = Start(["tok-1", "tok-2", "tok-3"], ["tok-1", "tok-2", "tok-3"]);
+
+        using var first = await harness.InvokeAsync(new { method = "GET", url = Url, response = "passthrough" });
+        Assert.Equal(401, (int)first.StatusCode);
+        using var second = await harness.InvokeAsync(new { method = "GET", url = Url, response = "passthrough" });
+        Assert.Equal(401, (int)second.StatusCode);
+
+        Assert.Equal("retry-skipped", Assert.Single(second.Headers.GetValues(InvokerHeaders.Token)));
+        Assert.Equal(2, TokenRequests(harness)); // the first token and one forced renewal: no more within the interval
+        Assert.Contains(harness.Logs.Entries, e => e.EventId.Id == 5004);
+    }
+
+    [Fact]
+    public async Task A_token_that_could_inject_a_header_is_never_sent()
+    {
+        await using var harness = Start(["tok-1\r\nX-Injected: yes"], []);
+
+        using var reply = await harness.InvokeAsync(new { method = "GET", url = Url });
+
+        var problem = await InvokerHost.AssertProblemAsync(reply, 502, ErrorCodes.TokenUnavailable);
+        Assert.Equal(FailureCauses.TokenResponseInvalid, problem.GetProperty("cause").GetString());
+        Assert.Empty(BackendTokens(harness));
+        Assert.DoesNotContain("X-Injected", problem.GetRawText());
+    }
+}
