@@ -27,43 +27,28 @@ namespace ServiceNodeInvoker.Invocation;
 /// </list>
 /// Every failure becomes its reply in one place (<see cref="InvocationFailures"/>); nothing here is thrown to steer.
 /// </summary>
-internal sealed class InvocationPipeline
+internal sealed class InvocationPipeline(
+    CallerAuthenticator callers,
+    CallerGrants grants,
+    ProfileCatalog catalog,
+    CertificateStore certificates,
+    TokenStore tokens,
+    ProfileSender sender,
+    InvokerTelemetry telemetry,
+    ResponseBufferBudget budget,
+    TimeProvider time,
+    ILogger<InvocationPipeline> logger)
 {
-    private readonly CallerAuthenticator _callers;
-    private readonly CallerGrants _grants;
-    private readonly ProfileCatalog _catalog;
-    private readonly CertificateStore _certificates;
-    private readonly TokenStore _tokens;
-    private readonly ProfileSender _sender;
-    private readonly InvokerTelemetry _telemetry;
-    private readonly TimeProvider _time;
-    private readonly InvocationFailures _failures;
-    private readonly EnvelopeMode _envelope;
-    private readonly PassthroughMode _passthrough;
-    private readonly ForwardMode _forward;
-
-    public InvocationPipeline(CallerAuthenticator callers, CallerGrants grants, ProfileCatalog catalog, CertificateStore certificates,
-        TokenStore tokens, ProfileSender sender, InvokerTelemetry telemetry, ResponseBufferBudget budget, TimeProvider time,
-        ILogger<InvocationPipeline> logger)
-    {
-        _callers = callers;
-        _grants = grants;
-        _catalog = catalog;
-        _certificates = certificates;
-        _tokens = tokens;
-        _sender = sender;
-        _telemetry = telemetry;
-        _time = time;
-        _failures = new InvocationFailures(logger);
-        _envelope = new EnvelopeMode(budget, _failures, logger);
-        _passthrough = new PassthroughMode(_failures, logger);
-        _forward = new ForwardMode(_failures, logger);
-    }
+    // Stateless but for the logger: the pipeline and each mode reply to failures the same one way.
+    private readonly InvocationFailures _failures = new(logger);
+    private readonly EnvelopeMode _envelope = new(budget, new InvocationFailures(logger), logger);
+    private readonly PassthroughMode _passthrough = new(new InvocationFailures(logger), logger);
+    private readonly ForwardMode _forward = new(new InvocationFailures(logger), logger);
 
     /// <summary>Runs one invocation and returns the reply; a reply that streams ends the invocation's telemetry itself.</summary>
     public async Task<IResult> RunAsync(HttpContext context, IInvocationReader reader, string? routeProfile = null)
     {
-        var record = _telemetry.Begin();
+        var record = telemetry.Begin();
         IResult? result = null;
         try
         {
@@ -83,7 +68,7 @@ internal sealed class InvocationPipeline
         try
         {
             // 1. The caller.
-            var caller = await _callers.AuthenticateInvocationAsync(context);
+            var caller = await callers.AuthenticateInvocationAsync(context);
             if (!caller.Authenticated)
             {
                 return _failures.Reply(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record);
@@ -94,30 +79,30 @@ internal sealed class InvocationPipeline
             var mode = ModeOf(request);
 
             // 3. The profile that owns the target, and the caller's grant on it.
-            var profile = _catalog.Resolve(request.Profile, request.Url);
+            var profile = catalog.Resolve(request.Profile, request.Url);
             var target = HostKey.FromUri(request.Url);
             record.Target(profile.Name, request.Method.Method, target.Host, target.Port, request.Url);
-            if (!_grants.Allows(caller.Caller, profile))
+            if (!grants.Allows(caller.Caller, profile))
             {
                 return _failures.Reply(new InvokerException(ErrorCodes.CallerNotAllowed,
                     $"The caller {(caller.Caller is null ? "(unnamed)" : $"'{caller.Caller}'")} has no grant for profile '{profile.Name}'.", "profile"),
                     context, record);
             }
-            var bearer = _tokens.BearerFor(profile);
+            var bearer = tokens.BearerFor(profile);
             if (bearer?.RefuseCallerAuthorization(request) is { } carriesAuthorization)
             {
                 return _failures.Reply(carriesAuthorization, context, record);
             }
 
             // The call's deadline covers everything done for it from here on: waiting for the certificate and the token included.
-            var started = _time.GetTimestamp();
+            var started = time.GetTimestamp();
             var deadline = new CallDeadline(profile.EffectiveTimeout(request.Timeout), context.RequestAborted);
             InvocationOutcome? outcome = null;
             var handedOver = false;
             try
             {
                 // 4. The certificate, and the access token bound to it.
-                var material = await _certificates.For(profile).GetAsync(deadline.Wait, context.RequestAborted); // a cold load waits within the deadline
+                var material = await certificates.For(profile).GetAsync(deadline.Wait, context.RequestAborted); // a cold load waits within the deadline
                 record.ClientCertificate(material.Client?.ThumbprintSha256);
                 var token = bearer is null ? null : await bearer.TokenAsync(material, deadline);
 
@@ -127,9 +112,9 @@ internal sealed class InvocationPipeline
                 try
                 {
                     (exchange, tokenNote) = bearer is null
-                        ? (await _sender.SendAsync(profile, material, BackendRequest.Build(request), deadline), null)
+                        ? (await sender.SendAsync(profile, material, BackendRequest.Build(request), deadline), null)
                         : await bearer.SendAsync(token!, material, deadline, resendable: request.StreamedBody is null,
-                            () => BackendRequest.Build(request), message => _sender.SendAsync(profile, material, message, deadline));
+                            () => BackendRequest.Build(request), message => sender.SendAsync(profile, material, message, deadline));
                 }
                 catch (SendFailedException failed)
                 {
@@ -141,7 +126,7 @@ internal sealed class InvocationPipeline
                 {
                     return Failed(problem, material, profile, request, target, started, context, record);
                 }
-                outcome = new InvocationOutcome(request, profile, material, target, exchange, deadline, _time, started) { TokenNote = tokenNote };
+                outcome = new InvocationOutcome(request, profile, material, target, exchange, deadline, time, started) { TokenNote = tokenNote };
                 if (outcome.DeclaredBodyLength > profile.MaxResponseBytes)
                 {
                     return _failures.Reply(outcome.TooLarge(), context, record);
@@ -191,13 +176,13 @@ internal sealed class InvocationPipeline
         try
         {
             if (await BackendResponse.ProblemAsync(exchange.Response, request, mode.RelaysHeaders, profile, material, deadline.Token,
-                    exchange.Witness?.Flight(), _sender.AcceptedBy(profile, target)) is not { } problem)
+                    exchange.Witness?.Flight(), sender.AcceptedBy(profile, target)) is not { } problem)
             {
                 return null;
             }
             if (problem.Unframed)
             {
-                _sender.Discard(exchange); // none of its pooled connections is reused
+                sender.Discard(exchange); // none of its pooled connections is reused
             }
             exchange.Dispose();
             return problem.Error;
@@ -206,7 +191,7 @@ internal sealed class InvocationPipeline
         {
             // Reading a small refusal page failed (it broke off, or the deadline passed).
             exchange.Dispose();
-            return FailureClassifier.Classify(e, _sender.EvidenceOf(profile, material, exchange.Message, deadline));
+            return FailureClassifier.Classify(e, sender.EvidenceOf(profile, material, exchange.Message, deadline));
         }
         catch
         {
@@ -221,8 +206,8 @@ internal sealed class InvocationPipeline
     {
         if (error.ClientCertificateRefused)
         {
-            _certificates.For(profile).RequestEarlyRefresh();
+            certificates.For(profile).RequestEarlyRefresh();
         }
-        return _failures.Backend(error, profile, request, target, _time.GetElapsedTime(started), context, record);
+        return _failures.Backend(error, profile, request, target, time.GetElapsedTime(started), context, record);
     }
 }
