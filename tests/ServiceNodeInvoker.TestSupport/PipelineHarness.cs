@@ -36,7 +36,11 @@ public sealed class PipelineHarness : IAsyncDisposable
         Logs = logs;
         _recorder = recorder;
         Api = services.GetRequiredService<InvokerApi>();
+        Client = new HttpClient(new Routes(this)) { BaseAddress = new Uri("http://127.0.0.1:7071/") };
     }
+
+    /// <summary>A client whose requests go to the invoke and forward routes in-process (with the test API key); any other path is 404.</summary>
+    public HttpClient Client { get; }
 
     private readonly Recorder _recorder;
 
@@ -80,6 +84,10 @@ public sealed class PipelineHarness : IAsyncDisposable
     /// <summary><c>POST /api/invoke</c> with the JSON request and the test API key; the reply as a client would read it.</summary>
     public Task<HttpResponseMessage> InvokeAsync(object request, CancellationToken aborted = default) =>
         SendAsync(HttpMethod.Post, "/api/invoke", JsonContent.Create(request), (api, context) => api.InvokeAsync(context), aborted: aborted);
+
+    /// <summary><c>POST /api/invoke</c> with this exact body (JSON or not) and the test API key.</summary>
+    public Task<HttpResponseMessage> InvokeRawAsync(string json) =>
+        SendAsync(HttpMethod.Post, "/api/invoke", new StringContent(json, Encoding.UTF8, "application/json"), (api, context) => api.InvokeAsync(context));
 
     /// <summary><c>/api/forward/{profile}/{path}</c> with the caller's own method, headers and body.</summary>
     public Task<HttpResponseMessage> ForwardAsync(HttpMethod method, string profile, string pathAndQuery, HttpContent? body = null,
@@ -141,9 +149,33 @@ public sealed class PipelineHarness : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        Client.Dispose();
         var disposed = _services.DisposeAsync();
         _files.Dispose();
         return disposed;
+    }
+
+    /// <summary>What a host's routing does for the two invocation routes.</summary>
+    private sealed class Routes(PipelineHarness harness) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var target = request.RequestUri!.PathAndQuery;
+            var headers = request.Headers.Concat(request.Content?.Headers ?? Enumerable.Empty<KeyValuePair<string, IEnumerable<string>>>())
+                .Where(h => !h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) && !h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                .SelectMany(h => h.Value.Select(v => (h.Key, v)));
+            if (target.StartsWith("/api/invoke", StringComparison.Ordinal) && request.Method == HttpMethod.Post)
+            {
+                return harness.SendAsync(request.Method, target, request.Content, (api, context) => api.InvokeAsync(context), headers, cancellationToken);
+            }
+            const string forward = "/api/forward/";
+            if (target.StartsWith(forward, StringComparison.Ordinal))
+            {
+                var profile = target[forward.Length..].Split('/', '?')[0];
+                return harness.SendAsync(request.Method, target, request.Content, (api, context) => api.ForwardAsync(context, profile), headers, cancellationToken);
+            }
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { RequestMessage = request });
+        }
     }
 
     private sealed class Lifetime(CancellationToken aborted) : IHttpRequestLifetimeFeature

@@ -192,4 +192,24 @@ public sealed class CallerTests
         Assert.Equal(200, await CallAsync("key-b", backend));  // default grant: the profile admits everyone
         Assert.Equal(403, await CallAsync(InvokerHost.ApiKey, other)); // test-bot: not listed by orders
     }
+
+    [Fact]
+    public async Task Missing_or_wrong_api_key_gives_401_and_the_code_query_parameter_works()
+    {
+        using var files = new TempFiles();
+        await using var backend = await Pki.StartBackendAsync();
+        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, backend.Port).Settings);
+        using var anonymous = new HttpClient { BaseAddress = host.Client.BaseAddress };
+        using var none = await anonymous.PostAsync("/api/invoke", new StringContent("{}"));
+        await InvokerHost.AssertProblemAsync(none, 401, ErrorCodes.Unauthenticated);
+
+        anonymous.DefaultRequestHeaders.Add("x-functions-key", "wrong");
+        using var wrong = await anonymous.GetAsync("/api/health");
+        await InvokerHost.AssertProblemAsync(wrong, 401, ErrorCodes.Unauthenticated);
+
+        using var byQuery = await new HttpClient().GetAsync(new Uri(host.Client.BaseAddress!, $"/api/health?code={InvokerHost.ApiKey}"));
+        // Authenticated: health answers (200, or 503 while the certificate is still loading), not 401.
+        Assert.Contains("\"profiles\"", await byQuery.Content.ReadAsStringAsync());
+        Assert.DoesNotContain(InvokerHost.ApiKey, host.Logs.All);
+    }
 }

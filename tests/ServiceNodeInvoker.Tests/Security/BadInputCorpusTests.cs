@@ -6,19 +6,29 @@ public sealed class BadInputFixture : IAsyncLifetime
 {
     public MutualTlsBackend Backend { get; private set; } = null!;
     public InvokerHost Host { get; private set; } = null!;
+
+    /// <summary>The same settings in-process without a socket: for what is the request reader's and the pipeline's alone.</summary>
+    public PipelineHarness Pipeline { get; private set; } = null!;
     private readonly TempFiles _files = new();
+
+    private static void Limits(Dictionary<string, string?> settings)
+    {
+        settings["Invoker:MaxRequestBytes"] = "65536";
+        settings["Invoker:MaxUrlLength"] = "2048";
+    }
 
     public async Task InitializeAsync()
     {
         Backend = await TestPki.Instance.StartBackendAsync();
         var settings = ProfileSettings.Standard(_files, Backend.Port).Settings;
-        settings["Invoker:MaxRequestBytes"] = "65536";
-        settings["Invoker:MaxUrlLength"] = "2048";
+        Limits(settings);
         Host = await InvokerHost.StartAsync(settings);
+        Pipeline = PipelineHarness.Start(_ => new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("{}") }, (all, _) => Limits(all));
     }
 
     public async Task DisposeAsync()
     {
+        await Pipeline.DisposeAsync();
         await Host.DisposeAsync();
         await Backend.DisposeAsync();
         _files.Dispose();
@@ -27,7 +37,8 @@ public sealed class BadInputFixture : IAsyncLifetime
 
 /// <summary>
 /// Malformed, hostile and oversized invocation requests: each gets a 4xx problem+json with a stable
-/// code, none reaches the backend, and the process stays healthy afterwards.
+/// code, none reaches the backend (in-process, <see cref="PipelineHarness"/>), and the real host stays healthy
+/// after all of them.
 /// </summary>
 public sealed class BadInputCorpusTests(BadInputFixture fixture) : IClassFixture<BadInputFixture>
 {
@@ -121,8 +132,8 @@ public sealed class BadInputCorpusTests(BadInputFixture fixture) : IClassFixture
     [MemberData(nameof(Corpus))]
     public async Task Bad_request_gets_a_4xx_problem_and_reaches_no_backend(string name, string json)
     {
-        var body = json.Replace("{p}", fixture.Backend.Port.ToString(), StringComparison.Ordinal);
-        using var response = await fixture.Host.InvokeRawAsync(body);
+        var body = json.Replace("{p}", PipelineHarness.Port.ToString(), StringComparison.Ordinal);
+        using var response = await fixture.Pipeline.InvokeRawAsync(body);
         await AssertRefusedAsync(response, name);
     }
 
@@ -142,7 +153,7 @@ public sealed class BadInputCorpusTests(BadInputFixture fixture) : IClassFixture
     {
         var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var response = await fixture.Host.Client.PostAsync("/api/invoke", content);
+        using var response = await fixture.Pipeline.Client.PostAsync("/api/invoke", content);
         await AssertRefusedAsync(response, name);
     }
 
@@ -168,7 +179,7 @@ public sealed class BadInputCorpusTests(BadInputFixture fixture) : IClassFixture
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var code = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("code").GetString();
         Assert.Contains(code, new[] { ErrorCodes.InvalidRequest, ErrorCodes.TargetNotAllowed });
-        Assert.Equal(0, fixture.Backend.Requests);
+        Assert.Empty(fixture.Pipeline.Sent); // reached no backend
     }
 
     private static byte[] Bytes(string before, byte[] middle, string after) =>
