@@ -193,10 +193,10 @@ internal sealed class InvocationPipeline(
             exchange.Dispose();
             return FailureClassifier.Classify(e, sender.EvidenceOf(profile, material, exchange.Message, deadline));
         }
-        catch
+        catch (Exception e)
         {
             exchange.Dispose();
-            throw;
+            throw new OperationCanceledException("The caller went away.", e, deadline.CallerAborted);
         }
     }
 
