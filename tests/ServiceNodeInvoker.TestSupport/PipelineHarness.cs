@@ -123,7 +123,9 @@ public sealed class PipelineHarness : IAsyncDisposable
         }
         context.Features.Set<IHttpRequestBodyDetectionFeature>(new BodyDetection(body is not null));
         var written = new MemoryStream();
-        context.Response.Body = written;
+        var response = new Response(written);
+        context.Features.Set<IHttpResponseFeature>(response);
+        context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(response.Body));
         var lifetime = new Lifetime(aborted);
         context.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
         var result = await route(Api, context);
@@ -175,6 +177,60 @@ public sealed class PipelineHarness : IAsyncDisposable
                 return harness.SendAsync(request.Method, target, request.Content, (api, context) => api.ForwardAsync(context, profile), headers, cancellationToken);
             }
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound) { RequestMessage = request });
+        }
+    }
+
+    /// <summary>A response that, like a server's, has started once its first byte is written (then its head can no longer change).</summary>
+    private sealed class Response : IHttpResponseFeature
+    {
+        public Response(MemoryStream written) => Body = new StartingStream(written, this);
+
+        public int StatusCode { get; set; } = 200;
+        public string? ReasonPhrase { get; set; }
+        public IHeaderDictionary Headers { get; set; } = new HeaderDictionary();
+        public Stream Body { get; set; }
+        public bool HasStarted { get; private set; }
+
+        public void OnStarting(Func<object, Task> callback, object state)
+        {
+        }
+
+        public void OnCompleted(Func<object, Task> callback, object state)
+        {
+        }
+
+        private sealed class StartingStream(MemoryStream inner, Response response) : Stream
+        {
+            public override bool CanRead => false;
+            public override bool CanSeek => false;
+            public override bool CanWrite => true;
+            public override long Length => inner.Length;
+            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+            public override void Flush() => response.HasStarted = true;
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
+
+            public override void Write(byte[] buffer, int offset, int count)
+            {
+                response.HasStarted = true;
+                inner.Write(buffer, offset, count);
+            }
+
+            public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                response.HasStarted = true;
+                return inner.WriteAsync(buffer, cancellationToken);
+            }
+
+            public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+                WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+            public override Task FlushAsync(CancellationToken cancellationToken)
+            {
+                response.HasStarted = true;
+                return Task.CompletedTask;
+            }
         }
     }
 

@@ -131,6 +131,21 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task A_passthrough_body_that_breaks_after_its_first_bytes_left_is_a_cut_connection_never_a_truncated_success()
+    {
+        await using var harness = PipelineHarness.Start(_ =>
+            new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new BreakingStream(firstBytes: 100)) });
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => harness.InvokeAsync(new { method = "GET", url = Url, response = "passthrough" }));
+        Assert.Contains(harness.Logs.Entries, e => e.EventId.Id == 3003 && e.Message.Contains("broke off"));
+
+        // The envelope has not written anything when the body breaks: the caller gets a problem naming it.
+        using var envelope = await harness.InvokeAsync(new { method = "GET", url = Url });
+        Assert.InRange((int)envelope.StatusCode, 502, 504);
+        Assert.True(envelope.Headers.Contains(InvokerHeaders.Error));
+    }
+
+    [Fact]
     public async Task A_refused_connection_is_a_backend_failure_named_by_the_classifier_and_logged_with_its_profile()
     {
         await using var harness = PipelineHarness.Start((_, _) =>
@@ -217,6 +232,33 @@ public sealed class PipelineTests
         var problem = await InvokerHost.AssertProblemAsync(reply, 403, ErrorCodes.CallerNotAllowed);
         Assert.Contains("'test-bot' has no grant for profile 'payments'", problem.GetProperty("detail").GetString());
         Assert.Empty(harness.Sent);
+    }
+
+    /// <summary>A body that gives its first bytes, then breaks like a connection reset.</summary>
+    private sealed class BreakingStream(int firstBytes) : Stream
+    {
+        private bool _given;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_given)
+            {
+                throw new IOException("Unable to read data from the transport connection: Connection reset by peer.");
+            }
+            _given = true;
+            var n = Math.Min(count, firstBytes);
+            Array.Fill(buffer, (byte)'a', offset, n);
+            return n;
+        }
     }
 
     /// <summary>A body stream that counts its reads.</summary>
