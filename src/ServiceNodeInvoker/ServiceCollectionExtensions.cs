@@ -73,6 +73,16 @@ public static class ServiceCollectionExtensions
                 sp.GetRequiredService<CertificateSourceFactory>(), sp.GetRequiredService<InvokerTelemetry>(),
                 sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>());
         });
+        // The expiry watch: the Functions app runs it on a timer (CertificateExpiryWatch), the standalone host as a background service.
+        services.TryAddSingleton<TelemetryFlush>();
+        services.TryAddSingleton(sp => new ExpiryCheck(sp.GetRequiredService<CertificateStore>(), sp.GetRequiredService<ProfileCatalog>(),
+            () => sp.GetRequiredService<KeyVaultClients>(), sp.GetRequiredService<InvokerTelemetry>(), sp.GetRequiredService<TelemetryFlush>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ExpiryCheck>>()));
+        services.TryAddSingleton(sp => new CertificateExpiryWatch(sp.GetRequiredService<ExpiryCheck>()));
+        if (host == InvokerHostKind.Standalone)
+        {
+            services.AddHostedService<ExpiryWatchService>();
+        }
         services.TryAddSingleton(sp => new AddressPolicy(sp.GetRequiredService<InvokerOptions>().AllowLoopback));
         services.TryAddSingleton<HostResolver>();
         services.TryAddSingleton<BackendConnector>();

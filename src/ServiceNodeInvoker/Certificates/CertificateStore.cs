@@ -25,6 +25,8 @@ internal sealed class CertificateStore : IDisposable
     {
         var logger = loggers.CreateLogger<CertificateCache>();
         var policy = new RefreshPolicy(SettingParsers.Duration(settings.RefreshInterval, RefreshPolicy.DefaultInterval));
+        RefreshInterval = policy.Interval;
+        WarningDays = settings.ExpiryWarningDays;
         var warnings = new CertificateWarnings(settings.ExpiryWarningDays, time, loggers.CreateLogger<CertificateWarnings>());
         CertificateCache Create(CertificateOwner owner) => new(owner,
             owner.Client is { } client ? sources.Create(client, CertificateRole.Client) : null,
@@ -43,6 +45,12 @@ internal sealed class CertificateStore : IDisposable
             .Where(p => p.Client is not null)
             .Select(p => (p.Name, (p.Client!.NotAfter - time.GetUtcNow()).TotalDays)));
     }
+
+    /// <summary>How often every cache re-reads its sources (Invoker:CertificateRefreshInterval).</summary>
+    public TimeSpan RefreshInterval { get; }
+
+    /// <summary>Invoker:ExpiryWarningDays: inside this many days a certificate is reported as expiring.</summary>
+    public int WarningDays { get; }
 
     public CertificateCache For(TlsProfile profile) => _byProfile[profile.Name];
 

@@ -17,6 +17,8 @@ internal sealed class InvokerTelemetry : IDisposable
     private readonly Counter<long> _refreshes;
     private readonly Counter<long> _handshakeFailures;
     private readonly Counter<long> _tokenRequests;
+    private readonly Gauge<double> _watchDaysLeft;
+    private readonly Counter<long> _watchChecks;
 
     public InvokerTelemetry(IMeterFactory meters)
     {
@@ -32,6 +34,37 @@ internal sealed class InvokerTelemetry : IDisposable
             "Failed TLS handshakes by profile and reason (server-certificate, client-certificate-refused, handshake).");
         _tokenRequests = _meter.CreateCounter<long>("invoker.token.requests", "{request}",
             "Token endpoint requests by profile and result (success, or the failure's cause).");
+        _watchDaysLeft = _meter.CreateGauge<double>(WatchDaysLeft, "d",
+            "Expiry watch: days until each certificate the app relies on expires (negative once expired), by profile, role, subject and thumbprint.");
+        _watchChecks = _meter.CreateCounter<long>(WatchChecks, "{certificate}",
+            "Expiry watch: certificates checked by profile, role and status (ok, warning, error, expired, failing).");
+    }
+
+    /// <summary>The expiry watch's days-left gauge: one value per certificate and run.</summary>
+    public const string WatchDaysLeft = "invoker.certificate.watch.days_left";
+
+    /// <summary>The expiry watch's counter: one per certificate (or failing source) and run, by status.</summary>
+    public const string WatchChecks = "invoker.certificate.watch.checks";
+
+    /// <summary>
+    /// One certificate the expiry watch looked at: its days left (null when its source failed and nothing is held) and its status.
+    /// <paramref name="subject"/> and <paramref name="thumbprint"/> name it (a secret: its name and version), never secret material.
+    /// </summary>
+    public void RecordExpiryCheck(string profile, string role, string subject, string thumbprint, string status, double? daysLeft)
+    {
+        var tags = new TagList
+        {
+            { "invoker.profile", profile },
+            { "invoker.certificate.role", role },
+            { "invoker.certificate.subject", subject },
+            { "invoker.certificate.thumbprint", thumbprint },
+            { "invoker.certificate.status", status },
+        };
+        if (daysLeft is { } days)
+        {
+            _watchDaysLeft.Record(Math.Round(days, 2), tags);
+        }
+        _watchChecks.Add(1, tags);
     }
 
     public ActivitySource Source { get; } = new(Name);
