@@ -175,6 +175,16 @@ public sealed class KeyVaultFake : IAsyncDisposable
 
     public string SetPem(string name, string pem) => Set(name, pem, "application/x-pem-file");
 
+    private readonly ConcurrentDictionary<string, DateTimeOffset?> _plainSecrets = new();
+
+    /// <summary>A plain secret (a client secret: not backed by a certificate), with the expiry the vault records for it, if any.</summary>
+    public string SetSecret(string name, string value, DateTimeOffset? expiresOn)
+    {
+        var version = Set(name, value, "text/plain");
+        _plainSecrets[$"{name}/{version}"] = expiresOn;
+        return version;
+    }
+
     public string Set(string name, string value, string contentType)
     {
         var version = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
@@ -345,18 +355,30 @@ public sealed class KeyVaultFake : IAsyncDisposable
         }
         var host = $"{context.Request.Host}";
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        await response.WriteAsJsonAsync(new Dictionary<string, object>
+        var attributes = new Dictionary<string, object>
+        {
+            ["enabled"] = true, ["created"] = now, ["updated"] = now, ["recoveryLevel"] = "Recoverable+Purgeable", ["recoverableDays"] = 90,
+        };
+        var body = new Dictionary<string, object>
         {
             ["value"] = secret.Value,
             ["contentType"] = secret.ContentType,
             ["id"] = $"https://{host}/secrets/{name}/{secret.Version}",
-            ["managed"] = true,
-            ["kid"] = $"https://{host}/keys/{name}/{secret.Version}",
-            ["attributes"] = new Dictionary<string, object>
+            ["attributes"] = attributes,
+        };
+        if (_plainSecrets.TryGetValue($"{name}/{secret.Version}", out var expires))
+        {
+            if (expires is { } exp)
             {
-                ["enabled"] = true, ["created"] = now, ["updated"] = now, ["recoveryLevel"] = "Recoverable+Purgeable", ["recoverableDays"] = 90,
-            },
-        });
+                attributes["exp"] = exp.ToUnixTimeSeconds();
+            }
+        }
+        else
+        {
+            body["managed"] = true;
+            body["kid"] = $"https://{host}/keys/{name}/{secret.Version}";
+        }
+        await response.WriteAsJsonAsync(body);
     }
 
     /// <summary>Beyond the rate limit, or one of the next throttled GETs: 429 with Retry-After. True when answered so.</summary>

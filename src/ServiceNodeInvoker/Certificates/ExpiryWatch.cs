@@ -317,37 +317,24 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
     }
 }
 
-/// <summary>The standalone host's expiry watch: once at start-up, then every day.</summary>
+/// <summary>The standalone host's expiry watch: once at start-up, then a day after each run ended (no burst of runs after a pause).</summary>
 internal sealed class ExpiryWatchService(ExpiryCheck check, TimeProvider time) : Microsoft.Extensions.Hosting.BackgroundService
 {
     public static readonly TimeSpan Period = TimeSpan.FromDays(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Period, time);
-        do
-        {
-            try
-            {
-                await check.RunAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-        }
-        while (await WaitAsync(timer, stoppingToken));
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
         try
         {
-            return await timer.WaitForNextTickAsync(stoppingToken);
+            while (true)
+            {
+                await check.RunAsync(stoppingToken);
+                await Task.Delay(Period, time, stoppingToken);
+            }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            return false;
+            // the host is stopping
         }
     }
 }

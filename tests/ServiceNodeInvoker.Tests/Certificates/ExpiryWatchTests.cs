@@ -1,0 +1,217 @@
+using Azure.Core;
+using Microsoft.Extensions.Time.Testing;
+using OpenTelemetry.Metrics;
+using OpenTelemetry;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Telemetry;
+
+namespace ServiceNodeInvoker.Tests.Certificates;
+
+/// <summary>
+/// The expiry watch in the standalone host (its background service: at start-up, then daily) on a fake clock: days left per
+/// certificate as a metric and as log events, the thresholds, a failing source reported as failing, Key Vault certificates and
+/// a Key Vault client secret through the real SDK against the vault fake.
+/// </summary>
+public sealed class ExpiryWatchTests
+{
+    private static readonly TestPki Pki = TestPki.Instance;
+
+    /// <summary>A host with a fake clock whose log events and metrics the test reads.</summary>
+    private sealed class Watched(InvokerHost host, LogEvents events, List<Metric> metrics, FakeTimeProvider clock) : IAsyncDisposable
+    {
+        public InvokerHost Host => host;
+        public LogEvents Events => events;
+        public FakeTimeProvider Clock => clock;
+
+        public static async Task<Watched> StartAsync(Dictionary<string, string?> settings, FakeTimeProvider clock, Action<IServiceCollection>? services = null)
+        {
+            var events = new LogEvents();
+            var metrics = new List<Metric>();
+            var host = await InvokerHost.StartAsync(settings, b =>
+            {
+                b.Logging.AddProvider(events);
+                b.Services.AddSingleton<TimeProvider>(clock);
+                b.Services.ConfigureOpenTelemetryMeterProvider(m => m.AddInMemoryExporter(metrics));
+                services?.Invoke(b.Services);
+            });
+            return new Watched(host, events, metrics, clock);
+        }
+
+        /// <summary>Waits for the watch's <paramref name="run"/>th summary (event 1012).</summary>
+        public Task RunsAsync(int run) => Poll.UntilAsync(() => events.WithId(1012).Count() >= run, $"expiry watch run {run}");
+
+        /// <summary>The events of the watch's last run about <paramref name="profile"/>'s <paramref name="role"/>.</summary>
+        public List<LogEvent> About(string profile, string role) =>
+            events.All.Where(e => e.Id is >= 1007 and <= 1011 && e["Profile"] == profile && e["Role"] == role).ToList();
+
+        /// <summary>The last value of a metric point with these tags (metrics are process-wide: tests use profile names of their own).</summary>
+        public IReadOnlyList<(double? Value, long? Count, Dictionary<string, object?> Tags)> Points(string name, string profile)
+        {
+            var found = new List<(double?, long?, Dictionary<string, object?>)>();
+            lock (metrics)
+            {
+                foreach (var metric in metrics.Where(m => m.Name == name))
+                {
+                    foreach (ref readonly var point in metric.GetMetricPoints())
+                    {
+                        var tags = new Dictionary<string, object?>();
+                        foreach (var tag in point.Tags) { tags[tag.Key] = tag.Value; }
+                        if (!Equals(tags.GetValueOrDefault("invoker.profile"), profile))
+                        {
+                            continue;
+                        }
+                        found.Add(metric.MetricType == MetricType.DoubleGauge ? (point.GetGaugeLastValueDouble(), null, tags) : (null, point.GetSumLong(), tags));
+                    }
+                }
+            }
+            return found;
+        }
+
+        public ValueTask DisposeAsync() => host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task The_standalone_watch_reports_every_certificate_at_start_up_and_again_a_day_later_with_the_thresholds()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(now);
+        using var files = new TempFiles();
+        var client = Pki.Intermediate.IssueClient("watch-client", notAfter: now.AddDays(40));
+        var partnerRoot = CertificateAuthority.CreateRoot("watch-partner-root", now.AddDays(20)).Certificate;
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-files", client: client).Settings;
+        settings["Invoker:Profiles:watch-files:TrustedCa:Path"] = files.CertificatePem("partner-root.pem", partnerRoot);
+        settings["Invoker:Profiles:watch-broken:Hosts:0"] = "broken.example";
+        settings["Invoker:Profiles:watch-broken:ClientCertificate:Source"] = "File";
+        settings["Invoker:Profiles:watch-broken:ClientCertificate:Path"] = Path.Combine(files.Directory, "missing.pfx");
+        settings["Invoker:Callers:Mode"] = "KeyOrCertificate";
+        settings["Invoker:Callers:CertificateAuthority:Source"] = "File";
+        settings["Invoker:Callers:CertificateAuthority:Path"] = files.CertificatePem("caller-root.pem", Pki.RootPublic);
+        settings["Invoker:Callers:Certificates:partner:Subject"] = "CN=partner-bot";
+        await using var watched = await Watched.StartAsync(settings, clock);
+
+        await watched.RunsAsync(1);
+
+        var leaf = Assert.Single(watched.About("watch-files", "client"));
+        Assert.Equal(1007, leaf.Id);
+        Assert.Equal("39", leaf["DaysLeft"]); // whole days towards zero: 39.9 days left
+        Assert.Equal(client.Subject, leaf["Subject"]);
+        Assert.Equal(CertificateFacts.ThumbprintSha256(client), leaf["Thumbprint"]);
+        Assert.Equal(1007, Assert.Single(watched.About("watch-files", "chain")).Id); // the intermediate sent with it
+        var ca = Assert.Single(watched.About("watch-files", "trusted-ca"));
+        Assert.Equal((1008, LogLevel.Warning, "19"), (ca.Id, ca.Level, ca["DaysLeft"]));
+        Assert.Equal(partnerRoot.Subject, ca["Subject"]);
+        var callerCa = Assert.Single(watched.About("Invoker:Callers:CertificateAuthority", "caller-ca"));
+        Assert.Equal(1007, callerCa.Id);
+        // The missing file is a failing source, never an expired certificate.
+        var broken = Assert.Single(watched.About("watch-broken", "client"));
+        Assert.Equal((1011, LogLevel.Warning), (broken.Id, broken.Level));
+        Assert.Contains("'missing.pfx' does not exist", broken["Reason"]);
+        Assert.DoesNotContain(files.Directory, broken.Message); // the file's name, never its folder
+        Assert.DoesNotContain(ProfileSettings.Password, string.Join('\n', watched.Events.All.Select(e => e.Message)));
+
+        // The metric: days left per certificate (flushed by the run), and the failing source counted as failing with no days.
+        var days = watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-files");
+        var clientDays = Assert.Single(days, p => Equals(p.Tags["invoker.certificate.role"], "client"));
+        Assert.InRange(clientDays.Value!.Value, 39.9, 40.01);
+        Assert.Equal("ok", clientDays.Tags["invoker.certificate.status"]);
+        Assert.Equal(CertificateFacts.ThumbprintSha256(client), clientDays.Tags["invoker.certificate.thumbprint"]);
+        Assert.Equal("warning", Assert.Single(days, p => Equals(p.Tags["invoker.certificate.role"], "trusted-ca")).Tags["invoker.certificate.status"]);
+        Assert.Empty(watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-broken"));
+        var failing = Assert.Single(watched.Points(InvokerTelemetry.WatchChecks, "watch-broken"));
+        Assert.Equal(("failing", 1L), (failing.Tags["invoker.certificate.status"], failing.Count));
+
+        // 34 days later (the daily schedule runs): the client certificate is inside 7 days, the partner's root has expired.
+        var before = watched.Events.All.Count;
+        watched.Clock.Advance(TimeSpan.FromDays(34));
+        await watched.RunsAsync(2);
+        var later = watched.Events.All.Skip(before).ToList();
+        var soon = Assert.Single(later, e => e["Profile"] == "watch-files" && e["Role"] == "client" && e.Id is >= 1007 and <= 1011);
+        Assert.Equal((1009, LogLevel.Error, "5"), (soon.Id, soon.Level, soon["DaysLeft"]));
+        var expired = Assert.Single(later, e => e["Profile"] == "watch-files" && e["Role"] == "trusted-ca" && e.Id is >= 1007 and <= 1011);
+        Assert.Equal((1010, LogLevel.Error), (expired.Id, expired.Level));
+        Assert.StartsWith("expired", expired["Expiry"]);
+        Assert.Equal(1011, Assert.Single(later, e => e["Profile"] == "watch-broken" && e.Id is >= 1007 and <= 1011).Id); // still failing, not expired
+        var summary = later.Last(e => e.Id == 1012);
+        Assert.Equal(("1", "1", "1"), (summary["Errors"], summary["Expired"], summary["Failing"]));
+    }
+
+    [Fact]
+    public async Task Key_Vault_certificates_and_a_client_secrets_recorded_expiry_are_watched_and_a_missing_secret_is_failing()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(now);
+        await using var vault = await KeyVaultFake.StartAsync();
+        var client = Pki.Intermediate.IssueClient("watch-kv-client", notAfter: now.AddDays(12));
+        vault.SetPkcs12("watch-client", client, Pki.IntermediatePublic);
+        vault.SetPem("watch-root", Pki.RootPublic.ExportCertificatePem());
+        vault.SetSecret("watch-secret", "s3cret-value-never-logged", now.AddDays(3));
+        var settings = new ProfileSettings()
+            .Set("watch-kv", "Hosts:0", "localhost:1")
+            .Set("watch-kv", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-kv", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-kv", "ClientCertificate:Name", "watch-client")
+            .Set("watch-kv", "TrustedCa:Source", "KeyVault")
+            .Set("watch-kv", "TrustedCa:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-kv", "TrustedCa:Name", "watch-root")
+            .Set("watch-kv", "Token:Endpoint", "https://localhost:2/token")
+            .Set("watch-kv", "Token:ClientId", "bot")
+            .Set("watch-kv", "Token:ClientAuthentication", "ClientSecretBasic")
+            .Set("watch-kv", "Token:ClientSecret:Source", "KeyVault")
+            .Set("watch-kv", "Token:ClientSecret:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-kv", "Token:ClientSecret:Name", "watch-secret")
+            .Set("watch-gone", "Hosts:0", "localhost:3")
+            .Set("watch-gone", "Token:Endpoint", "https://localhost:4/token")
+            .Set("watch-gone", "Token:ClientId", "bot")
+            .Set("watch-gone", "Token:ClientAuthentication", "ClientSecretBasic")
+            .Set("watch-gone", "Token:ClientSecret:Source", "KeyVault")
+            .Set("watch-gone", "Token:ClientSecret:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-gone", "Token:ClientSecret:Name", "no-such-secret")
+            .Settings;
+        await using var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+
+        await watched.RunsAsync(1);
+
+        var leaf = Assert.Single(watched.About("watch-kv", "client"));
+        Assert.Equal((1008, "11"), (leaf.Id, leaf["DaysLeft"]));
+        Assert.Contains("Key Vault", leaf["Source"]);
+        Assert.Equal(1007, Assert.Single(watched.About("watch-kv", "trusted-ca")).Id);
+        var secret = Assert.Single(watched.About("watch-kv", "client-secret"));
+        Assert.Equal((1009, LogLevel.Error, "secret 'watch-secret'"), (secret.Id, secret.Level, secret["Subject"]));
+        var gone = Assert.Single(watched.About("watch-gone", "client-secret"));
+        Assert.Equal(1011, gone.Id);
+        Assert.Contains("does not exist (404", gone["Reason"]);
+        Assert.DoesNotContain("s3cret-value-never-logged", string.Join('\n', watched.Events.All.Select(e => e.Message + string.Join(' ', e.Values.Values))));
+        var secretDays = Assert.Single(watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-kv"), p => Equals(p.Tags["invoker.certificate.role"], "client-secret"));
+        Assert.Equal("error", secretDays.Tags["invoker.certificate.status"]);
+    }
+
+    [Fact]
+    public async Task A_run_joins_the_loads_at_start_up_and_costs_no_certificate_read_of_its_own()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("watch-cost", Pki.ClientRsa, Pki.IntermediatePublic);
+        var settings = new ProfileSettings()
+            .Set("watch-cost", "Hosts:0", "localhost:1")
+            .Set("watch-cost", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-cost", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-cost", "ClientCertificate:Name", "watch-cost")
+            .Settings;
+        await using var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+        await watched.RunsAsync(1);
+        Assert.Equal(1007, Assert.Single(watched.About("watch-cost", "client")).Id);
+        Assert.Equal((1, 0), (vault.SecretGets, vault.CertificateGets)); // the store's cold load, shared
+
+        // A run on a state the hourly refresh keeps fresh reads nothing either.
+        await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
+        Assert.Equal((1, 0), (vault.SecretGets, vault.CertificateGets));
+    }
+}
