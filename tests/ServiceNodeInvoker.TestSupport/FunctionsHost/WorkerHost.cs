@@ -36,6 +36,49 @@ public sealed class WorkerHost : IAsyncDisposable
 
     private sealed record Function(string Id, string Name, TemplateMatcher Route, string[] Methods, string AuthLevel);
 
+    private sealed record TimerFunction(string Id, string Name, string Binding, string Schedule, bool RunOnStartup);
+
+    private readonly List<TimerFunction> _timers = [];
+
+    /// <summary>The timer functions' own runs at start-up (runOnStartup), as the host fires them once the app is up.</summary>
+    public Task<InvocationResponse[]> StartupTimerRuns { get; private set; } = Task.FromResult(Array.Empty<InvocationResponse>());
+
+    /// <summary>The timer functions the worker announced: name → NCRONTAB schedule.</summary>
+    public IReadOnlyDictionary<string, string> TimerSchedules => _timers.ToDictionary(t => t.Name, t => t.Schedule);
+
+    /// <summary>
+    /// Fires a timer function as the host does when its schedule is due: an InvocationRequest whose trigger binding carries the
+    /// TimerInfo JSON. Returns the worker's InvocationResponse.
+    /// </summary>
+    public async Task<InvocationResponse> InvokeTimerAsync(string name, bool isPastDue = false, CancellationToken token = default)
+    {
+        var timer = _timers.Single(t => t.Name == name);
+        var invocationId = Guid.NewGuid().ToString();
+        var now = DateTime.UtcNow;
+        var info = JsonSerializer.Serialize(new
+        {
+            Schedule = new { AdjustForDST = true },
+            ScheduleStatus = new { Last = now.AddDays(-1), Next = now.AddDays(1), LastUpdated = now },
+            IsPastDue = isPastDue,
+        });
+        var invocation = new StreamingMessage
+        {
+            RequestId = invocationId,
+            InvocationRequest = new InvocationRequest
+            {
+                InvocationId = invocationId,
+                FunctionId = timer.Id,
+                TraceContext = new RpcTraceContext { TraceParent = $"00-{ActivityTraceId.CreateRandom()}-{ActivitySpanId.CreateRandom()}-01" },
+                InputData = { new ParameterBinding { Name = timer.Binding, Data = new TypedData { Json = info } } },
+            },
+        };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
+        deadline.CancelAfter(TimeSpan.FromMinutes(5)); // host.json's functionTimeout
+        var response = await RequestAsync($"invocation:{invocationId}", invocation, deadline.Token);
+        _waiting.TryRemove($"invocation:{invocationId}", out _);
+        return response.InvocationResponse;
+    }
+
     /// <summary>What the worker printed and logged through the RPC stream.</summary>
     public string Output
     {
@@ -158,6 +201,11 @@ public sealed class WorkerHost : IAsyncDisposable
                     var level = root.TryGetProperty("authLevel", out var a) ? a.GetString()!.ToLowerInvariant() : "function";
                     _functions.Add(new Function(id, function.Name, new TemplateMatcher(TemplateParser.Parse($"api/{route}"), new RouteValueDictionary()), methods, level));
                 }
+                else if (root.GetProperty("type").GetString()!.Equals("timerTrigger", StringComparison.OrdinalIgnoreCase))
+                {
+                    _timers.Add(new TimerFunction(id, function.Name, root.GetProperty("name").GetString()!, root.GetProperty("schedule").GetString()!,
+                        root.TryGetProperty("runOnStartup", out var startup) && startup.GetBoolean()));
+                }
             }
         }
         Step("worker-loaded");
@@ -170,6 +218,8 @@ public sealed class WorkerHost : IAsyncDisposable
                 using var probe = new System.Net.Sockets.TcpClient();
                 await probe.ConnectAsync(_workerUri.Host, _workerUri.Port, deadline.Token);
                 Step("worker-http");
+                // As the host's timer listener does once it starts: a timer with runOnStartup fires now.
+                StartupTimerRuns = Task.WhenAll(_timers.Where(t => t.RunOnStartup).Select(t => InvokeTimerAsync(t.Name)));
                 return;
             }
             catch (System.Net.Sockets.SocketException) when (!deadline.IsCancellationRequested && _worker is { HasExited: false })
