@@ -111,3 +111,5 @@ output AZURE_KEY_VAULT_ENDPOINT string = resources.outputs.keyVaultUri
 // Not AZURE_CLIENT_ID: azd writes outputs to .env, where Azure.Identity would take it as the developer's client id.
 output INVOKER_IDENTITY_CLIENT_ID string = resources.outputs.identityClientId
 output OUTBOUND_IP_ADDRESS string = resources.outputs.outboundIpAddress
+// The operators' dashboard (Azure Monitor workbook beside Application Insights): docs/operations.md, The dashboard.
+output DASHBOARD_URL string = resources.outputs.dashboardUrl

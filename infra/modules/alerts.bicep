@@ -1,5 +1,6 @@
-// Alerts that work while the app is scaled to zero: certificate expiry comes from Key Vault itself
-// (Event Grid → Azure Monitor alert), invocation failures from the telemetry the app already sends.
+// Alerts that work while the app is scaled to zero: certificate expiry from the app's own expiry watch (a timer that wakes an
+// instance daily) and, as a second path that needs no instance at all, from Key Vault itself (Event Grid → Azure Monitor
+// alert, only for versions created after the subscription); invocation failures from the telemetry the app already sends.
 param location string
 param tags object
 param resourceToken string
@@ -72,6 +73,13 @@ var failureQueries = [
     query: 'customMetrics | where name == "invoker.tls.handshake_failures" | extend profile = tostring(customDimensions["invoker.profile"]), reason = tostring(customDimensions["invoker.tls.failure_reason"]) | summarize failures = sum(valueSum) by profile, reason'
     column: 'failures'
     dimensions: ['profile', 'reason']
+  }
+  {
+    name: 'certificate-expiry'
+    description: 'The expiry watch (daily and at start-up) found a certificate inside 30 days (warning), 7 days (error) or expired, or a source it could not read (failing): the alert names the profile, the role (client, chain, trusted-ca, caller-ca, client-secret), the subject and the status. docs/operations.md, Expiry watch.'
+    query: 'customMetrics | where name == "invoker.certificate.watch.checks" | extend profile = tostring(customDimensions["invoker.profile"]), role = tostring(customDimensions["invoker.certificate.role"]), subject = tostring(customDimensions["invoker.certificate.subject"]), status = tostring(customDimensions["invoker.certificate.status"]) | where status in ("warning", "error", "expired", "failing") | summarize certificates = sum(valueSum) by profile, role, subject, status'
+    column: 'certificates'
+    dimensions: ['profile', 'role', 'subject', 'status']
   }
   {
     name: 'certificate-unavailable'

@@ -45,6 +45,16 @@ module monitoring 'monitoring.bicep' = {
   }
 }
 
+module dashboard 'workbook.bicep' = {
+  name: 'dashboard'
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    appInsightsId: monitoring.outputs.appInsightsId
+  }
+}
+
 module storage 'storage.bicep' = {
   name: 'storage'
   params: {
@@ -120,3 +130,4 @@ output keyVaultUri string = keyVault.outputs.uri
 output identityClientId string = identity.properties.clientId
 output outboundIpAddress string = enableVnet ? network!.outputs.natIpAddress : ''
 
+output dashboardUrl string = dashboard.outputs.url

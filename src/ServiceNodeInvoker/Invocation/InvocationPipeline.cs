@@ -73,6 +73,7 @@ internal sealed class InvocationPipeline(
             {
                 return _failures.Reply(new InvokerException(ErrorCodes.Unauthenticated, $"The caller is not authenticated: {caller.Problem}."), context, record);
             }
+            record.Caller(caller.Caller);
 
             // 2. The request, and with it the mode.
             var request = await reader.ReadAsync(context, routeProfile);

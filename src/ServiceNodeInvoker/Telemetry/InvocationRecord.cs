@@ -22,6 +22,9 @@ internal sealed class InvocationRecord(InvokerTelemetry telemetry, Activity? act
         activity?.SetTag("server.port", port);
     }
 
+    /// <summary>Who called: the caller's configured name (an API key's or a certificate's), or "(unnamed)" for a bare function key.</summary>
+    public void Caller(string? name) => activity?.SetTag("invoker.caller", name ?? "(unnamed)");
+
     public void ClientCertificate(string? thumbprintSha256) => activity?.SetTag("tls.client.certificate.sha256", thumbprintSha256);
 
     /// <summary>The backend answered (whatever its status).</summary>
@@ -49,6 +52,10 @@ internal sealed class InvocationRecord(InvokerTelemetry telemetry, Activity? act
         _ended = true;
         activity?.SetTag("invoker.error.code", error.Code);
         activity?.SetTag("invoker.outcome", error.Code);
+        if (error.Cause is { } cause)
+        {
+            activity?.SetTag("invoker.error.cause", cause);
+        }
         activity?.SetStatus(ActivityStatusCode.Error, error.Code);
         telemetry.RecordInvocation(_profile, error.Code);
         if (error.Code == ErrorCodes.TlsHandshakeFailed)
