@@ -109,7 +109,9 @@ public sealed class ExpiryWatchTests
         Assert.DoesNotContain(files.Directory, broken.Message); // the file's name, never its folder
         Assert.DoesNotContain(ProfileSettings.Password, string.Join('\n', watched.Events.All.Select(e => e.Message)));
 
-        // The metric: days left per certificate (flushed by the run), and the failing source counted as failing with no days.
+        // The metric: days left per certificate (flushed by the run, right after its summary line), and the failing source
+        // counted as failing with no days.
+        await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchChecks, "watch-broken").Count > 0, "the run's metrics, flushed");
         var days = watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-files");
         var clientDays = Assert.Single(days, p => Equals(p.Tags["invoker.certificate.role"], "client"));
         Assert.InRange(clientDays.Value!.Value, 39.9, 40.01);
@@ -185,6 +187,7 @@ public sealed class ExpiryWatchTests
         Assert.Equal(1011, gone.Id);
         Assert.Contains("does not exist (404", gone["Reason"]);
         Assert.DoesNotContain("s3cret-value-never-logged", string.Join('\n', watched.Events.All.Select(e => e.Message + string.Join(' ', e.Values.Values))));
+        await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-kv").Any(p => Equals(p.Tags["invoker.certificate.role"], "client-secret")), "the run's metrics, flushed");
         var secretDays = Assert.Single(watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-kv"), p => Equals(p.Tags["invoker.certificate.role"], "client-secret"));
         Assert.Equal("error", secretDays.Tags["invoker.certificate.status"]);
     }
