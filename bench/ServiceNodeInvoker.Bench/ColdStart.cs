@@ -10,9 +10,9 @@ namespace ServiceNodeInvoker.Bench;
 /// Cold start, as the bot's first call after an idle period meets it: from launching the host process to the first
 /// HTTP answer and to the first 200 from <c>POST /api/invoke</c> over mutual TLS (file certificates, a Kestrel backend
 /// that requires a client certificate). Each variant is a published build of the standalone host, optionally with one
-/// runtime setting; runs are interleaved over the variants, medians reported, with the phases the host marks itself
-/// (<c>INVOKER_STARTUP_TIMELINE=1</c>: main, configure, host-built, listening, certificates-loading/-loaded,
-/// first-request, first-handshake, first-backend-answer), in ms since the process started.
+/// runtime setting; runs are interleaved over the variants, medians reported, with the milestones of each start-up read from
+/// the runtime's own instrumentation (<see cref="StartupTrace"/>: an EventPipe session started by the environment, read once
+/// the host has stopped), in ms since launch.
 /// </summary>
 internal static class ColdStart
 {
@@ -22,9 +22,7 @@ internal static class ColdStart
 
     private sealed record Run(double FirstAnswerMs, double First200Ms, IReadOnlyDictionary<string, double> Phases);
 
-    public static readonly string[] Phases =
-        ["main", "configure", "roots-loaded", "host-built", "options-schema-checked", "options-bound", "options-validated", "listening", "certificates-loaded", "warm-transports", "first-request", "first-caller", "first-read", "first-certificate",
-         "first-transport", "first-resolved", "first-connected", "first-handshake", "first-backend-answer"];
+    public static readonly string[] Phases = StartupTrace.Milestones;
 
     /// <param name="keyVault">The client certificate from Key Vault (the fake, over its managed-identity endpoint and TLS, as on Azure) instead of a file.</param>
     public static async Task RunAsync(IReadOnlyList<Variant> variants, int runs, Action<string> print, bool keyVault = false)
@@ -43,14 +41,14 @@ internal static class ColdStart
         // One run of each, not recorded: the disk cache holds every file afterwards, as on a warm platform worker.
         foreach (var variant in variants)
         {
-            await MeasureAsync(variant, settings, body);
+            await MeasureAsync(variant, settings, body, backend.Port);
         }
         var results = variants.ToDictionary(v => v.Name, _ => new List<Run>());
         for (var i = 0; i < runs; i++)
         {
             foreach (var variant in variants)
             {
-                var run = await MeasureAsync(variant, settings, body);
+                var run = await MeasureAsync(variant, settings, body, backend.Port);
                 results[variant.Name].Add(run);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  run {i + 1,2} {variant.Name,-40} first answer {run.FirstAnswerMs,7:0} ms, first 200 {run.First200Ms,7:0} ms"));
@@ -112,8 +110,9 @@ internal static class ColdStart
         }
     }
 
-    private static async Task<Run> MeasureAsync(Variant variant, IReadOnlyDictionary<string, string?> settings, string body)
+    private static async Task<Run> MeasureAsync(Variant variant, IReadOnlyDictionary<string, string?> settings, string body, int backendPort)
     {
+        var trace = new StartupTrace(Path.Combine(Path.GetTempPath(), $"sni-coldstart-{Guid.NewGuid():N}.nettrace"));
         var port = ExternalLoad.FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
@@ -129,24 +128,14 @@ internal static class ColdStart
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
         start.Environment["DOTNET_NOLOGO"] = "1";
-        start.Environment[Primitives.StartupTimeline.Variable] = "1";
-        foreach (var (key, value) in variant.Environment)
+        foreach (var (key, value) in trace.Environment.Concat(variant.Environment))
         {
             start.Environment[key] = value;
         }
-        var phases = new Dictionary<string, double>();
+        var launchedUtc = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data?.Split(' ') is ["startup-timeline", var phase, var ms, ..])
-            {
-                lock (phases)
-                {
-                    phases[phase] = double.Parse(ms, CultureInfo.InvariantCulture);
-                }
-            }
-        };
+        process.ErrorDataReceived += (_, _) => { };
         process.OutputDataReceived += (_, _) => { };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
@@ -171,12 +160,8 @@ internal static class ColdStart
                     if ((int)response.StatusCode == 200)
                     {
                         var first200 = clock.Elapsed.TotalMilliseconds;
-                        process.Kill();
-                        await process.WaitForExitAsync();
-                        lock (phases)
-                        {
-                            return new Run(firstAnswer.Value, first200, new Dictionary<string, double>(phases));
-                        }
+                        await StandaloneProcess.StopAsync(process, TimeSpan.FromSeconds(10)); // the trace is complete once the host has ended
+                        return new Run(firstAnswer.Value, first200, trace.Read(launchedUtc, backendPort));
                     }
                     lastAnswer = $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}";
                 }
@@ -193,6 +178,7 @@ internal static class ColdStart
             {
                 process.Kill();
             }
+            File.Delete(trace.Path);
         }
     }
 
@@ -229,19 +215,18 @@ internal static class ColdStart
         var settings = ProfileSettings.Standard(files, backend.Port).Settings;
         settings["Invoker:AllowLoopback"] = "true";
         var appSettings = settings.Where(s => s.Value is not null).ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
-        appSettings[Primitives.StartupTimeline.Variable] = "1";
         var body = $"{{\"method\":\"GET\",\"url\":\"{backend.BaseAddress}echo\"}}";
         string[] steps = ["worker-connected", "worker-init", "worker-metadata", "worker-loaded", "worker-http"];
         foreach (var variant in variants)
         {
-            await MeasureFunctionsAsync(variant, appSettings, body); // not recorded: the disk cache holds every file afterwards
+            await MeasureFunctionsAsync(variant, appSettings, body, backend.Port); // not recorded: the disk cache holds every file afterwards
         }
         var results = variants.ToDictionary(v => v.Name, _ => new List<Run>());
         for (var i = 0; i < runs; i++)
         {
             foreach (var variant in variants)
             {
-                var run = await MeasureFunctionsAsync(variant, appSettings, body);
+                var run = await MeasureFunctionsAsync(variant, appSettings, body, backend.Port);
                 results[variant.Name].Add(run);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  run {i + 1,2} {variant.Name,-40} first 200 {run.First200Ms,7:0} ms"));
             }
@@ -250,36 +235,50 @@ internal static class ColdStart
             variants, results, [.. steps, .. Phases]);
     }
 
-    private static async Task<Run> MeasureFunctionsAsync(Variant variant, IReadOnlyDictionary<string, string> appSettings, string body)
+    private static async Task<Run> MeasureFunctionsAsync(Variant variant, IReadOnlyDictionary<string, string> appSettings, string body, int backendPort)
     {
+        var trace = new StartupTrace(Path.Combine(Path.GetTempPath(), $"sni-coldstart-{Guid.NewGuid():N}.nettrace"));
         var environment = new Dictionary<string, string>(appSettings);
-        foreach (var (key, value) in variant.Environment)
+        foreach (var (key, value) in trace.Environment.Concat(variant.Environment))
         {
             environment[key] = value;
         }
-        await using var host = await TestSupport.FunctionsHost.WorkerHost.StartAsync(environment, variant.Folder);
-        while (true)
+        try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            request.Headers.Add("x-functions-key", TestSupport.FunctionsHost.WorkerHost.FunctionKey);
-            using var response = await host.SendAsync(request);
-            var elapsed = Stopwatch.GetElapsedTime(host.LaunchedAt).TotalMilliseconds;
-            if ((int)response.StatusCode == 200)
+            var host = await TestSupport.FunctionsHost.WorkerHost.StartAsync(environment, variant.Folder);
+            var launchedUtc = DateTime.UtcNow - Stopwatch.GetElapsedTime(host.LaunchedAt);
+            double? elapsed = null;
+            try
             {
-                var phases = new Dictionary<string, double>(host.Steps);
-                foreach (var line in host.Output.Split('\n'))
+                while (elapsed is null)
                 {
-                    if (line.Trim().Split(' ') is ["startup-timeline", var phase, var ms, ..])
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                    request.Headers.Add("x-functions-key", TestSupport.FunctionsHost.WorkerHost.FunctionKey);
+                    using var response = await host.SendAsync(request);
+                    if ((int)response.StatusCode == 200)
                     {
-                        phases[phase] = double.Parse(ms, CultureInfo.InvariantCulture);
+                        elapsed = Stopwatch.GetElapsedTime(host.LaunchedAt).TotalMilliseconds;
+                    }
+                    else if (Stopwatch.GetElapsedTime(host.LaunchedAt) > TimeSpan.FromSeconds(60))
+                    {
+                        throw new TimeoutException($"{variant.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{host.Output}");
                     }
                 }
-                return new Run(elapsed, elapsed, phases);
             }
-            if (Stopwatch.GetElapsedTime(host.LaunchedAt) > TimeSpan.FromSeconds(60))
+            finally
             {
-                throw new TimeoutException($"{variant.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}\n{host.Output}");
+                await host.DisposeAsync(); // the worker ends on the host's terminate message: its trace is complete
             }
+            var phases = new Dictionary<string, double>(host.Steps);
+            foreach (var (milestone, at) in trace.Read(launchedUtc, backendPort))
+            {
+                phases[milestone] = at;
+            }
+            return new Run(elapsed.Value, elapsed.Value, phases);
+        }
+        finally
+        {
+            File.Delete(trace.Path);
         }
     }
 

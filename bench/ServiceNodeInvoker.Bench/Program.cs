@@ -72,6 +72,7 @@ if (args.FirstOrDefault() == "coldstart")
 {
     // Launch → first mTLS 200 of published builds of the standalone host, interleaved (see docs/performance.md):
     // coldstart [--runs N] [--baseline DIR (a published build to compare with)] [--variant NAME:KEY=VALUE ...] [--keyvault]
+    //           [--default-only (only the build `dotnet publish` makes: against a --baseline, one pair of builds)]
     var repository = args.Contains("--repo") ? args[Array.IndexOf(args, "--repo") + 1] : FindRepository();
     var work = Directory.CreateTempSubdirectory("sni-coldstart-").FullName;
     var variants = new List<ColdStart.Variant>();
@@ -97,13 +98,20 @@ if (args.FirstOrDefault() == "coldstart")
         await ColdStart.RunFunctionsAsync(functions, args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], System.Globalization.CultureInfo.InvariantCulture) : 10, Console.WriteLine);
         return;
     }
-    var plain = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish"), readyToRun: false);
     var r2r = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-r2r"), readyToRun: true);
-    var composite = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-composite"), readyToRun: true,
-        "-p:SelfContained=true -p:PublishReadyToRunComposite=true");
-    variants.Add(new("publish, no ReadyToRun", plain, new Dictionary<string, string>()));
+    var composite = r2r;
+    if (!args.Contains("--default-only"))
+    {
+        var plain = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish"), readyToRun: false);
+        composite = await ColdStart.PublishAsync(repository, Path.Combine(work, "publish-composite"), readyToRun: true,
+            "-p:SelfContained=true -p:PublishReadyToRunComposite=true");
+        variants.Add(new("publish, no ReadyToRun", plain, new Dictionary<string, string>()));
+    }
     variants.Add(new("publish (ReadyToRun, framework-dependent)", r2r, new Dictionary<string, string>()));
-    variants.Add(new("publish, self-contained, composite ReadyToRun", composite, new Dictionary<string, string>()));
+    if (!args.Contains("--default-only"))
+    {
+        variants.Add(new("publish, self-contained, composite ReadyToRun", composite, new Dictionary<string, string>()));
+    }
     foreach (var variant in args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]))
     {
         // NAME:KEY=VALUE[,KEY=VALUE] on the default (composite) build, e.g. "no TieredPGO:DOTNET_TieredPGO=0"

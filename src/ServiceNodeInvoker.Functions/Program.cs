@@ -9,7 +9,6 @@ using ServiceNodeInvoker.Primitives;
 // The Functions host is only an entry point: everything the app does lives in the library, where the
 // standalone host and the tests exercise the same code. Bad configuration: the problems on stderr
 // (the Functions host log), one per line naming the setting, and exit code 1.
-StartupTimeline.Mark("main");
 return await StartupRefusal.RunAsync(async () =>
 {
     var builder = FunctionsApplication.CreateBuilder(args);
@@ -18,7 +17,6 @@ return await StartupRefusal.RunAsync(async () =>
     // The worker's own telemetry: the host stops emitting on its behalf, and the cloud role is the site's.
     builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults();
     var host = builder.Build();
-    StartupTimeline.Mark("host-built");
     await host.RunAsync();
     return 0;
 });

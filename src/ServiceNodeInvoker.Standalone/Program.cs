@@ -1,9 +1,7 @@
 using ServiceNodeInvoker.Configuration;
-using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Standalone;
 using ServiceNodeInvoker.Standalone.Demo;
 
-StartupTimeline.Mark("main");
 args = CommandLine.TakeInvokedFrom(args); // `dotnet run` says which folder the command was typed in
 // Bad configuration: the problems on stderr, one per line naming the setting, and exit code 1.
 if (CommandLine.TryRun(args, Console.Out, Console.Error) is { } exitCode)

@@ -55,7 +55,6 @@ public static partial class StandaloneApp
         }));
 
         var app = builder.Build();
-        StartupTimeline.Mark("host-built");
         // A known route called with a method it does not take: a problem reply naming the methods it does, not an empty 405.
         app.UseStatusCodePages(context =>
         {
@@ -64,7 +63,6 @@ public static partial class StandaloneApp
         });
         app.Lifetime.ApplicationStarted.Register(() =>
         {
-            StartupTimeline.Mark("listening");
             if (!app.Services.GetRequiredService<InvokerApi>().HasApiKeys)
             {
                 LogNoKeys(app.Logger);

@@ -30,17 +30,7 @@ public static class ServiceCollectionExtensions
     public static IServiceCollection AddServiceNodeInvoker(this IServiceCollection services, IConfiguration configuration,
         InvokerHostKind host = InvokerHostKind.Standalone, bool consoleTelemetry = false)
     {
-        StartupTimeline.Mark("configure");
-        // Cold start: the platform's root store (read on the first chain a TLS context builds, ~0.1 s) loads on a pool
-        // thread while the host is built.
-        _ = Task.Run(static () =>
-        {
-            using var roots = new System.Security.Cryptography.X509Certificates.X509Store(
-                System.Security.Cryptography.X509Certificates.StoreName.Root, System.Security.Cryptography.X509Certificates.StoreLocation.LocalMachine);
-            roots.Open(System.Security.Cryptography.X509Certificates.OpenFlags.ReadOnly);
-            _ = roots.Certificates.Count;
-            StartupTimeline.Mark("roots-loaded");
-        });
+        // Registration only: nothing starts here. What the first call needs is built by WarmUp when the host starts.
         AddInvokerOptions(services, configuration, host);
         // The first hosted services to start (they start in the order added): certificate loads and the warm-up run in
         // the background from here on, overlapped with the rest of start-up (telemetry, the server) — cold start.
@@ -140,16 +130,12 @@ public static class ServiceCollectionExtensions
                     problems.AddRange(InvokerOptionsValidator.ProblemsDespiteSchema(section, new InvokerHostInfo(host), faulty));
                     throw new OptionsValidationException(Options.DefaultName, typeof(InvokerOptions), problems);
                 }
-                StartupTimeline.Mark("options-schema-checked");
             })
             .Bind(configuration.GetSection(InvokerOptions.SectionName), binder => binder.ErrorOnUnknownConfiguration = true)
-            .PostConfigure(o =>
-            {
-                StartupTimeline.Mark("options-bound");
-                ConfigurationCheck.ApplyFallbacks(o, configuration);
-            })
+            .PostConfigure(o => ConfigurationCheck.ApplyFallbacks(o, configuration))
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<InvokerOptions>, InvokerOptionsValidator>();
+        services.AddSingleton<IValidateOptions<InvokerOptions>>(sp =>
+            new InvokerOptionsValidator(sp.GetRequiredService<InvokerHostInfo>(), sp.GetRequiredService<InvokerTelemetry>()));
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<InvokerOptions>>().Value);
     }
 }

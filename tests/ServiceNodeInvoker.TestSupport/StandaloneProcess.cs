@@ -34,11 +34,42 @@ public static class StandaloneProcess
     public static Task<Outcome> RunAndSignalAsync(IReadOnlyDictionary<string, string> environment, string ready, int signal, params string[] args) =>
         RunCoreAsync(environment, null, ready, signal, args);
 
+    /// <summary>
+    /// Starts the host, waits until it listens, runs <paramref name="whileListening"/> with its address, then stops it with
+    /// SIGTERM and waits for it to end on its own (as <see cref="RunAndSignalAsync"/>).
+    /// </summary>
+    public static Task<Outcome> RunCallingAsync(IReadOnlyDictionary<string, string> environment, Func<Uri, Task> whileListening) =>
+        RunCoreAsync(environment, null, "Now listening on", SigTerm, [], whileListening: whileListening);
+
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true, EntryPoint = "kill")]
     private static extern int Kill(int pid, int signal);
 
+    /// <summary>Stops a host as a service manager does (SIGTERM), so it ends on its own (its start-up trace complete); killed after <paramref name="grace"/>.</summary>
+    public static async Task StopAsync(Process process, TimeSpan grace)
+    {
+        if (process.HasExited)
+        {
+            return;
+        }
+        if (Kill(process.Id, SigTerm) == 0)
+        {
+            using var deadline = new CancellationTokenSource(grace);
+            try
+            {
+                await process.WaitForExitAsync(deadline.Token);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                // Did not end in time: killed below.
+            }
+        }
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
     private static async Task<Outcome> RunCoreAsync(IReadOnlyDictionary<string, string> environment, TimeSpan? timeout, string ready, int? signal, string[] args,
-        string? workingDirectory = null)
+        string? workingDirectory = null, Func<Uri, Task>? whileListening = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -67,6 +98,7 @@ public static class StandaloneProcess
         var output = new StringBuilder();
         var error = new StringBuilder();
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Uri? address = null;
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -79,6 +111,8 @@ public static class StandaloneProcess
             }
             if (e.Data.Contains(ready, StringComparison.Ordinal))
             {
+                var at = e.Data.IndexOf("http", StringComparison.Ordinal);
+                address ??= at < 0 ? null : new Uri(e.Data[at..].Trim());
                 listening.TrySetResult();
             }
         };
@@ -105,6 +139,19 @@ public static class StandaloneProcess
         }
         else if (first == listening.Task && signal is { } stop)
         {
+            if (whileListening is not null)
+            {
+                try
+                {
+                    await whileListening(address ?? throw new InvalidOperationException("the host said it listens without an address"));
+                }
+                catch
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync();
+                    throw;
+                }
+            }
             if (Kill(process.Id, stop) != 0)
             {
                 throw new InvalidOperationException($"kill({process.Id}, {stop}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");

@@ -310,7 +310,6 @@ internal partial class CertificateCache(
 
     private async Task<ProfileMaterial> LoadAsync(CancellationToken patience)
     {
-        StartupTimeline.Mark("certificates-loading");
         try
         {
             // Each part loads on its own, so health reports each one's state, not the other's failure.
@@ -393,7 +392,7 @@ internal partial class CertificateCache(
                     trusted.Count, string.Join("; ", trusted.Select(c => c.Subject)));
             }
             telemetry.RecordRefresh(name, success: true);
-            StartupTimeline.Mark("certificates-loaded");
+            telemetry.Startup.CertificatesLoaded(name);
             if (client is not null)
             {
                 if (vault?.Renewal == KeyVaultCertificateSource.RenewalNotRead && warnings.InWindow(client))

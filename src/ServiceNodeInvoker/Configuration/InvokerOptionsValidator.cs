@@ -3,6 +3,7 @@ using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Settings;
 using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Telemetry;
 using Microsoft.Extensions.Configuration;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
@@ -15,7 +16,8 @@ namespace ServiceNodeInvoker.Configuration;
 /// <see cref="CertificateSourceRules"/>) plus the global settings checked here. All problems are returned
 /// together, each naming its full setting path.
 /// </summary>
-internal sealed class InvokerOptionsValidator(InvokerHostInfo hostInfo) : IValidateOptions<InvokerOptions>
+/// <param name="telemetry">Given by the host's container: says when the options were validated (a start-up milestone).</param>
+internal sealed class InvokerOptionsValidator(InvokerHostInfo hostInfo, InvokerTelemetry? telemetry = null) : IValidateOptions<InvokerOptions>
 {
     private readonly InvokerHostKind host = hostInfo.Kind;
     private const string Root = InvokerOptions.SectionName;
@@ -31,7 +33,7 @@ internal sealed class InvokerOptionsValidator(InvokerHostInfo hostInfo) : IValid
         }
         ProfileOptionsValidator.CheckTokenEndpoints(options.Profiles, owners, problems);
         CallerOptionsValidator.Check(options.Callers, host, options.Profiles.Keys, problems);
-        StartupTimeline.Mark("options-validated");
+        telemetry?.Startup.OptionsValidated();
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
     }
 

@@ -69,6 +69,9 @@ internal sealed class InvokerTelemetry : IDisposable
 
     public ActivitySource Source { get; } = new(Name);
 
+    /// <summary>The start-up milestones no runtime event carries (an EventSource: off unless someone listens).</summary>
+    public StartupEvents Startup => StartupEvents.Instance;
+
     /// <summary>The invocation's span: a Client span (an outgoing call), so Application Insights shows each backend as a dependency.</summary>
     public InvocationRecord Begin() => new(this, Source.StartActivity("invoke", ActivityKind.Client));
 

@@ -19,7 +19,6 @@ internal sealed class ServerCertificateValidator(X509Certificate2Collection? tru
 
     public bool Validate(string targetHost, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
-        StartupTimeline.Mark("first-handshake"); // the server's certificate has arrived: the handshake is at its end
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
             throw new ServerCertificateRejectedException("the backend presented no certificate");

@@ -1,26 +1,50 @@
+using System.Net.Http.Json;
 using ServiceNodeInvoker.Transport;
 
 namespace ServiceNodeInvoker.Tests.Standalone;
 
-/// <summary>Cold start: the start-up timeline the coldstart benchmark reads, and the warm-up that builds the first call's transport early.</summary>
+/// <summary>Cold start: the start-up milestones the coldstart benchmark reads from the runtime's events, and the warm-up that builds the first call's transport early.</summary>
 public sealed class StartupTests
 {
     [Fact]
-    public async Task The_timeline_marks_each_phase_in_order_when_asked_and_says_nothing_otherwise()
+    public async Task A_start_up_is_timed_by_the_runtimes_own_events_from_launch_to_the_first_answer_with_nothing_in_the_host_asking_for_it()
     {
-        var marked = await StandaloneProcess.RunAsync(new Dictionary<string, string> { [Primitives.StartupTimeline.Variable] = "1" });
-        Assert.True(marked.Listening, marked.Error);
-        var phases = marked.Error.Split('\n').Select(l => l.Trim().Split(' ')).Where(p => p is ["startup-timeline", _, _, _])
-            .ToDictionary(p => p[1], p => double.Parse(p[2], System.Globalization.CultureInfo.InvariantCulture));
-        Assert.True(phases.ContainsKey("main") && phases.ContainsKey("configure") && phases.ContainsKey("host-built"), marked.Error);
-        Assert.True(phases["main"] > 0 && phases["main"] < phases["configure"] && phases["configure"] < phases["host-built"], marked.Error);
-        // Each line also says how much the JIT compiled so far (what ReadyToRun did not cover): jit=<methods>/<ms>.
-        var jit = marked.Error.Split('\n').Select(l => l.Trim().Split(' ')).Single(p => p is ["startup-timeline", "host-built", _, _])[3];
-        Assert.Matches(@"^jit=\d+/\d+$", jit);
+        await using var backend = await TestPki.Instance.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, backend.Port).Settings;
+        settings["Invoker:Callers:ApiKeys:test-bot"] = ServiceNodeInvoker.Callers.ApiKeyAuthenticator.HashKey(InvokerHost.ApiKey);
+        settings["Invoker:AllowLoopback"] = "true";
+        var trace = new StartupTrace(Path.Combine(files.Directory, "startup.nettrace"));
+        var environment = settings.Where(s => s.Value is not null)
+            .ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
+        foreach (var (key, value) in trace.Environment)
+        {
+            environment[key] = value;
+        }
+        var launched = DateTime.UtcNow;
 
-        var quiet = await StandaloneProcess.RunAsync(new Dictionary<string, string>());
-        Assert.True(quiet.Listening, quiet.Error);
-        Assert.DoesNotContain("startup-timeline", quiet.Error + quiet.Output);
+        var run = await StandaloneProcess.RunCallingAsync(environment, async address =>
+        {
+            using var client = new HttpClient { BaseAddress = address };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke")
+            {
+                Content = JsonContent.Create(new { method = "GET", url = $"{backend.BaseAddress}echo" }),
+            };
+            request.Headers.Add(ServiceNodeInvoker.Callers.ApiKeyAuthenticator.HeaderName, InvokerHost.ApiKey);
+            using var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        });
+        Assert.Equal(0, run.ExitCode); // ended on its own: the trace is complete
+
+        var at = trace.Read(launched, backend.Port);
+        var described = string.Join(", ", at.OrderBy(m => m.Value).Select(m => $"{m.Key} {m.Value:0}"));
+        // Each milestone, in the order a cold start reaches them: the runtime's, the generic host's, ASP.NET Core's, the
+        // networking stack's and the invocation's own events, plus the invoker's start-up EventSource for the rest.
+        string[] inOrder = ["runtime", "host-built", "options-validated", "listening", "first-request", "first-invocation",
+            "first-backend-request", "first-connected", "first-handshake", "first-backend-answer", "first-answered"];
+        Assert.All(inOrder.Concat(["certificates-loaded", "roots-loaded", "warm-transports"]), m => Assert.True(at.ContainsKey(m), $"{m} missing: {described}"));
+        Assert.Equal(inOrder, inOrder.OrderBy(m => at[m]));
+        Assert.True(at["runtime"] > 0 && at["first-answered"] < (DateTime.UtcNow - launched).TotalMilliseconds, described);
     }
 
     [Fact]
