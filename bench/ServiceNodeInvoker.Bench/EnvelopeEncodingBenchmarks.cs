@@ -67,7 +67,7 @@ public class EnvelopeEncodingBenchmarks
     public int Base64() => Body(w => w.WriteBase64String("body", _json));
 
     [Benchmark(Description = "request: our reader (body embedded as JSON)")]
-    public int ParseRequest() => InvocationRequestReader.Parse(_request).Body!.Content.Length;
+    public int ParseRequest() => InvocationRequestParser.Parse(_request).Body!.Content.Length;
 
     [Benchmark(Description = "request: one Utf8JsonReader pass")]
     public int ReaderPass()

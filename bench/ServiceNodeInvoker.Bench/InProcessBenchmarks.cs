@@ -49,7 +49,7 @@ public class InProcessBenchmarks
     }
 
     [Benchmark]
-    public object ParseRequest() => InvocationRequestReader.Parse(_request);
+    public object ParseRequest() => InvocationRequestParser.Parse(_request);
 
     [Benchmark(Baseline = true)]
     public async Task DirectCall()
@@ -66,7 +66,7 @@ public class InProcessBenchmarks
     [Benchmark]
     public async Task InvokerSend()
     {
-        var request = InvocationRequestReader.Parse(_request);
+        var request = InvocationRequestParser.Parse(_request);
         var profile = _services.GetRequiredService<ServiceNodeInvoker.Profiles.ProfileCatalog>().Resolve(request.Profile, request.Url);
         var material = await _services.GetRequiredService<ServiceNodeInvoker.Certificates.CertificateStore>().For(profile).GetAsync(CancellationToken.None);
         using var deadline = new ServiceNodeInvoker.Transport.CallDeadline(profile.EffectiveTimeout(request.Timeout), CancellationToken.None);

@@ -14,12 +14,12 @@ namespace ServiceNodeInvoker.Endpoints;
 internal sealed class ForwardEndpoint
 {
     private readonly InvocationPipeline _pipeline;
-    private readonly ForwardRequestReader _reader;
+    private readonly ForwardEntryReader _reader;
 
     internal ForwardEndpoint(InvocationPipeline pipeline, ProfileCatalog catalog, RequestLimits limits)
     {
         _pipeline = pipeline;
-        _reader = new ForwardRequestReader(catalog, limits);
+        _reader = new ForwardEntryReader(catalog, limits);
     }
 
     /// <summary>Forwards the caller's request to the named profile's BaseUrl.</summary>

@@ -11,12 +11,12 @@ namespace ServiceNodeInvoker.Endpoints;
 internal sealed class InvokeEndpoint
 {
     private readonly InvocationPipeline _pipeline;
-    private readonly InvokeRequestReader _reader;
+    private readonly InvokeEntryReader _reader;
 
     internal InvokeEndpoint(InvocationPipeline pipeline, RequestLimits limits)
     {
         _pipeline = pipeline;
-        _reader = new InvokeRequestReader(limits);
+        _reader = new InvokeEntryReader(limits);
     }
 
     /// <summary>Runs the invocation the request's body describes.</summary>

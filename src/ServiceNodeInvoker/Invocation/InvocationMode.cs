@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// backend's headers are relayed as headers (then each must be writable in HTTP: step 6 asks), and the whole
 /// answer from the <see cref="InvocationOutcome"/> it is given — the reply, a failure while the backend's body is
 /// read (through <see cref="InvocationFailures"/>), the log line and the end of the invocation's telemetry. How the
-/// request is read is the entry's part (<see cref="IInvocationReader"/>); everything else is the pipeline's, the
+/// request is read is the entry's part (<see cref="IEntryReader"/>); everything else is the pipeline's, the
 /// same for all. A new mode is a subclass here and one case in <c>InvocationPipeline.ModeOf</c>.
 /// </summary>
 internal abstract class InvocationMode
@@ -28,7 +28,7 @@ internal abstract class InvocationMode
 }
 
 /// <summary>Step 2: how an entry reads the caller's request (the JSON invocation request, or the caller's own HTTP request).</summary>
-internal interface IInvocationReader
+internal interface IEntryReader
 {
     /// <param name="routeProfile">The profile named in the route (forward mode), if any.</param>
     ValueTask<InvocationRequest> ReadAsync(HttpContext context, string? routeProfile);

@@ -15,7 +15,7 @@ namespace ServiceNodeInvoker.Invocation;
 /// One invocation, top to bottom, the same for /api/invoke (envelope, passthrough) and /api/forward:
 /// <list type="number">
 /// <item>the caller: authenticated before anything of its request is read;</item>
-/// <item>the request: read the way its entry reads it (<see cref="IInvocationReader"/>), which also picks the mode;</item>
+/// <item>the request: read the way its entry reads it (<see cref="IEntryReader"/>), which also picks the mode;</item>
 /// <item>the profile that owns the target, and the caller's grant on it;</item>
 /// <item>the certificate: the cached material (never a source call while it is valid), and the profile's access token
 /// when it has a token source (<see cref="BearerTokenPolicy"/>: cached per certificate; never a token request while it is usable);</item>
@@ -46,7 +46,7 @@ internal sealed class InvocationPipeline(
     private readonly ForwardMode _forward = new(new InvocationFailures(logger), logger);
 
     /// <summary>Runs one invocation and returns the reply; a reply that streams ends the invocation's telemetry itself.</summary>
-    public async Task<IResult> RunAsync(HttpContext context, IInvocationReader reader, string? routeProfile = null)
+    public async Task<IResult> RunAsync(HttpContext context, IEntryReader reader, string? routeProfile = null)
     {
         var record = telemetry.Begin();
         IResult? result = null;
@@ -63,7 +63,7 @@ internal sealed class InvocationPipeline(
         }
     }
 
-    private async Task<IResult> RunCoreAsync(HttpContext context, IInvocationReader reader, string? routeProfile, InvocationRecord record)
+    private async Task<IResult> RunCoreAsync(HttpContext context, IEntryReader reader, string? routeProfile, InvocationRecord record)
     {
         try
         {

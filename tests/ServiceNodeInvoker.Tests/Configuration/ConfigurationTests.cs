@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using ServiceNodeInvoker.Profiles;
 
-namespace ServiceNodeInvoker.Tests;
+namespace ServiceNodeInvoker.Tests.Configuration;
 
 /// <summary>Invalid configuration stops start-up, listing every problem by its full setting path (in process; see StartupRefusalTests for the real process).</summary>
 public sealed class ConfigurationTests
@@ -85,4 +85,21 @@ public sealed class ConfigurationTests
     [InlineData("https://[0:0::1]/", "[::1]:443")]
     public void Urls_are_normalised_the_same_way(string url, string expected) =>
         Assert.Equal(expected, HostKey.FromUri(new Uri(url)).ToString());
+
+    [Fact]
+    public async Task A_wildcard_host_is_named_as_unsupported()
+    {
+        var settings = new ProfileSettings().Set("p", "Hosts:0", "*.contoso.com").Settings;
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => InvokerHost.StartAsync(settings));
+        Assert.Contains(error.Failures, f => f.StartsWith("Invoker:Profiles:p:Hosts:0: '*.contoso.com': wildcards are not supported", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_value_that_does_not_convert_hides_none_of_the_profiles_other_problems()
+    {
+        var settings = new ProfileSettings().Set("a", "Hosts:0", "a.contoso.com").Set("a", "MaxResponseBytes", "20MiB").Set("a", "Timeout", "30s").Settings;
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => InvokerHost.StartAsync(settings));
+        Assert.Contains(error.Failures, f => f.StartsWith("Invoker:Profiles:a:MaxResponseBytes: '20MiB' is not a whole number", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("Invoker:Profiles:a:Timeout: '30s' is neither seconds", StringComparison.Ordinal));
+    }
 }

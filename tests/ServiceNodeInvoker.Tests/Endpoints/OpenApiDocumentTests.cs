@@ -147,7 +147,7 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
         Assert.Equal(ServiceNodeInvoker.Endpoints.InvokerApi.ForwardMethods.Order(), forward.Order());
         var request = Schema("InvocationRequest");
         Assert.Equal(ServiceNodeInvoker.Endpoints.InvokerApi.ForwardMethods.Order(), request.GetProperty("properties").GetProperty("method").GetProperty("enum").EnumerateArray().Select(e => e.GetString()!).Order());
-        Assert.Equal(InvocationRequestReader.FieldNames.Order(), Properties(request).Order());
+        Assert.Equal(InvocationRequestParser.FieldNames.Order(), Properties(request).Order());
         Assert.False(request.GetProperty("additionalProperties").GetBoolean());
     }
 

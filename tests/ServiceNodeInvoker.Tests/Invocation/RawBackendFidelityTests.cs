@@ -271,4 +271,21 @@ public sealed class RawBackendFidelityTests
         var plain = await host.InvokeJsonAsync(new { method = "GET", url = new Uri(backend.BaseAddress, "/plain").ToString() });
         Assert.Equal(403, plain.GetProperty("status").GetInt32());
     }
+
+    [Fact]
+    public async Task A_backend_header_with_a_control_character_is_a_502_in_passthrough_and_kept_in_the_envelope()
+    {
+        await using var backend = new RawTlsBackend(_ => RawReply.Of("HTTP/1.1 200 OK\nContent-Length: 2\nX-Trace: a\u0001b", "ok"u8.ToArray()));
+        using var files = new TempFiles();
+        await using var host = await InvokerHost.StartAsync(ProfileSettings.Standard(files, backend.Port).Settings);
+
+        using var passthrough = await host.InvokeAsync(new { method = "GET", url = $"{backend.BaseAddress}x", response = "passthrough" });
+        var problem = await InvokerHost.AssertProblemAsync(passthrough, 502, ErrorCodes.InvalidBackendResponse);
+        Assert.Contains("'X-Trace'", problem.GetProperty("detail").GetString());
+        Assert.Contains("0x01", problem.GetProperty("detail").GetString());
+        Assert.Equal(ErrorCodes.InvalidBackendResponse, passthrough.Headers.GetValues(InvokerHeaders.Error).Single());
+
+        var envelope = await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}x" });
+        Assert.Equal("a\u0001b", envelope.GetProperty("headers").GetProperty("x-trace")[0].GetString());
+    }
 }

@@ -122,4 +122,13 @@ public sealed class ProbeTests
         var unknown = await ProbeAsync(1, 401, key: "not-a-key-at-all");
         Assert.Equal(ErrorCodes.Unauthenticated, unknown.GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task Get_on_the_probe_is_a_problem_naming_the_method_it_takes()
+    {
+        await using var host = await InvokerHost.StartAsync(new ProfileSettings().Set("payments", "Hosts:0", "localhost:1").Settings);
+        using var response = await host.Client.GetAsync("/api/profiles/payments/probe");
+        var problem = await InvokerHost.AssertProblemAsync(response, 405, ErrorCodes.MethodNotAllowed);
+        Assert.Contains("use POST", problem.GetProperty("detail").GetString());
+    }
 }

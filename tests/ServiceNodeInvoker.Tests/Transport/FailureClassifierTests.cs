@@ -3,11 +3,11 @@ using ServiceNodeInvoker.Invocation;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Transport;
 
-namespace ServiceNodeInvoker.Tests.Invocation;
+namespace ServiceNodeInvoker.Tests.Transport;
 
 /// <summary>
 /// The one failure classifier and the parser of what a server sent, directly, from exact bytes and exceptions
-/// (the end-to-end cases against real servers are in Diagnosis/MisconfigurationTests).
+/// (the end-to-end cases against real servers are in Invocation/MisconfigurationTests).
 /// </summary>
 [Trait("Tier", "Fast")]
 public sealed class FailureClassifierTests

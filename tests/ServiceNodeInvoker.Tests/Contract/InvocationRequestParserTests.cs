@@ -3,9 +3,9 @@ namespace ServiceNodeInvoker.Tests.Contract;
 
 /// <summary>The invocation request's JSON, read directly: what it becomes, and the field each mistake is put down to.</summary>
 [Trait("Tier", "Fast")]
-public sealed class InvocationRequestReaderTests
+public sealed class InvocationRequestParserTests
 {
-    private static InvocationRequest Parse(string json, RequestLimits? limits = null) => InvocationRequestReader.Parse(Encoding.UTF8.GetBytes(json), limits);
+    private static InvocationRequest Parse(string json, RequestLimits? limits = null) => InvocationRequestParser.Parse(Encoding.UTF8.GetBytes(json), limits);
 
     [Fact]
     public void A_full_request_is_read_field_by_field()

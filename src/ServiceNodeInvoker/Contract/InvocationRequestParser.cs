@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Contract;
 /// large JSON body is skipped over and sliced, never materialised). Every rejection names the field
 /// at fault; none echoes a header value or body back, since those may be secrets.
 /// </summary>
-internal static class InvocationRequestReader
+internal static class InvocationRequestParser
 {
     private static readonly JsonReaderOptions ReaderOptions = new()
     {

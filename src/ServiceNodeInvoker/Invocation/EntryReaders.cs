@@ -8,14 +8,14 @@ using ServiceNodeInvoker.Profiles;
 namespace ServiceNodeInvoker.Invocation;
 
 /// <summary>/api/invoke: the JSON invocation request (the contract's body), read within MaxRequestBytes and the request limits.</summary>
-internal sealed class InvokeRequestReader(RequestLimits limits) : IInvocationReader
+internal sealed class InvokeEntryReader(RequestLimits limits) : IEntryReader
 {
     public async ValueTask<InvocationRequest> ReadAsync(HttpContext context, string? routeProfile)
     {
         using var body = await BoundedBody.ReadAsync(context.Request.Body, context.Request.ContentLength, limits.MaxRequestBytes,
             () => InvokerException.Invalid("$", $"The request body is larger than {limits.MaxRequestBytes} bytes."),
             context.RequestAborted);
-        return InvocationRequestReader.Parse(body.Memory, limits);
+        return InvocationRequestParser.Parse(body.Memory, limits);
     }
 }
 
@@ -24,7 +24,7 @@ internal sealed class InvokeRequestReader(RequestLimits limits) : IInvocationRea
 /// header policy) and body (streamed, never buffered) go to the profile's BaseUrl + path + query; the answer is
 /// streamed back (forward mode).
 /// </summary>
-internal sealed class ForwardRequestReader(ProfileCatalog catalog, RequestLimits limits) : IInvocationReader
+internal sealed class ForwardEntryReader(ProfileCatalog catalog, RequestLimits limits) : IEntryReader
 {
     public ValueTask<InvocationRequest> ReadAsync(HttpContext context, string? routeProfile)
     {
