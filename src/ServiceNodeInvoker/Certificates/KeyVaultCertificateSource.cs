@@ -15,11 +15,11 @@ namespace ServiceNodeInvoker.Certificates;
 /// certificate through the certificate API (current or pinned version, validity, enabled, renewal policy: no key material
 /// moves) and reads the secret again only when that version changed: a steady-state refresh costs one certificate GET. A
 /// name that is no certificate (a PEM secret of CA certificates) is read as a plain secret. Every read goes through the
-/// vault's <see cref="VaultGate"/>, and no read is retried here: failures say whether they may heal
+/// vault's gate (<see cref="KeyVaultClients.GateOptions"/>), and no read is retried here: failures say whether they may heal
 /// (<see cref="LoadFailureKind"/>) and the certificate cache retries while a caller waits.
 /// </summary>
 internal sealed class KeyVaultCertificateSource(SecretClient client, CertificateClient certificates, string name, string? version, CertificateRole role,
-    VaultGate? gate = null) : ICertificateSource
+    DependencyGate? gate = null) : ICertificateSource
 {
     private LoadedCertificates? _loaded;
     private bool _plainSecret;
@@ -44,7 +44,7 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
             {
                 try
                 {
-                    slot = await gate.EnterAsync(cancellationToken);
+                    slot = await gate.TryEnterAsync(cancellationToken);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
@@ -57,7 +57,7 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
                         ? new CertificateLoadException($"Key Vault {client.VaultUri.Host} is throttling requests (429) and asked this instance to wait " +
                             "before its next read", null, wait, LoadFailureKind.Throttled)
                         : new CertificateLoadException($"Key Vault {client.VaultUri.Host} had not answered this instance's other reads " +
-                            $"({VaultGate.Concurrency} at a time) by the waiting invocations' timeout", null, null, LoadFailureKind.Transient);
+                            $"({gate.Options.MaxInFlight} at a time) by the waiting invocations' timeout", null, null, LoadFailureKind.Transient);
                 }
             }
             var loaded = _loaded is null ? await ColdAsync() : await RefreshAsync();

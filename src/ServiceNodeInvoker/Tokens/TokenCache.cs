@@ -26,7 +26,7 @@ internal sealed record TokenState(
 /// instances started together do not renew together), in the background, retrying with backoff while the old one
 /// still serves; a backend's <c>invalid_token</c> drops it, at most once per <see cref="ForcedRenewalInterval"/>.
 /// </summary>
-internal sealed partial class TokenCache(TlsProfile profile, TokenClient client, CertificateCache certificates, TokenEndpointGate endpoint,
+internal sealed partial class TokenCache(TlsProfile profile, TokenClient client, CertificateCache certificates, DependencyGate endpoint,
     InvokerTelemetry telemetry, TimeProvider time, ILogger logger) : IDisposable
 {
     /// <summary>With no usable token, a failed request is not repeated by callers sooner than this (its error is answered).</summary>
@@ -244,7 +244,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     /// One token request, asked again while it fails transiently (429, 502–504, a refused or broken connection) and a
     /// call still waits for it, within the request's window: after the endpoint's Retry-After, else an exponential
     /// backoff with full jitter. Never more than one in flight for this profile (this is the shared request), nor for
-    /// its token endpoint on this instance (<see cref="TokenEndpointGate"/>); a wait the endpoint asked for holds every
+    /// its token endpoint on this instance (<see cref="TokenStore.EndpointGateOptions"/>); a wait the endpoint asked for holds every
     /// profile that uses it.
     /// </summary>
     private async Task<AccessToken> FetchAsync(ProfileMaterial material)
@@ -261,7 +261,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
             try
             {
                 var token = await FetchOnceAsync(material);
-                endpoint.Succeeded();
+                endpoint.Answered();
                 return token;
             }
             catch (TokenRequestException e) when (e.Transient)

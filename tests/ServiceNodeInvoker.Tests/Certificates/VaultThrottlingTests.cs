@@ -4,6 +4,7 @@ using Azure.Security.KeyVault.Secrets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
 
@@ -34,7 +35,7 @@ public sealed class VaultThrottlingTests : IAsyncDisposable
     }
 
     /// <summary>A profile's cache reading <paramref name="name"/> through the real SDK clients, sharing <paramref name="gate"/> (one per vault).</summary>
-    private CertificateCache Cache(string name, VaultGate gate)
+    private CertificateCache Cache(string name, DependencyGate gate)
     {
         var secrets = new SecretClient(_vault.VaultUri, new StaticTokenCredential(), _vault.ClientOptions());
         var certificates = new CertificateClient(_vault.VaultUri, new StaticTokenCredential(), _vault.CertificateClientOptions());
@@ -49,7 +50,7 @@ public sealed class VaultThrottlingTests : IAsyncDisposable
         return cache;
     }
 
-    private VaultGate Gate() => new(_time);
+    private DependencyGate Gate() => new(KeyVaultClients.GateOptions, _time);
 
     /// <summary>Moves our clock in small steps until the task completes (each step lets the due waits run and their reads go).</summary>
     private async Task<T> DriveAsync<T>(Task<T> task, TimeSpan step, string what)
