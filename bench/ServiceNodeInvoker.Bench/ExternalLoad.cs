@@ -61,7 +61,14 @@ public static partial class ExternalLoad
             }
             if (options.Only is { } only)
             {
-                contenders.RemoveAll(c => !c.Name.Contains(only, StringComparison.OrdinalIgnoreCase) && !c.Name.StartsWith("nginx", StringComparison.Ordinal));
+                // --only NAME[,NAME…]: the contenders whose name contains one of them (nginx always runs: the ratios are to it).
+                var names = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                foreach (var dropped in contenders.Where(c => !c.Name.StartsWith("nginx", StringComparison.Ordinal) &&
+                             !names.Any(n => c.Name.Contains(n, StringComparison.OrdinalIgnoreCase))).ToArray())
+                {
+                    contenders.Remove(dropped);
+                    await dropped.DisposeAsync(); // out of the list, the finally below would not stop it
+                }
             }
             foreach (var contender in contenders.ToArray())
             {
@@ -71,6 +78,7 @@ public static partial class ExternalLoad
                     {
                         print($"({contender.Name} left out: {problem})");
                         contenders.Remove(contender);
+                        await contender.DisposeAsync();
                         break;
                     }
                 }
@@ -95,7 +103,9 @@ public static partial class ExternalLoad
                 {
                     foreach (var concurrency in options.Concurrencies)
                     {
-                        foreach (var contender in contenders)
+                        // Every other round runs the contenders in reverse order, so no build always follows the same one
+                        // (or always runs last, when the machine's other work has had longest to start).
+                        foreach (var contender in round % 2 == 0 ? contenders : Enumerable.Reverse(contenders))
                         {
                             var sample = await MeasureAsync(contender, backend, size, concurrency, options.Duration);
                             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -126,6 +136,7 @@ public static partial class ExternalLoad
                     }
                 }
             }
+            PrintPairs(contenders.Select(c => c.Name).ToList(), samples, options, print);
         }
         catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException)
         {
@@ -137,6 +148,45 @@ public static partial class ExternalLoad
             foreach (var contender in contenders) { await contender.DisposeAsync(); }
         }
     }
+
+    /// <summary>
+    /// Each build or variant against the contender it varies (its name without the parenthesis), paired by round: both were
+    /// measured within the same minute, so the ratio of a round is not moved by the machine's load the way medians are.
+    /// </summary>
+    private static void PrintPairs(List<string> names, Dictionary<(string, int, int), List<Sample>> samples, Options options, Action<string> print)
+    {
+        var pairs = names.Where(n => n.EndsWith(')') && n.Contains(" (", StringComparison.Ordinal))
+            .Select(n => (Variant: n, Of: n[..n.LastIndexOf(" (", StringComparison.Ordinal)])).Where(p => names.Contains(p.Of)).ToList();
+        if (pairs.Count == 0) { return; }
+        print("");
+        print("| body | conc. | contender | × nginx, per round | × nginx, median | req/s, per round | CPU s / 1k req, median | this ÷ the other, per round | median |");
+        print("|---|---|---|---|---|---|---|---|---|");
+        foreach (var size in options.Sizes)
+        {
+            foreach (var concurrency in options.Concurrencies)
+            {
+                if (!samples.TryGetValue((NginxName, size, concurrency), out var nginx)) { continue; }
+                foreach (var (variant, of) in pairs)
+                {
+                    var (mine, theirs) = (samples[(of, size, concurrency)], samples[(variant, size, concurrency)]);
+                    string Row(string name, List<Sample> list, List<Sample>? other)
+                    {
+                        var ratios = list.Select((s, i) => s.RequestsPerSecond / nginx[i].RequestsPerSecond).ToList();
+                        var versus = other is null ? null : list.Select((s, i) => s.RequestsPerSecond / other[i].RequestsPerSecond).ToList();
+                        static string Joined(IEnumerable<double> values, string format) =>
+                            string.Join(" · ", values.Select(v => v.ToString(format, CultureInfo.InvariantCulture)));
+                        var head = FormattableString.Invariant(
+                            $"| {Size(size)} | {concurrency} | {name} | {Joined(ratios, "0.00")} | {MedianOf(ratios):0.00} | {Joined(list.Select(s => s.RequestsPerSecond), "0")} | {Median(list, s => s.ProxyCpu):0.000} | ");
+                        return head + (versus is null ? " | |" : FormattableString.Invariant($"{Joined(versus, "0.00")} | **{MedianOf(versus):0.00}** |"));
+                    }
+                    print(Row(of, mine, theirs));
+                    print(Row(variant, theirs, null));
+                }
+            }
+        }
+    }
+
+    private static double MedianOf(List<double> values) => Median(values.Select(v => new Sample(v, 0, 0, 0, 0, 0, 0, 0)).ToList(), s => s.RequestsPerSecond);
 
     private static double Median(List<Sample> samples, Func<Sample, double> value)
     {
