@@ -86,7 +86,7 @@ internal static class HeaderPolicy
 
     public static bool IsContentHeader(string name) => ContentHeaders.Contains(name);
 
-    /// <summary>Header names listed in Connection values: also hop-by-hop for this message.</summary>
+    /// <summary>Header names listed in Connection values: also hop-by-hop for this message (those hop-by-hop anyway left out; null when none is left).</summary>
     public static HashSet<string>? NamesListedInConnection(IEnumerable<string>? connectionValues)
     {
         if (connectionValues is null)
@@ -96,13 +96,22 @@ internal static class HeaderPolicy
         HashSet<string>? names = null;
         foreach (var value in connectionValues)
         {
-            foreach (var part in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            // Walked in place: most answers say "Connection: keep-alive", which names nothing that is not hop-by-hop already,
+            // so no set (and no split strings) is made for them — every caller drops hop-by-hop names first.
+            foreach (var range in value.AsSpan().Split(','))
             {
-                (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(part);
+                var part = value.AsSpan(range).Trim();
+                if (part.IsEmpty || HopByHopLookup.Contains(part))
+                {
+                    continue;
+                }
+                (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(part.ToString());
             }
         }
         return names;
     }
+
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> HopByHopLookup = HopByHop.GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>
     /// Forward mode: the caller's request headers that go to the backend — not hop-by-hop, not listed in its
@@ -188,10 +197,23 @@ internal static class HeaderPolicy
             : null;
 
     /// <summary>The body length the backend announced (checked by BackendResponse), from the raw value.</summary>
-    public static long? ContentLength(HttpResponseMessage response) =>
-        response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var values) && values.Count > 0
-        && long.TryParse(values.First().Split(',')[0].Trim(), System.Globalization.NumberStyles.None,
+    public static long? ContentLength(HttpResponseMessage response)
+    {
+        if (!response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var values) || values.Count == 0)
+        {
+            return null;
+        }
+        // The first value up to a comma, trimmed, read in place (this runs on every answer).
+        ReadOnlySpan<char> first = default;
+        foreach (var value in values)
+        {
+            first = value.AsSpan();
+            break;
+        }
+        var comma = first.IndexOf(',');
+        return long.TryParse((comma >= 0 ? first[..comma] : first).Trim(), System.Globalization.NumberStyles.None,
             System.Globalization.CultureInfo.InvariantCulture, out var length)
             ? length
             : null;
+    }
 }
