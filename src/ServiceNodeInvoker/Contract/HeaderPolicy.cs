@@ -96,19 +96,35 @@ internal static class HeaderPolicy
         HashSet<string>? names = null;
         foreach (var value in connectionValues)
         {
-            // Walked in place: most answers say "Connection: keep-alive", which names nothing that is not hop-by-hop already,
-            // so no set (and no split strings) is made for them — every caller drops hop-by-hop names first.
-            foreach (var range in value.AsSpan().Split(','))
-            {
-                var part = value.AsSpan(range).Trim();
-                if (part.IsEmpty || HopByHopLookup.Contains(part))
-                {
-                    continue;
-                }
-                (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(part.ToString());
-            }
+            AddListed(value, ref names);
         }
         return names;
+    }
+
+    /// <summary>A response's Connection values (<see cref="NamesListedInConnection(IEnumerable{string})"/>), walked without boxing them.</summary>
+    public static HashSet<string>? NamesListedInConnection(HeaderStringValues connectionValues)
+    {
+        HashSet<string>? names = null;
+        foreach (var value in connectionValues)
+        {
+            AddListed(value, ref names);
+        }
+        return names;
+    }
+
+    private static void AddListed(string value, ref HashSet<string>? names)
+    {
+        // Walked in place: most answers say "Connection: keep-alive", which names nothing that is not hop-by-hop already,
+        // so no set (and no split strings) is made for them — every caller drops hop-by-hop names first.
+        foreach (var range in value.AsSpan().Split(','))
+        {
+            var part = value.AsSpan(range).Trim();
+            if (part.IsEmpty || HopByHopLookup.Contains(part))
+            {
+                continue;
+            }
+            (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(part.ToString());
+        }
     }
 
     private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> HopByHopLookup = HopByHop.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -168,23 +184,67 @@ internal static class HeaderPolicy
     }
 
     /// <summary>The backend's end-to-end headers, as sent: hop-by-hop ones and those listed in Connection dropped.</summary>
-    public static IEnumerable<KeyValuePair<string, HeaderStringValues>> ResponseEndToEnd(HttpResponseMessage response)
+    /// <remarks>A struct walked with struct enumerators (no iterator object, no boxing): it runs on every relayed answer.</remarks>
+    public static EndToEndHeaders ResponseEndToEnd(HttpResponseMessage response) =>
+        new(response, response.Headers.NonValidated.TryGetValues("Connection", out var connection) ? NamesListedInConnection(connection) : null);
+
+    /// <summary>A response's end-to-end headers (<see cref="ResponseEndToEnd"/>): its own, then its content's.</summary>
+    public readonly struct EndToEndHeaders(HttpResponseMessage response, HashSet<string>? connectionListed)
+        : IEnumerable<KeyValuePair<string, HeaderStringValues>>
     {
-        var connectionListed = response.Headers.NonValidated.TryGetValues("Connection", out var connection)
-            ? NamesListedInConnection(connection)
-            : null;
-        foreach (var header in response.Headers.NonValidated)
+        public Enumerator GetEnumerator() => new(response, connectionListed);
+
+        IEnumerator<KeyValuePair<string, HeaderStringValues>> IEnumerable<KeyValuePair<string, HeaderStringValues>>.GetEnumerator() => GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public struct Enumerator(HttpResponseMessage response, HashSet<string>? connectionListed) : IEnumerator<KeyValuePair<string, HeaderStringValues>>
         {
-            if (!IsHopByHop(header.Key) && connectionListed?.Contains(header.Key) != true)
+            private HttpHeadersNonValidated.Enumerator _headers = response.Headers.NonValidated.GetEnumerator();
+            private HttpHeadersNonValidated.Enumerator _content = response.Content.Headers.NonValidated.GetEnumerator();
+            private bool _inContent;
+
+            public KeyValuePair<string, HeaderStringValues> Current { get; private set; }
+
+            readonly object System.Collections.IEnumerator.Current => Current;
+
+            public bool MoveNext()
             {
-                yield return header;
+                if (!_inContent)
+                {
+                    while (_headers.MoveNext())
+                    {
+                        if (Kept(_headers.Current))
+                        {
+                            return true;
+                        }
+                    }
+                    _inContent = true;
+                }
+                while (_content.MoveNext())
+                {
+                    if (Kept(_content.Current))
+                    {
+                        return true;
+                    }
+                }
+                return false;
             }
-        }
-        foreach (var header in response.Content.Headers.NonValidated)
-        {
-            if (!IsHopByHop(header.Key) && connectionListed?.Contains(header.Key) != true)
+
+            private bool Kept(KeyValuePair<string, HeaderStringValues> header)
             {
-                yield return header;
+                if (IsHopByHop(header.Key) || connectionListed?.Contains(header.Key) == true)
+                {
+                    return false;
+                }
+                Current = header;
+                return true;
+            }
+
+            public readonly void Reset() => throw new NotSupportedException();
+
+            public readonly void Dispose()
+            {
             }
         }
     }

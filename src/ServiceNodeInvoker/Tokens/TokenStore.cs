@@ -28,7 +28,7 @@ internal sealed class TokenStore : IDisposable
     }
 
     /// <summary>The profile's token cache, or null when the profile has no token source.</summary>
-    public TokenCache? For(TlsProfile profile) => _caches.GetValueOrDefault(profile.Name);
+    public TokenCache? For(TlsProfile profile) => _caches.Count == 0 ? null : _caches.GetValueOrDefault(profile.Name); // no name hashed when no profile has one
 
     /// <summary>The token step of the profile's backend calls, or null when the profile has no token source.</summary>
     public BearerTokenPolicy? BearerFor(TlsProfile profile) => For(profile) is { } cache ? new BearerTokenPolicy(cache) : null;
