@@ -18,9 +18,10 @@ namespace ServiceNodeInvoker.Bench;
 public static partial class ExternalLoad
 {
     /// <param name="Variants">Extra contenders, each with one more environment variable (KEY=VALUE for passthrough, MODE:KEY=VALUE for another mode): A/B runs of runtime settings, interleaved with the rest.</param>
-    /// <param name="Baseline">A folder with another build of the standalone host (say, the previous commit's): its passthrough and forward run as extra contenders, interleaved.</param>
+    /// <param name="Baselines">Folders with other builds of the standalone host (say, the previous commit's), each <c>DIR</c> or
+    /// <c>DIR=LABEL</c>: their passthrough and forward run as extra contenders named "(LABEL)" ("(baseline)" without one), interleaved.</param>
     public sealed record Options(TimeSpan Duration, int Rounds, int[] Concurrencies, int[] Sizes, string? Only, IReadOnlyList<string>? Variants = null,
-        string? Baseline = null);
+        IReadOnlyList<string>? Baselines = null);
 
     private sealed record Sample(double RequestsPerSecond, double P50Ms, double P99Ms, long Requests, long Errors,
         double ProxyCpu, double BackendCpu, double WrkCpu);
@@ -46,11 +47,12 @@ public static partial class ExternalLoad
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "envelope"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward"));
-            if (options.Baseline is { } baselineFolder)
+            foreach (var baseline in options.Baselines ?? [])
             {
-                var dll = Path.Combine(Path.GetFullPath(baselineFolder), "ServiceNodeInvoker.Standalone.dll");
-                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough", baselineDll: dll));
-                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward", baselineDll: dll));
+                var (folder, label) = baseline.Split('=', 2) is [var f, var l] ? (f, l) : (baseline, "baseline");
+                var dll = Path.Combine(Path.GetFullPath(folder), "ServiceNodeInvoker.Standalone.dll");
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough", baselineDll: dll, baselineLabel: label));
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward", baselineDll: dll, baselineLabel: label));
             }
             foreach (var variant in options.Variants ?? [])
             {
@@ -456,12 +458,13 @@ public static partial class ExternalLoad
         }
 
         /// <param name="mode">passthrough or envelope (POST /api/invoke), or forward (GET /api/forward/bench/…).</param>
-        /// <param name="baselineDll">Another build of the standalone host, named "(baseline)" in the table.</param>
-        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode, string? variant = null, string? baselineDll = null)
+        /// <param name="baselineDll">Another build of the standalone host, named "(<paramref name="baselineLabel"/>)" in the table.</param>
+        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode, string? variant = null, string? baselineDll = null,
+            string baselineLabel = "baseline")
         {
             var start = StandaloneHostProcess.StartInfo(pki, backend.Port, out var port, logLevel: null, baselineDll);
-            var log = Path.Combine(pki.Directory, baselineDll is null ? $"invoker-{mode}.log" : $"invoker-{mode}-baseline.log");
-            variant ??= baselineDll is null ? null : "baseline";
+            var log = Path.Combine(pki.Directory, baselineDll is null ? $"invoker-{mode}.log" : $"invoker-{mode}-{string.Concat(baselineLabel.Where(char.IsLetterOrDigit))}.log");
+            variant ??= baselineDll is null ? null : baselineLabel;
             var env = start.Environment.Where(e => e.Key.StartsWith("Invoker__", StringComparison.Ordinal))
                 .ToDictionary(e => e.Key, e => e.Value ?? "");
             if (mode == "forward")

@@ -64,7 +64,7 @@ int[] concurrencies = args.Contains("--concurrency")
     : [16, 64];
 var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), rounds, concurrencies,
     quick ? [1024] : [1024, 64 * 1024], only, args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]).ToList(),
-    args.Contains("--baseline") ? args[Array.IndexOf(args, "--baseline") + 1] : null);
+    args.Select((a, i) => (a, i)).Where(p => p.a == "--baseline").Select(p => args[p.i + 1]).ToList()); // --baseline DIR[=LABEL], repeatable
 if (args.FirstOrDefault() == "profile")
 {
     // dotnet-trace CPU samples and allocations of the standalone host under wrk (passthrough unless named):
