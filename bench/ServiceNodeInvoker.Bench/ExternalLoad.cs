@@ -18,9 +18,10 @@ namespace ServiceNodeInvoker.Bench;
 public static partial class ExternalLoad
 {
     /// <param name="Variants">Extra contenders, each with one more environment variable (KEY=VALUE for passthrough, MODE:KEY=VALUE for another mode): A/B runs of runtime settings, interleaved with the rest.</param>
-    /// <param name="Baseline">A folder with another build of the standalone host (say, the previous commit's): its passthrough and forward run as extra contenders, interleaved.</param>
+    /// <param name="Baselines">Folders with other builds of the standalone host (say, the previous commit's), each <c>DIR</c> or
+    /// <c>DIR=LABEL</c>: their passthrough and forward run as extra contenders named "(LABEL)" ("(baseline)" without one), interleaved.</param>
     public sealed record Options(TimeSpan Duration, int Rounds, int[] Concurrencies, int[] Sizes, string? Only, IReadOnlyList<string>? Variants = null,
-        string? Baseline = null);
+        IReadOnlyList<string>? Baselines = null);
 
     private sealed record Sample(double RequestsPerSecond, double P50Ms, double P99Ms, long Requests, long Errors,
         double ProxyCpu, double BackendCpu, double WrkCpu);
@@ -46,11 +47,12 @@ public static partial class ExternalLoad
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "envelope"));
             contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward"));
-            if (options.Baseline is { } baselineFolder)
+            foreach (var baseline in options.Baselines ?? [])
             {
-                var dll = Path.Combine(Path.GetFullPath(baselineFolder), "ServiceNodeInvoker.Standalone.dll");
-                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough", baselineDll: dll));
-                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward", baselineDll: dll));
+                var (folder, label) = baseline.Split('=', 2) is [var f, var l] ? (f, l) : (baseline, "baseline");
+                var dll = Path.Combine(Path.GetFullPath(folder), "ServiceNodeInvoker.Standalone.dll");
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "passthrough", baselineDll: dll, baselineLabel: label));
+                contenders.Add(await ExternalProcess.InvokerAsync(pki, backend, "forward", baselineDll: dll, baselineLabel: label));
             }
             foreach (var variant in options.Variants ?? [])
             {
@@ -61,7 +63,14 @@ public static partial class ExternalLoad
             }
             if (options.Only is { } only)
             {
-                contenders.RemoveAll(c => !c.Name.Contains(only, StringComparison.OrdinalIgnoreCase) && !c.Name.StartsWith("nginx", StringComparison.Ordinal));
+                // --only NAME[,NAME…]: the contenders whose name contains one of them (nginx always runs: the ratios are to it).
+                var names = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                foreach (var dropped in contenders.Where(c => !c.Name.StartsWith("nginx", StringComparison.Ordinal) &&
+                             !names.Any(n => c.Name.Contains(n, StringComparison.OrdinalIgnoreCase))).ToArray())
+                {
+                    contenders.Remove(dropped);
+                    await dropped.DisposeAsync(); // out of the list, the finally below would not stop it
+                }
             }
             foreach (var contender in contenders.ToArray())
             {
@@ -71,6 +80,7 @@ public static partial class ExternalLoad
                     {
                         print($"({contender.Name} left out: {problem})");
                         contenders.Remove(contender);
+                        await contender.DisposeAsync();
                         break;
                     }
                 }
@@ -95,7 +105,9 @@ public static partial class ExternalLoad
                 {
                     foreach (var concurrency in options.Concurrencies)
                     {
-                        foreach (var contender in contenders)
+                        // Every other round runs the contenders in reverse order, so no build always follows the same one
+                        // (or always runs last, when the machine's other work has had longest to start).
+                        foreach (var contender in round % 2 == 0 ? contenders : Enumerable.Reverse(contenders))
                         {
                             var sample = await MeasureAsync(contender, backend, size, concurrency, options.Duration);
                             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -126,6 +138,7 @@ public static partial class ExternalLoad
                     }
                 }
             }
+            PrintPairs(contenders.Select(c => c.Name).ToList(), samples, options, print);
         }
         catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException)
         {
@@ -137,6 +150,45 @@ public static partial class ExternalLoad
             foreach (var contender in contenders) { await contender.DisposeAsync(); }
         }
     }
+
+    /// <summary>
+    /// Each build or variant against the contender it varies (its name without the parenthesis), paired by round: both were
+    /// measured within the same minute, so the ratio of a round is not moved by the machine's load the way medians are.
+    /// </summary>
+    private static void PrintPairs(List<string> names, Dictionary<(string, int, int), List<Sample>> samples, Options options, Action<string> print)
+    {
+        var pairs = names.Where(n => n.EndsWith(')') && n.Contains(" (", StringComparison.Ordinal))
+            .Select(n => (Variant: n, Of: n[..n.LastIndexOf(" (", StringComparison.Ordinal)])).Where(p => names.Contains(p.Of)).ToList();
+        if (pairs.Count == 0) { return; }
+        print("");
+        print("| body | conc. | contender | × nginx, per round | × nginx, median | req/s, per round | CPU s / 1k req, median | this ÷ the other, per round | median |");
+        print("|---|---|---|---|---|---|---|---|---|");
+        foreach (var size in options.Sizes)
+        {
+            foreach (var concurrency in options.Concurrencies)
+            {
+                if (!samples.TryGetValue((NginxName, size, concurrency), out var nginx)) { continue; }
+                foreach (var (variant, of) in pairs)
+                {
+                    var (mine, theirs) = (samples[(of, size, concurrency)], samples[(variant, size, concurrency)]);
+                    string Row(string name, List<Sample> list, List<Sample>? other)
+                    {
+                        var ratios = list.Select((s, i) => s.RequestsPerSecond / nginx[i].RequestsPerSecond).ToList();
+                        var versus = other is null ? null : list.Select((s, i) => s.RequestsPerSecond / other[i].RequestsPerSecond).ToList();
+                        static string Joined(IEnumerable<double> values, string format) =>
+                            string.Join(" · ", values.Select(v => v.ToString(format, CultureInfo.InvariantCulture)));
+                        var head = FormattableString.Invariant(
+                            $"| {Size(size)} | {concurrency} | {name} | {Joined(ratios, "0.00")} | {MedianOf(ratios):0.00} | {Joined(list.Select(s => s.RequestsPerSecond), "0")} | {Median(list, s => s.ProxyCpu):0.000} | ");
+                        return head + (versus is null ? " | |" : FormattableString.Invariant($"{Joined(versus, "0.00")} | **{MedianOf(versus):0.00}** |"));
+                    }
+                    print(Row(of, mine, theirs));
+                    print(Row(variant, theirs, null));
+                }
+            }
+        }
+    }
+
+    private static double MedianOf(List<double> values) => Median(values.Select(v => new Sample(v, 0, 0, 0, 0, 0, 0, 0)).ToList(), s => s.RequestsPerSecond);
 
     private static double Median(List<Sample> samples, Func<Sample, double> value)
     {
@@ -406,12 +458,13 @@ public static partial class ExternalLoad
         }
 
         /// <param name="mode">passthrough or envelope (POST /api/invoke), or forward (GET /api/forward/bench/…).</param>
-        /// <param name="baselineDll">Another build of the standalone host, named "(baseline)" in the table.</param>
-        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode, string? variant = null, string? baselineDll = null)
+        /// <param name="baselineDll">Another build of the standalone host, named "(<paramref name="baselineLabel"/>)" in the table.</param>
+        public static async Task<ExternalProcess> InvokerAsync(BenchPki pki, BackendNginx backend, string mode, string? variant = null, string? baselineDll = null,
+            string baselineLabel = "baseline")
         {
             var start = StandaloneHostProcess.StartInfo(pki, backend.Port, out var port, logLevel: null, baselineDll);
-            var log = Path.Combine(pki.Directory, baselineDll is null ? $"invoker-{mode}.log" : $"invoker-{mode}-baseline.log");
-            variant ??= baselineDll is null ? null : "baseline";
+            var log = Path.Combine(pki.Directory, baselineDll is null ? $"invoker-{mode}.log" : $"invoker-{mode}-{string.Concat(baselineLabel.Where(char.IsLetterOrDigit))}.log");
+            variant ??= baselineDll is null ? null : baselineLabel;
             var env = start.Environment.Where(e => e.Key.StartsWith("Invoker__", StringComparison.Ordinal))
                 .ToDictionary(e => e.Key, e => e.Value ?? "");
             if (mode == "forward")

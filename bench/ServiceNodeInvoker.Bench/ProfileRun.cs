@@ -12,13 +12,15 @@ namespace ServiceNodeInvoker.Bench;
 /// </summary>
 public static class ProfileRun
 {
-    public static async Task RunAsync(string mode, TimeSpan duration, int top)
+    /// <param name="baselineDll">Another build of the standalone host to profile instead of this one (to compare two builds' profiles).</param>
+    /// <param name="allocations">Also trace the GC's allocation samples (with stacks) in a window of their own: types and allocating frames.</param>
+    public static async Task RunAsync(string mode, TimeSpan duration, int top, string? baselineDll = null, bool allocations = false)
     {
         var repo = FindRepository();
         await ToolAsync(repo, "tool restore");
         using var pki = new BenchPki();
         await using var backend = await ExternalLoad.BackendNginx.StartAsync(pki, [1024]);
-        await using var host = await ExternalLoad.ExternalProcess.InvokerAsync(pki, backend, mode);
+        await using var host = await ExternalLoad.ExternalProcess.InvokerAsync(pki, backend, mode, baselineDll: baselineDll);
         if (await host.VerifyAsync(backend, 1024) is { } problem)
         {
             Console.WriteLine($"{host.Name}: {problem}");
@@ -26,7 +28,7 @@ public static class ProfileRun
         }
         var script = host.WrkScript(backend, 1024);
         await WrkAsync(host, script, TimeSpan.FromSeconds(5)); // warm-up
-        var trace = Path.Combine(AppContext.BaseDirectory, $"profile-{mode}.nettrace");
+        var trace = Path.Combine(AppContext.BaseDirectory, $"profile-{mode}{(baselineDll is null ? "" : "-baseline")}.nettrace");
         var counters = Path.Combine(pki.Directory, "counters.json");
         var seconds = (int)duration.TotalSeconds;
         var load = WrkAsync(host, script, duration + TimeSpan.FromSeconds(1));
@@ -50,6 +52,15 @@ public static class ProfileRun
         var report = await ToolAsync(repo, $"dotnet-trace report \"{trace}\" topN -n 600 --inclusive");
         var kept = report.Split('\n').Where(line => !Plumbing.IsMatch(line)).Take(top);
         Console.WriteLine(string.Join('\n', kept));
+        if (allocations)
+        {
+            // The GC's allocation samples (one event per ~100 KB allocated, with the type and the stack) in a window of their own.
+            var gcTrace = Path.ChangeExtension(trace, ".alloc.nettrace");
+            var gcLoad = WrkAsync(host, script, duration + TimeSpan.FromSeconds(1));
+            await ToolAsync(repo, $"dotnet-trace collect -p {host.Pid} --profile gc-verbose --duration 00:00:00:{seconds:00} -o \"{gcTrace}\"");
+            var gcRps = double.Parse(System.Text.RegularExpressions.Regex.Match(await gcLoad, @"Requests/sec:\s+([\d.]+)").Groups[1].Value, CultureInfo.InvariantCulture);
+            AllocationReport.Print(gcTrace, gcRps * seconds, 40, Console.WriteLine);
+        }
     }
 
     private static readonly System.Text.RegularExpressions.Regex Plumbing = new(

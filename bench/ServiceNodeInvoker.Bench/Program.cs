@@ -58,14 +58,21 @@ if (args.FirstOrDefault() == "budget")
 var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(int.Parse).FirstOrDefault(quick ? 1 : 3);
-var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), rounds, [16, 64],
+// --concurrency 16[,64]: the connection counts measured (both by default)
+int[] concurrencies = args.Contains("--concurrency")
+    ? args[Array.IndexOf(args, "--concurrency") + 1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray()
+    : [16, 64];
+var external = new ExternalLoad.Options(TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 8), rounds, concurrencies,
     quick ? [1024] : [1024, 64 * 1024], only, args.Select((a, i) => (a, i)).Where(p => p.a == "--variant").Select(p => args[p.i + 1]).ToList(),
-    args.Contains("--baseline") ? args[Array.IndexOf(args, "--baseline") + 1] : null);
+    args.Select((a, i) => (a, i)).Where(p => p.a == "--baseline").Select(p => args[p.i + 1]).ToList()); // --baseline DIR[=LABEL], repeatable
 if (args.FirstOrDefault() == "profile")
 {
-    // dotnet-trace CPU samples and allocations of the standalone host under wrk (passthrough unless named)
-    await ProfileRun.RunAsync(args.Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "passthrough",
-        TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 10), 100);
+    // dotnet-trace CPU samples and allocations of the standalone host under wrk (passthrough unless named):
+    // profile [passthrough|envelope|forward] [--seconds N] [--baseline DIR (another build's output folder)] [--allocations (types and allocating frames)]
+    await ProfileRun.RunAsync(args.Skip(1).FirstOrDefault(a => a is "passthrough" or "envelope" or "forward") ?? "passthrough",
+        TimeSpan.FromSeconds(args.Contains("--seconds") ? seconds : 10), 100,
+        args.Contains("--baseline") ? Path.Combine(Path.GetFullPath(args[Array.IndexOf(args, "--baseline") + 1]), "ServiceNodeInvoker.Standalone.dll") : null,
+        args.Contains("--allocations"));
     return;
 }
 if (args.FirstOrDefault() == "coldstart")

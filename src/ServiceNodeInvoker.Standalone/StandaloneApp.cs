@@ -56,11 +56,10 @@ public static partial class StandaloneApp
 
         var app = builder.Build();
         // A known route called with a method it does not take: a problem reply naming the methods it does, not an empty 405.
-        app.UseStatusCodePages(context =>
-        {
-            var http = context.HttpContext;
-            return http.Response.StatusCode == StatusCodes.Status405MethodNotAllowed ? InvokerApi.MethodNotAllowed(http).ExecuteAsync(http) : Task.CompletedTask;
-        });
+        // Routing has picked its endpoint by now: only the framework's 405 endpoint is wrapped, every other request passes
+        // straight to its own (a status-code-pages middleware awaited every request to look at its status afterwards).
+        app.Use(static (context, next) =>
+            context.GetEndpoint()?.DisplayName == MethodRejectionEndpoint ? MethodNotAllowedAsync(context, next) : next(context));
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             if (!app.Services.GetRequiredService<InvokerApi>().HasApiKeys)
@@ -81,6 +80,18 @@ public static partial class StandaloneApp
         // answers 503 when one profile is broken, which must not take the instance out of rotation).
         api.MapGet("/live", () => Results.Json(new { status = "up" }));
         return app;
+    }
+
+    /// <summary>The display name of the endpoint ASP.NET Core routing selects for a known path and an unknown method.</summary>
+    private const string MethodRejectionEndpoint = "405 HTTP Method Not Supported";
+
+    private static async Task MethodNotAllowedAsync(HttpContext context, RequestDelegate next)
+    {
+        await next(context); // the framework's 405: its status and the Allow header naming the route's methods
+        if (!context.Response.HasStarted && context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed)
+        {
+            await InvokerApi.MethodNotAllowed(context).ExecuteAsync(context);
+        }
     }
 
     [LoggerMessage(4001, LogLevel.Warning, "No API keys are configured under Invoker:Callers:ApiKeys: every call will get 401.")]

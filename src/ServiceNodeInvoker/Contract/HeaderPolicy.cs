@@ -86,7 +86,7 @@ internal static class HeaderPolicy
 
     public static bool IsContentHeader(string name) => ContentHeaders.Contains(name);
 
-    /// <summary>Header names listed in Connection values: also hop-by-hop for this message.</summary>
+    /// <summary>Header names listed in Connection values: also hop-by-hop for this message (those hop-by-hop anyway left out; null when none is left).</summary>
     public static HashSet<string>? NamesListedInConnection(IEnumerable<string>? connectionValues)
     {
         if (connectionValues is null)
@@ -96,13 +96,38 @@ internal static class HeaderPolicy
         HashSet<string>? names = null;
         foreach (var value in connectionValues)
         {
-            foreach (var part in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-            {
-                (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(part);
-            }
+            AddListed(value, ref names);
         }
         return names;
     }
+
+    /// <summary>A response's Connection values (<see cref="NamesListedInConnection(IEnumerable{string})"/>), walked without boxing them.</summary>
+    public static HashSet<string>? NamesListedInConnection(HeaderStringValues connectionValues)
+    {
+        HashSet<string>? names = null;
+        foreach (var value in connectionValues)
+        {
+            AddListed(value, ref names);
+        }
+        return names;
+    }
+
+    private static void AddListed(string value, ref HashSet<string>? names)
+    {
+        // Walked in place: most answers say "Connection: keep-alive", which names nothing that is not hop-by-hop already,
+        // so no set (and no split strings) is made for them — every caller drops hop-by-hop names first.
+        foreach (var range in value.AsSpan().Split(','))
+        {
+            var part = value.AsSpan(range).Trim();
+            if (part.IsEmpty || HopByHopLookup.Contains(part))
+            {
+                continue;
+            }
+            (names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase)).Add(part.ToString());
+        }
+    }
+
+    private static readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> HopByHopLookup = HopByHop.GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>
     /// Forward mode: the caller's request headers that go to the backend — not hop-by-hop, not listed in its
@@ -159,23 +184,67 @@ internal static class HeaderPolicy
     }
 
     /// <summary>The backend's end-to-end headers, as sent: hop-by-hop ones and those listed in Connection dropped.</summary>
-    public static IEnumerable<KeyValuePair<string, HeaderStringValues>> ResponseEndToEnd(HttpResponseMessage response)
+    /// <remarks>A struct walked with struct enumerators (no iterator object, no boxing): it runs on every relayed answer.</remarks>
+    public static EndToEndHeaders ResponseEndToEnd(HttpResponseMessage response) =>
+        new(response, response.Headers.NonValidated.TryGetValues("Connection", out var connection) ? NamesListedInConnection(connection) : null);
+
+    /// <summary>A response's end-to-end headers (<see cref="ResponseEndToEnd"/>): its own, then its content's.</summary>
+    public readonly struct EndToEndHeaders(HttpResponseMessage response, HashSet<string>? connectionListed)
+        : IEnumerable<KeyValuePair<string, HeaderStringValues>>
     {
-        var connectionListed = response.Headers.NonValidated.TryGetValues("Connection", out var connection)
-            ? NamesListedInConnection(connection)
-            : null;
-        foreach (var header in response.Headers.NonValidated)
+        public Enumerator GetEnumerator() => new(response, connectionListed);
+
+        IEnumerator<KeyValuePair<string, HeaderStringValues>> IEnumerable<KeyValuePair<string, HeaderStringValues>>.GetEnumerator() => GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public struct Enumerator(HttpResponseMessage response, HashSet<string>? connectionListed) : IEnumerator<KeyValuePair<string, HeaderStringValues>>
         {
-            if (!IsHopByHop(header.Key) && connectionListed?.Contains(header.Key) != true)
+            private HttpHeadersNonValidated.Enumerator _headers = response.Headers.NonValidated.GetEnumerator();
+            private HttpHeadersNonValidated.Enumerator _content = response.Content.Headers.NonValidated.GetEnumerator();
+            private bool _inContent;
+
+            public KeyValuePair<string, HeaderStringValues> Current { get; private set; }
+
+            readonly object System.Collections.IEnumerator.Current => Current;
+
+            public bool MoveNext()
             {
-                yield return header;
+                if (!_inContent)
+                {
+                    while (_headers.MoveNext())
+                    {
+                        if (Kept(_headers.Current))
+                        {
+                            return true;
+                        }
+                    }
+                    _inContent = true;
+                }
+                while (_content.MoveNext())
+                {
+                    if (Kept(_content.Current))
+                    {
+                        return true;
+                    }
+                }
+                return false;
             }
-        }
-        foreach (var header in response.Content.Headers.NonValidated)
-        {
-            if (!IsHopByHop(header.Key) && connectionListed?.Contains(header.Key) != true)
+
+            private bool Kept(KeyValuePair<string, HeaderStringValues> header)
             {
-                yield return header;
+                if (IsHopByHop(header.Key) || connectionListed?.Contains(header.Key) == true)
+                {
+                    return false;
+                }
+                Current = header;
+                return true;
+            }
+
+            public readonly void Reset() => throw new NotSupportedException();
+
+            public readonly void Dispose()
+            {
             }
         }
     }
@@ -188,10 +257,23 @@ internal static class HeaderPolicy
             : null;
 
     /// <summary>The body length the backend announced (checked by BackendResponse), from the raw value.</summary>
-    public static long? ContentLength(HttpResponseMessage response) =>
-        response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var values) && values.Count > 0
-        && long.TryParse(values.First().Split(',')[0].Trim(), System.Globalization.NumberStyles.None,
+    public static long? ContentLength(HttpResponseMessage response)
+    {
+        if (!response.Content.Headers.NonValidated.TryGetValues("Content-Length", out var values) || values.Count == 0)
+        {
+            return null;
+        }
+        // The first value up to a comma, trimmed, read in place (this runs on every answer).
+        ReadOnlySpan<char> first = default;
+        foreach (var value in values)
+        {
+            first = value.AsSpan();
+            break;
+        }
+        var comma = first.IndexOf(',');
+        return long.TryParse((comma >= 0 ? first[..comma] : first).Trim(), System.Globalization.NumberStyles.None,
             System.Globalization.CultureInfo.InvariantCulture, out var length)
             ? length
             : null;
+    }
 }

@@ -3,7 +3,9 @@ using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
+using System.Buffers;
 using System.Globalization;
+using System.Net.Http.Headers;
 
 namespace ServiceNodeInvoker.Invocation;
 
@@ -41,6 +43,10 @@ internal static class BackendResponse
         if (relaysHeaders && CheckRelayableHeaders(response, request.Url) is { } unrelayable)
         {
             return new Problem(unrelayable, Unframed: false);
+        }
+        if (!CertificateRefusal.MayBeStatus((int)response.StatusCode))
+        {
+            return null; // most answers: no content type parsed, no refusal looked for
         }
         return await RefusalAsync(response, profile, request, material, flight, accepted, token) is { } refused ? new Problem(refused, Unframed: false) : null;
     }
@@ -81,24 +87,29 @@ internal static class BackendResponse
     /// holds a control character (other than tab) cannot be written in HTTP (RFC 9110 §5.5) — the server would
     /// fail mid-reply. The envelope carries headers as JSON strings and is not affected.
     /// </summary>
-    public static InvokerException? CheckRelayableHeaders(HttpResponseMessage response, Uri url)
+    public static InvokerException? CheckRelayableHeaders(HttpResponseMessage response, Uri url) =>
+        // Both collections walked with their own struct enumerators (no LINQ: this runs on every relayed answer).
+        Unrelayable(response.Headers.NonValidated, url) ?? Unrelayable(response.Content.Headers.NonValidated, url);
+
+    private static InvokerException? Unrelayable(HttpHeadersNonValidated headers, Uri url)
     {
-        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
+        foreach (var (name, values) in headers)
         {
             foreach (var value in values)
             {
-                foreach (var c in value)
+                if (value.AsSpan().IndexOfAny(ControlCharacters) is var at and >= 0)
                 {
-                    if (c is < ' ' and not '\t' or '\x7F')
-                    {
-                        return Invalid($"{new Target(url)} sent the header '{LogText.Quote(name, 32)}' with a control character (0x{(int)c:X2}) in its value, " +
-                            "which HTTP forbids: it cannot be passed on as a header. The envelope response mode carries it as JSON.");
-                    }
+                    return Invalid($"{new Target(url)} sent the header '{LogText.Quote(name, 32)}' with a control character (0x{(int)value[at]:X2}) in its value, " +
+                        "which HTTP forbids: it cannot be passed on as a header. The envelope response mode carries it as JSON.");
                 }
             }
         }
         return null;
     }
+
+    /// <summary>What a header value cannot carry in HTTP: control characters other than tab, and DEL.</summary>
+    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        string.Concat(Enumerable.Range(0, 0x20).Where(c => c != '\t').Select(c => (char)c)) + "\x7F");
 
     /// <summary>
     /// A refusal of our certificate sent as an HTTP page after the handshake (nginx's 400s, IIS's 403.x),

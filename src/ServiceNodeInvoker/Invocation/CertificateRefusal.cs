@@ -26,7 +26,10 @@ internal partial class CertificateRefusal
 
     /// <summary>Whether an answer with this status and content type could be a refusal page worth reading.</summary>
     public static bool MayBe(int status, string? mediaType) =>
-        status is 400 or 403 && mediaType is null or "text/html";
+        MayBeStatus(status) && mediaType is null or "text/html";
+
+    /// <summary>The statuses a refusal page comes with: any other answer is not looked at further.</summary>
+    public static bool MayBeStatus(int status) => status is 400 or 403;
 
     /// <summary>The plain-words reason when the body is a known refusal page, else null.</summary>
     public static string? Recognise(int status, ReadOnlySpan<byte> body)

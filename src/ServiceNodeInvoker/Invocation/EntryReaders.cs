@@ -10,11 +10,14 @@ namespace ServiceNodeInvoker.Invocation;
 /// <summary>/api/invoke: the JSON invocation request (the contract's body), read within MaxRequestBytes and the request limits.</summary>
 internal sealed class InvokeEntryReader(RequestLimits limits) : IEntryReader
 {
+    // Made once: a lambda written in the call captured this reader and was allocated on every request.
+    private readonly Func<InvokerException> _tooLarge =
+        () => InvokerException.Invalid("$", $"The request body is larger than {limits.MaxRequestBytes} bytes.");
+
     public async ValueTask<InvocationRequest> ReadAsync(HttpContext context, string? routeProfile)
     {
         using var body = await BoundedBody.ReadAsync(context.Request.Body, context.Request.ContentLength, limits.MaxRequestBytes,
-            () => InvokerException.Invalid("$", $"The request body is larger than {limits.MaxRequestBytes} bytes."),
-            context.RequestAborted);
+            _tooLarge, context.RequestAborted);
         return InvocationRequestParser.Parse(body.Memory, limits);
     }
 }

@@ -46,17 +46,20 @@ internal static class ForwardTarget
         }
         var rest = slash < 0 ? "" : path[slash..]; // "" or "/…"
         CheckRest(rest);
-        var basePath = baseUrl.AbsolutePath.TrimEnd('/');
-        var target = new StringBuilder(baseUrl.GetLeftPart(UriPartial.Authority));
-        target.Append(rest.Length == 0 ? baseUrl.AbsolutePath : basePath + rest);
-        if (Query(query) is { Length: > 0 } kept)
-        {
-            target.Append('?').Append(kept);
-        }
-        var url = new Uri(target.ToString(), new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        // The base's parts are read once each (Uri builds a new string on every read of them); this runs on every forward call.
+        var baseAuthority = baseUrl.GetLeftPart(UriPartial.Authority);
+        var baseAbsolutePath = baseUrl.AbsolutePath;
+        var basePath = baseAbsolutePath.TrimEnd('/');
+        var kept = Query(query);
+        var built = rest.Length == 0
+            ? string.Concat(baseAuthority, baseAbsolutePath, kept is { Length: > 0 } ? "?" : "", kept)
+            : string.Concat(baseAuthority, basePath, rest, kept is { Length: > 0 } ? "?" + kept : "");
+        var url = new Uri(built, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
         // What was built stays on the base's origin and under its path, whatever the parts held.
-        if (!url.GetLeftPart(UriPartial.Authority).Equals(baseUrl.GetLeftPart(UriPartial.Authority), StringComparison.OrdinalIgnoreCase)
-            || !(url.AbsolutePath == baseUrl.AbsolutePath || url.AbsolutePath.StartsWith(basePath + "/", StringComparison.Ordinal)))
+        var absolutePath = url.AbsolutePath;
+        if (!url.GetLeftPart(UriPartial.Authority).Equals(baseAuthority, StringComparison.OrdinalIgnoreCase)
+            || !(absolutePath == baseAbsolutePath
+                 || (absolutePath.StartsWith(basePath, StringComparison.Ordinal) && absolutePath.Length > basePath.Length && absolutePath[basePath.Length] == '/')))
         {
             throw Refused("The path would leave the profile's BaseUrl.");
         }
@@ -69,13 +72,17 @@ internal static class ForwardTarget
         {
             return;
         }
-        var segments = rest[1..].Split('/');
-        for (var i = 0; i < segments.Length; i++)
+        // Segment by segment in place: only a segment with a percent escape is decoded into a string of its own.
+        var segments = rest.AsSpan(1);
+        var count = segments.Count('/') + 1;
+        var i = 0;
+        foreach (var range in segments.Split('/'))
         {
-            var raw = segments[i];
-            if (raw.Length == 0)
+            var raw = segments[range];
+            var last = ++i == count;
+            if (raw.IsEmpty)
             {
-                if (i == segments.Length - 1)
+                if (last)
                 {
                     continue; // a trailing slash
                 }
@@ -88,7 +95,16 @@ internal static class ForwardTarget
                     throw Refused("The path holds a character that must be percent-encoded (or a backslash).");
                 }
             }
-            var decoded = Decode(raw);
+            if (raw.IndexOf('%') < 0)
+            {
+                // Nothing encoded: path characters only, so no slash, backslash, percent sign or control character.
+                if (IsDotSegment(raw))
+                {
+                    throw Refused("The path holds a dot segment (. or ..), plain, encoded or disguised.");
+                }
+                continue;
+            }
+            var decoded = Decode(raw.ToString());
             if (decoded.AsSpan().IndexOfAny('/', '\\') >= 0)
             {
                 throw Refused("The path holds an encoded slash or backslash.");
@@ -118,11 +134,11 @@ internal static class ForwardTarget
     /// (full-width, small, one-dot leader, half-width ideographic). Listed, not normalised: the host runs
     /// with invariant globalization.
     /// </summary>
-    private static bool IsDotSegment(string segment)
+    private static bool IsDotSegment(ReadOnlySpan<char> segment)
     {
         var semicolon = segment.IndexOf(';');
         var name = semicolon < 0 ? segment : segment[..semicolon];
-        return name.Length > 0 && name.AsSpan().IndexOfAnyExcept(DotLike) < 0;
+        return name.Length > 0 && name.IndexOfAnyExcept(DotLike) < 0;
     }
 
     private static readonly SearchValues<char> DotLike = SearchValues.Create(". \u2024\uFE52\uFF0E\uFF61\u3002");

@@ -25,7 +25,8 @@ internal sealed class BoundedBody : IDisposable
 
     /// <param name="tooLarge">The error when the body is (or is declared) longer than <paramref name="limit"/>.</param>
     /// <param name="reservation">When given, every buffer is reserved in its budget before it is allocated.</param>
-    public static async Task<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<Exception> tooLarge,
+    /// <returns>A ValueTask: a body already in the server's buffers (a small request) is read without allocating a task.</returns>
+    public static async ValueTask<BoundedBody> ReadAsync(Stream stream, long? declaredLength, long limit, Func<Exception> tooLarge,
         CancellationToken token, IBufferReservation? reservation = null)
     {
         if (declaredLength > limit)

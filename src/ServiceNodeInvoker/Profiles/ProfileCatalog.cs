@@ -47,7 +47,7 @@ internal sealed class ProfileCatalog
     public TlsProfile Resolve(string? name, Uri url)
     {
         var target = CheckTarget(url);
-        if (_tokenEndpoints.Contains(target))
+        if (_tokenEndpoints.Count > 0 && _tokenEndpoints.Contains(target)) // no hash of the target when no profile has a token source
         {
             // No profile owns it (start-up refuses that), but the caller is told why rather than "no profile owns it" —
             // not which profiles use it: a caller may have no grant on them.

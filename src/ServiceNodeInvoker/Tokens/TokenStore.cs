@@ -10,6 +10,7 @@ namespace ServiceNodeInvoker.Tokens;
 internal sealed class TokenStore : IDisposable
 {
     private readonly Dictionary<string, TokenCache> _caches = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, BearerTokenPolicy> _bearers = new(StringComparer.OrdinalIgnoreCase); // one per profile, not per call
 
     public TokenStore(ProfileCatalog catalog, CertificateStore certificates, TokenClient client, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
@@ -24,7 +25,8 @@ internal sealed class TokenStore : IDisposable
             {
                 gates[endpoint] = gate = new DependencyGate(EndpointGateOptions, time);
             }
-            _caches[profile.Name] = new TokenCache(profile, client, certificates.For(profile), gate, telemetry, time, logger);
+            var cache = _caches[profile.Name] = new TokenCache(profile, client, certificates.For(profile), gate, telemetry, time, logger);
+            _bearers[profile.Name] = new BearerTokenPolicy(cache);
         }
     }
 
@@ -42,10 +44,10 @@ internal sealed class TokenStore : IDisposable
     public static readonly DependencyGateOptions EndpointGateOptions = new("token endpoint", MaxInFlight: 1, SpaceAfterThrottle: true);
 
     /// <summary>The profile's token cache, or null when the profile has no token source.</summary>
-    public TokenCache? For(TlsProfile profile) => _caches.GetValueOrDefault(profile.Name);
+    public TokenCache? For(TlsProfile profile) => _caches.Count == 0 ? null : _caches.GetValueOrDefault(profile.Name); // no name hashed when no profile has one
 
     /// <summary>The token step of the profile's backend calls, or null when the profile has no token source.</summary>
-    public BearerTokenPolicy? BearerFor(TlsProfile profile) => For(profile) is { } cache ? new BearerTokenPolicy(cache) : null;
+    public BearerTokenPolicy? BearerFor(TlsProfile profile) => _bearers.Count == 0 ? null : _bearers.GetValueOrDefault(profile.Name);
 
     public void Dispose()
     {

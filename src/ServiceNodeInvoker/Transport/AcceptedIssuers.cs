@@ -15,9 +15,13 @@ internal sealed class AcceptedIssuers(TimeProvider time)
     public sealed record Seen(IReadOnlyList<string> Issuers, DateTimeOffset At, string How);
 
     private readonly ConcurrentDictionary<(string Profile, HostKey Host), Seen> _seen = new();
+    private volatile bool _any; // until something is recorded, every lookup (one per invocation) is one read
 
-    public void Record(TlsProfile profile, HostKey host, IReadOnlyList<string> issuers, string how) =>
+    public void Record(TlsProfile profile, HostKey host, IReadOnlyList<string> issuers, string how)
+    {
         _seen[(profile.Name, host)] = new Seen(issuers.ToArray(), time.GetUtcNow(), how);
+        _any = true;
+    }
 
-    public Seen? Of(TlsProfile profile, HostKey host) => _seen.GetValueOrDefault((profile.Name, host));
+    public Seen? Of(TlsProfile profile, HostKey host) => _any ? _seen.GetValueOrDefault((profile.Name, host)) : null;
 }

@@ -45,13 +45,13 @@ internal sealed class MutualTlsHandlers(BackendConnector connector) : IBackendHa
                 var (socket, _) = await BackendConnector.ConnectAsync(addresses, context.DnsEndPoint.Port, token);
                 // What the server sends during the handshake is kept for the failure classifier, on the request that opened the connection.
                 var witness = new WireWitness(socket);
-                context.InitialRequestMessage.Options.Set(WireWitness.OptionKey, witness);
+                WireWitness.Attach(context.InitialRequestMessage, witness);
                 return witness;
             },
             PlaintextStreamFilter = (context, _) =>
             {
                 // The handshake completed: remembered for the classifier, and the protocol for the envelope.
-                if (context.InitialRequestMessage.Options.TryGetValue(WireWitness.OptionKey, out var witness))
+                if (WireWitness.Of(context.InitialRequestMessage) is { } witness)
                 {
                     witness.MarkHandshakeCompleted();
                 }
