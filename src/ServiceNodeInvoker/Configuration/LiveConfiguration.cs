@@ -142,11 +142,7 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         return Task.CompletedTask;
     }
 
-    public void Dispose()
-    {
-        _watch?.Dispose();
-        _serial.Dispose();
-    }
+    public void Dispose() => _watch?.Dispose(); // the semaphore has no wait handle to free: a reload still queued at shutdown finds it usable
 
     /// <summary>A source changed (or a file failed to load): one reload is queued; changes made while it waits join it.</summary>
     private void OnSourceChanged()
@@ -187,7 +183,19 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
                 return null; // a second notice of a change already read: nothing new to report
             }
             _lastRead = read;
-            var report = await ApplyAsync(trigger, read);
+            ReloadReport report;
+            try
+            {
+                report = await ApplyAsync(trigger, read);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Nothing was published (ApplyAsync undoes what it built): the configuration in force serves on, and the
+                // admin who asked gets the reason rather than a 500.
+                Log.ReloadFailed(_logger, e.GetType().Name, LogText.Escape(e.Message));
+                report = new ReloadReport(Refused, _time.GetUtcNow(), trigger, [$"the reload failed unexpectedly ({e.GetType().Name}); the configuration in force keeps serving"],
+                    [], [], [], false, NeedsRestart, [], _live);
+            }
             _last = report;
             _telemetry.RecordReload(report.Result, trigger);
             return report;
