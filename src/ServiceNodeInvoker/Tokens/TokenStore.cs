@@ -40,7 +40,7 @@ internal sealed class TokenStore : IDisposable
 
     /// <summary>The profile's token cache (a retired one's while requests that resolved it may still run), or null when it has no token source.</summary>
     public TokenCache? For(TlsProfile profile) =>
-        _caches.TryGetValue(profile, out var cache) || _retired.TryGetValue(profile, out cache) ? cache : null;
+        profile.Token is not null && (_caches.TryGetValue(profile, out var cache) || _retired.TryGetValue(profile, out cache)) ? cache : null;
 
     /// <summary>Caches for the profiles with a token source that a configuration change brings (their certificate caches must exist).</summary>
     public void Add(IEnumerable<TlsProfile> profiles)
