@@ -36,4 +36,9 @@ public sealed class InvokerFunctions(InvokerApi api)
     [Function("RefreshProfile")]
     public Task<IResult> RefreshProfile([HttpTrigger(AuthorizationLevel.Admin, "post", Route = "profiles/{name}/refresh")] HttpRequest request, string name) =>
         api.RefreshProfileAsync(request.HttpContext, name);
+
+    /// <summary>Reads the configuration again now and applies it when start-up would accept it: admin level (the master key).</summary>
+    [Function("ReloadConfiguration")]
+    public Task<IResult> ReloadConfiguration([HttpTrigger(AuthorizationLevel.Admin, "post", Route = "configuration/reload")] HttpRequest request) =>
+        api.ReloadConfigurationAsync(request.HttpContext);
 }

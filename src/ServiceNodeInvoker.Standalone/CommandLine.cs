@@ -139,7 +139,13 @@ public static class CommandLine
         and --Invoker:Setting=value arguments, later ones winning; everything lives under Invoker (see README.md).
 
         Endpoints: POST /api/invoke, /api/forward/{profile}/{path}, GET /api/health, GET /api/live (no key),
-        admin: GET /api/profiles, POST /api/profiles/{name}/refresh, POST /api/profiles/{name}/probe.
+        admin: GET /api/profiles, POST /api/profiles/{name}/refresh, POST /api/profiles/{name}/probe,
+        POST /api/configuration/reload.
+
+        While it runs, the host follows appsettings.json and appsettings.<environment>.json: a saved change to profiles or
+        callers is checked as start-up checks it and applied to new requests, or refused as a whole (the log names every
+        problem) while the last good configuration keeps serving. Listeners, telemetry, the credential and the global
+        Invoker settings need a restart (the log says so).
 
         """;
 }

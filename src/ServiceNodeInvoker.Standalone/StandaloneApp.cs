@@ -76,6 +76,7 @@ public static partial class StandaloneApp
         api.MapPost("/profiles/{name}/probe", (HttpContext context, string name, InvokerApi invoker) => invoker.ProbeAsync(context, name));
         api.MapGet("/profiles", (HttpContext context, InvokerApi invoker) => invoker.ProfilesAsync(context));
         api.MapPost("/profiles/{name}/refresh", (HttpContext context, string name, InvokerApi invoker) => invoker.RefreshProfileAsync(context, name));
+        api.MapPost("/configuration/reload", (HttpContext context, InvokerApi invoker) => invoker.ReloadConfigurationAsync(context));
         // Liveness for a load balancer in front of this host: no key, nothing but "up" (health needs a key and
         // answers 503 when one profile is broken, which must not take the instance out of rotation).
         api.MapGet("/live", () => Results.Json(new { status = "up" }));

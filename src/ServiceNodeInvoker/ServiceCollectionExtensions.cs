@@ -36,6 +36,10 @@ public static class ServiceCollectionExtensions
         // the background from here on, overlapped with the rest of start-up (telemetry, the server) — cold start.
         services.AddHostedService<CertificateRefreshService>();
         services.AddHostedService<WarmUp>();
+        // Configuration changes while the host runs: checked as start-up checks them, applied live or refused as a whole.
+        services.TryAddSingleton(SettingsFiles.Of(configuration));
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<LiveConfiguration>(sp, configuration));
+        services.AddHostedService(sp => sp.GetRequiredService<LiveConfiguration>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<InvokerTelemetry>();
@@ -53,6 +57,7 @@ public static class ServiceCollectionExtensions
             () => sp.GetRequiredService<KeyVaultClients>()));
         // Each concern gets its own part of the one options model: nothing below this root reads InvokerOptions.
         services.TryAddSingleton(sp => sp.GetRequiredService<InvokerOptions>().Callers);
+        services.TryAddSingleton(sp => new LiveCallerOptions(sp.GetRequiredService<CallerOptions>()));
         services.TryAddSingleton(sp => new ProfileCatalog(sp.GetRequiredService<InvokerOptions>().Profiles));
         services.TryAddSingleton(sp =>
         {
@@ -104,9 +109,10 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<CallerCertificates>();
         services.TryAddSingleton<CallerGrants>();
         services.TryAddSingleton<CallerAuthenticator>();
+        services.TryAddSingleton<ConfigurationEndpoint>();
         services.TryAddSingleton(sp => new InvokerApi(sp.GetRequiredService<InvokeEndpoint>(), sp.GetRequiredService<ForwardEndpoint>(),
             sp.GetRequiredService<HealthEndpoint>(), sp.GetRequiredService<ProbeEndpoint>(), sp.GetRequiredService<ProfilesEndpoint>(),
-            sp.GetRequiredService<CallerOptions>(), sp.GetRequiredService<ApiKeyAuthenticator>()));
+            sp.GetRequiredService<ConfigurationEndpoint>(), sp.GetRequiredService<CallerOptions>(), sp.GetRequiredService<ApiKeyAuthenticator>()));
 
         return services;
     }
@@ -131,7 +137,9 @@ public static class ServiceCollectionExtensions
                     throw new OptionsValidationException(Options.DefaultName, typeof(InvokerOptions), problems);
                 }
             })
-            .Bind(configuration.GetSection(InvokerOptions.SectionName), binder => binder.ErrorOnUnknownConfiguration = true)
+            // Bound once, for start-up (a Configure, not Bind: Bind would also re-bind on every change of the section, throwing
+            // on a bad edit). Changes while the host runs go through LiveConfiguration, which checks them the same way.
+            .Configure(o => configuration.GetSection(InvokerOptions.SectionName).Bind(o, binder => binder.ErrorOnUnknownConfiguration = true))
             .PostConfigure(o => ConfigurationCheck.ApplyFallbacks(o, configuration))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<InvokerOptions>>(sp =>

@@ -7,7 +7,7 @@ namespace ServiceNodeInvoker.TestSupport;
 /// The real standalone host as its own process, configured only through environment variables
 /// (as an operator or Azure app settings would), with what it printed and how it ended.
 /// </summary>
-public static class StandaloneProcess
+public static partial class StandaloneProcess
 {
     public sealed record Outcome(int? ExitCode, bool Listening, string Output, string Error);
 
@@ -181,5 +181,136 @@ public static class StandaloneProcess
                 return new Outcome(code, first == listening.Task, output.ToString(), error.ToString());
             }
         }
+    }
+
+    /// <summary>
+    /// Starts the host in <paramref name="workingDirectory"/> (its content root: the appsettings.json there is its settings
+    /// file) on a loopback port, and returns it running, for tests that change its files while it serves. Dispose stops it
+    /// (SIGTERM, then a kill after the deadline).
+    /// </summary>
+    public static async Task<Running> StartAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(Assembly);
+        foreach (var arg in args.Length == 0 ? ["--urls", "http://127.0.0.1:0"] : args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("Invoker", StringComparison.OrdinalIgnoreCase)
+                     || k.StartsWith("ASPNETCORE_", StringComparison.OrdinalIgnoreCase) || k.StartsWith("DOTNET_ENVIRONMENT", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+        var running = new Running(Process.Start(start)!);
+        await running.WaitForListeningAsync();
+        return running;
+    }
+
+    /// <summary>A host process that runs until disposed, with everything it printed so far.</summary>
+    public sealed partial class Running : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+        private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal Running(Process process)
+        {
+            _process = process;
+            _process.OutputDataReceived += (_, e) => Received(e.Data);
+            _process.ErrorDataReceived += (_, e) => Received(e.Data);
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        /// <summary>Where it listens (from its "Now listening on" line).</summary>
+        public Uri BaseAddress => _listening.Task.Result;
+
+        /// <summary>Everything it wrote to stdout and stderr so far.</summary>
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                {
+                    return _output.ToString();
+                }
+            }
+        }
+
+        /// <summary>A client for it, sending <paramref name="key"/> in x-functions-key when given.</summary>
+        public HttpClient Client(string? key)
+        {
+            var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+            if (key is not null)
+            {
+                client.DefaultRequestHeaders.Add("x-functions-key", key);
+            }
+            return client;
+        }
+
+        /// <summary>Waits until its output holds <paramref name="text"/> (it writes its log in batches, every 100 ms).</summary>
+        public Task WaitForOutputAsync(string text, TimeSpan? deadline = null) =>
+            Poll.UntilAsync(() => Output.Contains(text, StringComparison.Ordinal), $"the host to print '{text}'; it printed:\n{Output}", deadline);
+
+        private void Received(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+            if (Listening().Match(line) is { Success: true } match)
+            {
+                _listening.TrySetResult(new Uri(match.Groups[1].Value));
+            }
+        }
+
+        internal async Task WaitForListeningAsync()
+        {
+            var exited = _process.WaitForExitAsync();
+            var first = await Task.WhenAny(_listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(60)));
+            if (first != _listening.Task)
+            {
+                await DisposeAsync();
+                throw new InvalidOperationException($"The host did not start listening (exit code {(_process.HasExited ? _process.ExitCode : null)}):\n{Output}");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                Kill(_process.Id, SigTerm);
+                using var deadline = new CancellationTokenSource(Poll.DefaultDeadline);
+                try
+                {
+                    await _process.WaitForExitAsync(deadline.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    _process.Kill(entireProcessTree: true);
+                    await _process.WaitForExitAsync();
+                }
+            }
+            _process.Dispose();
+        }
+
+        [System.Text.RegularExpressions.GeneratedRegex(@"Now listening on: (http://\S+)")]
+        private static partial System.Text.RegularExpressions.Regex Listening();
     }
 }

@@ -7,26 +7,56 @@ namespace ServiceNodeInvoker.Callers;
 
 /// <summary>
 /// Checks API keys the way the Functions host does (<c>x-functions-key</c> header or <c>code</c>
-/// query parameter) against SHA-256 hashes in configuration, in constant time.
+/// query parameter) against SHA-256 hashes in configuration, in constant time. The hashes are those in force now
+/// (<see cref="LiveCallerOptions"/>): a key added or revoked by a configuration change counts from the next request.
 /// </summary>
 internal sealed class ApiKeyAuthenticator
 {
     public const string HeaderName = "x-functions-key";
     public const string QueryName = "code";
 
-    private readonly (string Name, byte[] Hash)[] _keys;
+    private readonly LiveCallerOptions _options;
+    private readonly Func<CallerOptions, IReadOnlyDictionary<string, string>> _select;
+    private readonly string _setting;
+    private volatile Parsed? _parsed;
 
-    public ApiKeyAuthenticator(CallerOptions options) : this(options.ApiKeys, "Invoker:Callers:ApiKeys")
+    /// <summary>The keys of the caller settings in force, parsed once per settings instance.</summary>
+    private sealed record Parsed(CallerOptions Of, (string Name, byte[] Hash)[] Keys);
+
+    internal ApiKeyAuthenticator(CallerOptions options) : this(new LiveCallerOptions(options))
     {
     }
 
+    /// <summary>Callers' keys: Invoker:Callers:ApiKeys.</summary>
+    public ApiKeyAuthenticator(LiveCallerOptions options) : this(options, o => o.ApiKeys, "Invoker:Callers:ApiKeys")
+    {
+    }
+
+    /// <param name="select">Which keys of the caller settings these are.</param>
     /// <param name="setting">Where the keys are configured, for error messages.</param>
-    public ApiKeyAuthenticator(IReadOnlyDictionary<string, string> hashes, string setting)
+    internal ApiKeyAuthenticator(LiveCallerOptions options, Func<CallerOptions, IReadOnlyDictionary<string, string>> select, string setting)
     {
-        _keys = hashes.Select(k => (k.Key, ParseHash($"{setting}:{k.Key}", k.Value))).ToArray();
+        _options = options;
+        _select = select;
+        _setting = setting;
     }
 
-    public bool HasKeys => _keys.Length > 0;
+    private (string Name, byte[] Hash)[] Keys
+    {
+        get
+        {
+            var current = _options.Current;
+            var parsed = _parsed;
+            if (parsed is null || !ReferenceEquals(parsed.Of, current))
+            {
+                parsed = new Parsed(current, _select(current).Select(k => (k.Key, ParseHash($"{_setting}:{k.Key}", k.Value))).ToArray());
+                _parsed = parsed;
+            }
+            return parsed.Keys;
+        }
+    }
+
+    public bool HasKeys => Keys.Length > 0;
 
     /// <summary>The caller's name when its key matches one configured, else null.</summary>
     public string? Authenticate(HttpContext context)
@@ -42,7 +72,7 @@ internal sealed class ApiKeyAuthenticator
         }
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
         string? caller = null;
-        foreach (var (name, expected) in _keys) // no early exit: timing does not tell which key matched
+        foreach (var (name, expected) in Keys) // no early exit: timing does not tell which key matched
         {
             if (CryptographicOperations.FixedTimeEquals(hash, expected))
             {

@@ -11,11 +11,12 @@ internal readonly record struct CallerResult(bool Authenticated, string? Caller,
 }
 
 /// <summary>Applies the caller mode: key only, certificate required, or key or certificate.</summary>
-internal sealed class CallerAuthenticator(CallerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
+/// <remarks>The mode is start-up's (it decides whether the listener asks for certificates); keys are those in force now.</remarks>
+internal sealed class CallerAuthenticator(LiveCallerOptions options, ApiKeyAuthenticator keys, CallerCertificates certificates, InvokerHostInfo hostInfo)
 {
     private readonly InvokerHostKind host = hostInfo.Kind;
-    private readonly CallerMode _mode = options.Mode;
-    private readonly ApiKeyAuthenticator _admins = new(options.AdminKeys, "Invoker:Callers:AdminKeys");
+    private readonly CallerMode _mode = options.Current.Mode;
+    private readonly ApiKeyAuthenticator _admins = new(options, o => o.AdminKeys, "Invoker:Callers:AdminKeys");
 
     public Task<CallerResult> AuthenticateInvocationAsync(HttpContext context) =>
         AuthenticateCoreAsync(context, allowKey: _mode != CallerMode.CertificateRequired);

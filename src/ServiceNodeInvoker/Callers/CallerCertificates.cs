@@ -27,29 +27,46 @@ internal sealed class CallerCertificates
             : null;
     private const string ClientAuthentication = "1.3.6.1.5.5.7.3.2";
 
-    private readonly CallerOptions _options;
+    private readonly LiveCallerOptions _options;
     private readonly TimeProvider _time;
     private readonly CertificateCache? _authority;
-    private readonly Dictionary<string, string> _byThumbprint = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, string> _bySubject = new(StringComparer.Ordinal);
+    private volatile Listed? _listed;
 
-    /// <param name="options">Validated: every listed certificate has a thumbprint or a subject.</param>
+    /// <summary>The callers listed by certificate in the settings in force, looked up by thumbprint and by subject.</summary>
+    private sealed record Listed(CallerOptions Of, Dictionary<string, string> ByThumbprint, Dictionary<string, string> BySubject);
+
+    /// <param name="options">Validated: every listed certificate has a thumbprint or a subject. Read as in force at each check.</param>
     /// <param name="store">Holds the caller CA (<see cref="AuthorityOwner"/>), loaded and refreshed like a profile's certificates.</param>
-    public CallerCertificates(CallerOptions options, CertificateStore store, TimeProvider time)
+    public CallerCertificates(LiveCallerOptions options, CertificateStore store, TimeProvider time)
     {
         _options = options;
         _time = time;
         _authority = store.Other(AuthorityKey);
-        foreach (var (name, certificate) in _options.Certificates)
+    }
+
+    private Listed Callers
+    {
+        get
         {
-            if (!string.IsNullOrWhiteSpace(certificate.Thumbprint))
+            var current = _options.Current;
+            var listed = _listed;
+            if (listed is null || !ReferenceEquals(listed.Of, current))
             {
-                _byThumbprint[SettingParsers.Sha256Hex(certificate.Thumbprint)] = name;
+                listed = new Listed(current, new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase), new Dictionary<string, string>(StringComparer.Ordinal));
+                foreach (var (name, certificate) in current.Certificates)
+                {
+                    if (!string.IsNullOrWhiteSpace(certificate.Thumbprint))
+                    {
+                        listed.ByThumbprint[SettingParsers.Sha256Hex(certificate.Thumbprint)] = name;
+                    }
+                    if (!string.IsNullOrWhiteSpace(certificate.Subject))
+                    {
+                        listed.BySubject[certificate.Subject.Trim()] = name;
+                    }
+                }
+                _listed = listed;
             }
-            if (!string.IsNullOrWhiteSpace(certificate.Subject))
-            {
-                _bySubject[certificate.Subject.Trim()] = name;
-            }
+            return listed;
         }
     }
 
@@ -91,7 +108,7 @@ internal sealed class CallerCertificates
         {
             return tls;
         }
-        if (!_options.TrustForwardedCertificate || context.Request.Headers[ForwardedHeader] is not [{ Length: > 0 } forwarded])
+        if (!_options.Current.TrustForwardedCertificate || context.Request.Headers[ForwardedHeader] is not [{ Length: > 0 } forwarded])
         {
             return null;
         }
@@ -154,7 +171,8 @@ internal sealed class CallerCertificates
             return (null, $"the client certificate does not chain to the caller CA for client authentication ({string.Join(", ", status)})");
         }
         var thumbprint = Convert.ToHexString(SHA256.HashData(certificate.RawData));
-        if (_byThumbprint.TryGetValue(thumbprint, out var caller) || _bySubject.TryGetValue(certificate.Subject, out caller))
+        var listed = Callers;
+        if (listed.ByThumbprint.TryGetValue(thumbprint, out var caller) || listed.BySubject.TryGetValue(certificate.Subject, out caller))
         {
             return (caller, null);
         }

@@ -7,16 +7,44 @@ namespace ServiceNodeInvoker.Callers;
 /// may use exactly those profiles; otherwise the default grant applies: a profile's AllowedCallers
 /// (empty or "*": every authenticated caller). A profile that lists callers admits only them.
 /// </summary>
-internal sealed class CallerGrants(CallerOptions options)
+/// <remarks>The grants in force now (<see cref="LiveCallerOptions"/>): a configuration change counts from the next request.</remarks>
+internal sealed class CallerGrants
 {
-    private readonly Dictionary<string, HashSet<string>> _grants = options.Grants.ToDictionary(
-        g => g.Key, g => new HashSet<string>(g.Value, StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
+    private readonly LiveCallerOptions _options;
+    private volatile Parsed? _parsed;
+
+    private sealed record Parsed(CallerOptions Of, Dictionary<string, HashSet<string>> Grants);
+
+    internal CallerGrants(CallerOptions options) : this(new LiveCallerOptions(options))
+    {
+    }
+
+    public CallerGrants(LiveCallerOptions options)
+    {
+        _options = options;
+    }
+
+    private Dictionary<string, HashSet<string>> Grants
+    {
+        get
+        {
+            var current = _options.Current;
+            var parsed = _parsed;
+            if (parsed is null || !ReferenceEquals(parsed.Of, current))
+            {
+                parsed = new Parsed(current, current.Grants.ToDictionary(
+                    g => g.Key, g => new HashSet<string>(g.Value, StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase));
+                _parsed = parsed;
+            }
+            return parsed.Grants;
+        }
+    }
 
     public bool Allows(string? caller, TlsProfile profile)
     {
         var profileOpen = profile.AllowedCallers.Count == 0 || profile.AllowedCallers.Contains("*");
         var profileAdmits = profileOpen || (caller is not null && profile.AllowedCallers.Contains(caller));
-        if (caller is not null && _grants.TryGetValue(caller, out var own))
+        if (caller is not null && Grants.TryGetValue(caller, out var own))
         {
             return own.Contains(profile.Name) && profileAdmits;
         }

@@ -11,10 +11,7 @@ internal sealed class CertificateRefreshService(CertificateStore store) : IHoste
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var profile in store.All)
-        {
-            profile.Start(); // failures are logged and shown by health
-        }
+        store.Start(); // failures are logged and shown by health; profiles a configuration change adds start as they come
         return Task.CompletedTask;
     }
 

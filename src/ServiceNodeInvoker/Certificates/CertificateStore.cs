@@ -13,32 +13,46 @@ internal sealed record CertificateCacheSettings(string? RefreshInterval, int Exp
 /// <summary>
 /// The certificate cache of every profile, and of the other owners the composition root adds (the caller
 /// CA). It builds each source from the validated settings: configuration flows Profiles → Certificates → Transport.
+/// Caches are kept per <see cref="TlsProfile"/> instance: a configuration change adds caches for the profiles it
+/// brings (<see cref="Add"/>) and retires those of the profiles it takes away (<see cref="Retire"/>); an unchanged
+/// profile keeps its instance, so its cache and the material in it.
 /// </summary>
 internal sealed class CertificateStore : IDisposable
 {
-    private readonly Dictionary<string, CertificateCache> _byProfile = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>How long a retired cache still serves requests that resolved its profile before the change, beyond the profile's timeout.</summary>
+    public static readonly TimeSpan RetiredGrace = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _gate = new();
+    private volatile Dictionary<TlsProfile, CertificateCache> _byProfile = new(ReferenceEqualityComparer.Instance);
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TlsProfile, CertificateCache> _retired = new();
+    private readonly List<(CertificateCache Cache, ITimer Disposal)> _retiring = [];
     private readonly Dictionary<string, CertificateCache> _others = new(StringComparer.Ordinal);
+    private readonly Func<CertificateOwner, CertificateCache> _create;
+    private readonly TimeProvider _time;
+    private bool _started;
+    private bool _disposed;
 
     /// <param name="others">Owners that are not profiles (the caller CA), each with its own cache.</param>
     public CertificateStore(ProfileCatalog catalog, CertificateCacheSettings settings, IEnumerable<CertificateOwner> others,
         CertificateSourceFactory sources, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
+        _time = time;
         var logger = loggers.CreateLogger<CertificateCache>();
         var policy = new RefreshPolicy(SettingParsers.Duration(settings.RefreshInterval, RefreshPolicy.DefaultInterval));
         RefreshInterval = policy.Interval;
         WarningDays = settings.ExpiryWarningDays;
         var warnings = new CertificateWarnings(settings.ExpiryWarningDays, time, loggers.CreateLogger<CertificateWarnings>());
-        CertificateCache Create(CertificateOwner owner) => new(owner,
+        _create = owner => new(owner,
             owner.Client is { } client ? sources.Create(client, CertificateRole.Client) : null,
             owner.TrustedCa is { } ca ? sources.Create(ca, CertificateRole.TrustedCa) : null,
             policy, warnings, telemetry, time, logger);
         foreach (var profile in catalog.Profiles)
         {
-            _byProfile[profile.Name] = Create(CertificateOwner.Of(profile));
+            _byProfile[profile] = _create(CertificateOwner.Of(profile));
         }
         foreach (var owner in others)
         {
-            _others[owner.Key] = Create(owner);
+            _others[owner.Key] = _create(owner);
         }
         telemetry.ObserveDaysToExpiry(() => _byProfile.Values
             .Select(p => (p.Name, Client: p.State.Material?.Client))
@@ -52,20 +66,120 @@ internal sealed class CertificateStore : IDisposable
     /// <summary>Invoker:ExpiryWarningDays: inside this many days a certificate is reported as expiring.</summary>
     public int WarningDays { get; }
 
-    public CertificateCache For(TlsProfile profile) => _byProfile[profile.Name];
+    /// <summary>The profile's cache: a current profile's, or a retired one's while requests that resolved it may still run.</summary>
+    public CertificateCache For(TlsProfile profile) =>
+        _byProfile.TryGetValue(profile, out var cache) || _retired.TryGetValue(profile, out cache) ? cache
+        : throw new KeyNotFoundException($"profile '{profile.Name}' has no certificate cache");
 
     /// <summary>The cache of an owner that is not a profile, or null when it was not added.</summary>
     public CertificateCache? Other(string key) => _others.GetValueOrDefault(key);
 
-    /// <summary>Every profile's cache.</summary>
+    /// <summary>Every current profile's cache.</summary>
     public IReadOnlyCollection<CertificateCache> Profiles => _byProfile.Values;
 
-    /// <summary>Everything with a refresh schedule: the profiles and the other owners.</summary>
+    /// <summary>Everything with a refresh schedule: the current profiles and the other owners.</summary>
     public IEnumerable<CertificateCache> All => _byProfile.Values.Concat(_others.Values);
+
+    /// <summary>Starts every cache's schedule (a load now, then refreshes); caches added later start as they are added.</summary>
+    public void Start()
+    {
+        lock (_gate)
+        {
+            _started = true;
+        }
+        foreach (var cache in All)
+        {
+            cache.Start(); // failures are logged and shown by health
+        }
+    }
+
+    /// <summary>
+    /// Caches for profiles a configuration change brings (new, or a changed profile's new instance), built from their
+    /// settings as at start-up; their first load starts at once when the store runs.
+    /// </summary>
+    public void Add(IEnumerable<TlsProfile> profiles)
+    {
+        List<CertificateCache> added = [];
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var next = new Dictionary<TlsProfile, CertificateCache>(_byProfile, ReferenceEqualityComparer.Instance);
+            foreach (var profile in profiles)
+            {
+                if (!next.ContainsKey(profile))
+                {
+                    var cache = _create(CertificateOwner.Of(profile));
+                    next[profile] = cache;
+                    added.Add(cache);
+                }
+            }
+            _byProfile = next;
+            if (!_started)
+            {
+                return;
+            }
+        }
+        foreach (var cache in added)
+        {
+            cache.Start();
+        }
+    }
+
+    /// <summary>
+    /// Retires the caches of profiles no new request resolves (removed, or replaced by a changed instance): they leave
+    /// the current set (health, metrics) but still serve the requests that resolved them before, and are disposed once
+    /// those have run out of time (the profile's timeout and <see cref="RetiredGrace"/>).
+    /// </summary>
+    public void Retire(IEnumerable<TlsProfile> profiles)
+    {
+        lock (_gate)
+        {
+            var next = new Dictionary<TlsProfile, CertificateCache>(_byProfile, ReferenceEqualityComparer.Instance);
+            foreach (var profile in profiles)
+            {
+                if (!next.Remove(profile, out var cache))
+                {
+                    continue;
+                }
+                _retired.AddOrUpdate(profile, cache);
+                var disposal = _time.CreateTimer(DisposeRetired, cache, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _retiring.Add((cache, disposal));
+                disposal.Change(profile.Timeout + RetiredGrace, Timeout.InfiniteTimeSpan);
+            }
+            _byProfile = next;
+        }
+    }
+
+    private void DisposeRetired(object? state)
+    {
+        var cache = (CertificateCache)state!;
+        lock (_gate)
+        {
+            var at = _retiring.FindIndex(r => ReferenceEquals(r.Cache, cache));
+            if (at < 0)
+            {
+                return;
+            }
+            _retiring[at].Disposal.Dispose();
+            _retiring.RemoveAt(at);
+        }
+        cache.Dispose();
+    }
 
     public void Dispose()
     {
-        foreach (var entry in All)
+        List<CertificateCache> all;
+        lock (_gate)
+        {
+            _disposed = true;
+            all = [.. All, .. _retiring.Select(r => r.Cache)];
+            foreach (var (_, disposal) in _retiring)
+            {
+                disposal.Dispose();
+            }
+            _retiring.Clear();
+        }
+        foreach (var entry in all)
         {
             entry.Dispose();
         }

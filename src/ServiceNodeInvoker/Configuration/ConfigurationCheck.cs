@@ -13,8 +13,16 @@ namespace ServiceNodeInvoker.Configuration;
 public static class ConfigurationCheck
 {
     /// <summary>Every problem of the configuration, each naming its full setting path (empty: it would start).</summary>
-    public static IReadOnlyList<string> Problems(IConfiguration configuration, InvokerHostKind host)
+    public static IReadOnlyList<string> Problems(IConfiguration configuration, InvokerHostKind host) => Read(configuration, host, out _);
+
+    /// <summary>
+    /// The start-up check, and the options it bound when it passes: what a configuration change goes through before
+    /// it is applied (<see cref="LiveConfiguration"/>), so a change is refused exactly when start-up would refuse it.
+    /// </summary>
+    /// <param name="options">The validated options (null when there are problems).</param>
+    internal static IReadOnlyList<string> Read(IConfiguration configuration, InvokerHostKind host, out InvokerOptions? options)
     {
+        options = null;
         var section = configuration.GetSection(InvokerOptions.SectionName);
         var problems = ConfigurationSchema.Check(section, typeof(InvokerOptions), out var faulty);
         if (problems.Count > 0)
@@ -22,11 +30,16 @@ public static class ConfigurationCheck
             problems.AddRange(InvokerOptionsValidator.ProblemsDespiteSchema(section, new InvokerHostInfo(host), faulty));
             return problems;
         }
-        var options = new InvokerOptions();
-        section.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
-        ApplyFallbacks(options, configuration);
-        var result = new InvokerOptionsValidator(new InvokerHostInfo(host)).Validate(null, options);
-        return result.Failed ? result.Failures.ToList() : [];
+        var bound = new InvokerOptions();
+        section.Bind(bound, binder => binder.ErrorOnUnknownConfiguration = true);
+        ApplyFallbacks(bound, configuration);
+        var result = new InvokerOptionsValidator(new InvokerHostInfo(host)).Validate(null, bound);
+        if (result.Failed)
+        {
+            return result.Failures.ToList();
+        }
+        options = bound;
+        return [];
     }
 
     /// <summary>Settings that fall back to platform variables (AZURE_CLIENT_ID for the managed identity).</summary>

@@ -17,12 +17,14 @@ public sealed class InvokerApi
     private readonly HealthEndpoint _health;
     private readonly ProbeEndpoint _probe;
     private readonly ProfilesEndpoint _profiles;
+    private readonly ConfigurationEndpoint _configuration;
     private readonly CallerOptions _callers;
     private readonly ApiKeyAuthenticator _keys;
 
     internal InvokerApi(InvokeEndpoint invoke, ForwardEndpoint forward, HealthEndpoint health, ProbeEndpoint probe, ProfilesEndpoint profiles,
-        CallerOptions callers, ApiKeyAuthenticator keys)
+        ConfigurationEndpoint configuration, CallerOptions callers, ApiKeyAuthenticator keys)
     {
+        _configuration = configuration;
         _invoke = invoke;
         _forward = forward;
         _health = health;
@@ -52,6 +54,9 @@ public sealed class InvokerApi
 
     /// <summary><c>POST /api/profiles/{name}/refresh</c> (admin).</summary>
     public Task<IResult> RefreshProfileAsync(HttpContext context, string name) => _profiles.RefreshAsync(context, name);
+
+    /// <summary><c>POST /api/configuration/reload</c> (admin): reads the configuration again now and applies it when start-up would accept it.</summary>
+    public Task<IResult> ReloadConfigurationAsync(HttpContext context) => _configuration.ReloadAsync(context);
 
     /// <summary>The problem reply for a known route called with a method it does not take (the status-code page of a 405).</summary>
     public static IResult MethodNotAllowed(HttpContext context)

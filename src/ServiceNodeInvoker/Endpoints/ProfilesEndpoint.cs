@@ -18,9 +18,14 @@ namespace ServiceNodeInvoker.Endpoints;
 /// once (an emergency rotation) and answers with the state after it. Never a password, key, key hash or
 /// folder path: sources show file names, passwords "(set)", API keys their names.
 /// </summary>
+/// <remarks>
+/// Profiles and callers are those in force now (a configuration change applied live shows at once); the global settings
+/// are start-up's, which only a restart changes. Whether a setting is its default is judged on the configuration as it
+/// was read for the version serving it (<see cref="LiveConfiguration"/>), so an edit that was refused shows nothing of itself.
+/// </remarks>
 internal sealed class ProfilesEndpoint(
-    ProfileCatalog catalog, CertificateStore certificates, InvokerOptions options, IConfiguration configuration,
-    HealthEndpoint health, AdminAccess admins, InvokerHostInfo hostInfo)
+    ProfileCatalog catalog, CertificateStore certificates, InvokerOptions options, LiveCallerOptions callerOptions, LiveConfiguration live,
+    ConfigurationEndpoint configurationState, HealthEndpoint health, AdminAccess admins, InvokerHostInfo hostInfo)
 {
     private const string Root = InvokerOptions.SectionName;
 
@@ -41,6 +46,7 @@ internal sealed class ProfilesEndpoint(
             ["settings"] = Global(),
             ["profiles"] = profiles,
             ["callers"] = Callers(),
+            ["configuration"] = configurationState.State(),
         };
         return Task.FromResult(Results.Json(body));
     }
@@ -73,7 +79,7 @@ internal sealed class ProfilesEndpoint(
 
     private JsonObject Profile(TlsProfile profile)
     {
-        var section = configuration.GetSection($"{Root}:Profiles:{profile.Name}");
+        var section = live.Live.Settings.GetSection($"{Root}:Profiles:{profile.Name}");
         // Effective values by setting name; ProfilesEndpointTests checks that every ProfileOptions setting is here.
         var settings = new JsonObject
         {
@@ -99,6 +105,7 @@ internal sealed class ProfilesEndpoint(
 
     private JsonObject Global()
     {
+        var configuration = live.Start.Settings;
         var section = configuration.GetSection(Root);
         return new JsonObject
         {
@@ -119,8 +126,9 @@ internal sealed class ProfilesEndpoint(
 
     private JsonObject Callers()
     {
-        var callers = options.Callers;
-        var section = configuration.GetSection($"{Root}:Callers");
+        var callers = callerOptions.Current;
+        var section = live.Live.Settings.GetSection($"{Root}:Callers");
+        var atStart = live.Start.Settings.GetSection($"{Root}:Callers"); // what only a restart changes
         var identities = new JsonObject();
         foreach (var (name, certificate) in callers.Certificates.OrderBy(c => c.Key, StringComparer.Ordinal))
         {
@@ -133,12 +141,12 @@ internal sealed class ProfilesEndpoint(
         }
         return new JsonObject
         {
-            [nameof(CallerOptions.Mode)] = Setting(section, nameof(CallerOptions.Mode), callers.Mode.ToString()),
+            [nameof(CallerOptions.Mode)] = Setting(atStart, nameof(CallerOptions.Mode), callers.Mode.ToString()),
             // Names only: the hashes stay in configuration.
             [nameof(CallerOptions.ApiKeys)] = Setting(section, nameof(CallerOptions.ApiKeys), Array(callers.ApiKeys.Keys.Order(StringComparer.Ordinal)), "none: every call gets 401 on the standalone host"),
             [nameof(CallerOptions.AdminKeys)] = Setting(section, nameof(CallerOptions.AdminKeys), Array(callers.AdminKeys.Keys.Order(StringComparer.Ordinal)), "none"),
             [nameof(CallerOptions.Certificates)] = Setting(section, nameof(CallerOptions.Certificates), identities, "none"),
-            [nameof(CallerOptions.CertificateAuthority)] = Setting(section, nameof(CallerOptions.CertificateAuthority), Source(CertificateSourceOptions.IsUnset(callers.CertificateAuthority) ? null : callers.CertificateAuthority), "none"),
+            [nameof(CallerOptions.CertificateAuthority)] = Setting(atStart, nameof(CallerOptions.CertificateAuthority), Source(CertificateSourceOptions.IsUnset(callers.CertificateAuthority) ? null : callers.CertificateAuthority), "none"),
             [nameof(CallerOptions.TrustForwardedCertificate)] = Setting(section, nameof(CallerOptions.TrustForwardedCertificate), callers.TrustForwardedCertificate),
             [nameof(CallerOptions.BehindCertificateForwardingFrontEnd)] = Setting(section, nameof(CallerOptions.BehindCertificateForwardingFrontEnd), callers.BehindCertificateForwardingFrontEnd),
             [nameof(CallerOptions.Grants)] = Setting(section, nameof(CallerOptions.Grants), grants, "each profile's AllowedCallers"),

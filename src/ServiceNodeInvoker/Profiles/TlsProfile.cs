@@ -9,6 +9,12 @@ internal sealed class TlsProfile
     public const long DefaultMaxResponseBytes = 10 * 1024 * 1024;
 
     public required string Name { get; init; }
+
+    /// <summary>
+    /// Increases with every profile built: a configuration change gives a changed profile a new instance with a higher
+    /// revision, so what is kept per profile (its connections) is only ever replaced by a newer one.
+    /// </summary>
+    public long Revision { get; init; }
     public required IReadOnlySet<HostKey> Hosts { get; init; }
     /// <summary>The client certificate's validated source settings (the certificate store builds the source).</summary>
     public CertificateSourceOptions? ClientCertificate { get; init; }

@@ -19,6 +19,7 @@ internal sealed class InvokerTelemetry : IDisposable
     private readonly Counter<long> _tokenRequests;
     private readonly Gauge<double> _watchDaysLeft;
     private readonly Counter<long> _watchChecks;
+    private readonly Counter<long> _reloads;
 
     public InvokerTelemetry(IMeterFactory meters)
     {
@@ -38,6 +39,8 @@ internal sealed class InvokerTelemetry : IDisposable
             "Expiry watch: days until each certificate the app relies on expires (negative once expired), by profile, role, subject and thumbprint.");
         _watchChecks = _meter.CreateCounter<long>(WatchChecks, "{certificate}",
             "Expiry watch: certificates checked by profile, role and status (ok, warning, error, expired, failing).");
+        _reloads = _meter.CreateCounter<long>("invoker.configuration.reloads", "{reload}",
+            "Configuration reloads by result (applied, refused, unchanged) and trigger (file-change, request).");
     }
 
     /// <summary>The expiry watch's days-left gauge: one value per certificate and run.</summary>
@@ -90,6 +93,10 @@ internal sealed class InvokerTelemetry : IDisposable
     /// <summary>One token request to a profile's token endpoint: "success" or the failure's cause.</summary>
     public void RecordTokenRequest(string profile, string result) =>
         _tokenRequests.Add(1, new KeyValuePair<string, object?>("invoker.profile", profile), new("invoker.token.result", result));
+
+    /// <summary>One configuration reload: what came of it, and what started it.</summary>
+    public void RecordReload(string result, string trigger) =>
+        _reloads.Add(1, new KeyValuePair<string, object?>("invoker.reload.result", result), new("invoker.reload.trigger", trigger));
 
     /// <summary>Days until each profile's client certificate expires, read when metrics are collected.</summary>
     public void ObserveDaysToExpiry(Func<IEnumerable<(string Profile, double Days)>> read) =>

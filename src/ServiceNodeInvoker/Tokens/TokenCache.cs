@@ -78,6 +78,11 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
 
     public TlsProfile Profile => profile;
 
+    /// <summary>The token step of this profile's backend calls.</summary>
+    public BearerTokenPolicy Bearer => _bearer ??= new BearerTokenPolicy(this);
+
+    private BearerTokenPolicy? _bearer;
+
     public TokenState State
     {
         get

@@ -1,34 +1,110 @@
 using Microsoft.Extensions.Logging;
-using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Primitives;
+using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
 
 namespace ServiceNodeInvoker.Tokens;
 
-/// <summary>The token cache of each profile that has a token source.</summary>
+/// <summary>
+/// The token cache of each profile that has a token source, kept per <see cref="TlsProfile"/> instance: a configuration
+/// change adds caches for the profiles it brings (<see cref="Add"/>) and retires those of the profiles it takes away
+/// (<see cref="Retire"/>); an unchanged profile keeps its instance, so its cache and the token in it.
+/// </summary>
 internal sealed class TokenStore : IDisposable
 {
-    private readonly Dictionary<string, TokenCache> _caches = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, BearerTokenPolicy> _bearers = new(StringComparer.OrdinalIgnoreCase); // one per profile, not per call
+    private readonly Lock _gate = new();
+    private volatile Dictionary<TlsProfile, TokenCache> _caches = new(ReferenceEqualityComparer.Instance);
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TlsProfile, TokenCache> _retired = new();
+    private readonly List<(TokenCache Cache, ITimer Disposal)> _retiring = [];
+
+    // Profiles that share a token endpoint share its gate: one token request in flight per endpoint. Keyed by the
+    // endpoint's URL, not its host: one host may serve many (Entra ID serves every tenant's on one). Kept across
+    // configuration changes, so a profile added later shares the gate of those already there.
+    private readonly Dictionary<string, DependencyGate> _gates = new(StringComparer.Ordinal);
+    private readonly CertificateStore _certificates;
+    private readonly TokenClient _client;
+    private readonly InvokerTelemetry _telemetry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private bool _disposed;
 
     public TokenStore(ProfileCatalog catalog, CertificateStore certificates, TokenClient client, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
-        var logger = loggers.CreateLogger<TokenCache>();
-        // Profiles that share a token endpoint share its gate: one token request in flight per endpoint. Keyed by the
-        // endpoint's URL, not its host: one host may serve many (Entra ID serves every tenant's on one).
-        var gates = new Dictionary<string, DependencyGate>(StringComparer.Ordinal);
-        foreach (var profile in catalog.Profiles.Where(p => p.Token is not null))
+        _certificates = certificates;
+        _client = client;
+        _telemetry = telemetry;
+        _time = time;
+        _logger = loggers.CreateLogger<TokenCache>();
+        Add(catalog.Profiles);
+    }
+
+    /// <summary>The profile's token cache (a retired one's while requests that resolved it may still run), or null when it has no token source.</summary>
+    public TokenCache? For(TlsProfile profile) =>
+        profile.Token is not null && (_caches.TryGetValue(profile, out var cache) || _retired.TryGetValue(profile, out cache)) ? cache : null;
+
+    /// <summary>Caches for the profiles with a token source that a configuration change brings (their certificate caches must exist).</summary>
+    public void Add(IEnumerable<TlsProfile> profiles)
+    {
+        lock (_gate)
         {
-            var endpoint = profile.Token!.EndpointName;
-            if (!gates.TryGetValue(endpoint, out var gate))
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var next = new Dictionary<TlsProfile, TokenCache>(_caches, ReferenceEqualityComparer.Instance);
+            foreach (var profile in profiles.Where(p => p.Token is not null && !next.ContainsKey(p)))
             {
-                gates[endpoint] = gate = new DependencyGate(EndpointGateOptions, time);
+                var endpoint = profile.Token!.EndpointName;
+                if (!_gates.TryGetValue(endpoint, out var gate))
+                {
+                    _gates[endpoint] = gate = new DependencyGate(EndpointGateOptions, _time);
+                }
+                next[profile] = new TokenCache(profile, _client, _certificates.For(profile), gate, _telemetry, _time, _logger);
             }
-            var cache = _caches[profile.Name] = new TokenCache(profile, client, certificates.For(profile), gate, telemetry, time, logger);
-            _bearers[profile.Name] = new BearerTokenPolicy(cache);
+            _caches = next;
         }
     }
+
+    /// <summary>
+    /// Retires the caches of profiles no new request resolves: they still serve the requests that resolved them before,
+    /// and are disposed once those have run out of time (the profile's timeout and <see cref="CertificateStore.RetiredGrace"/>).
+    /// </summary>
+    public void Retire(IEnumerable<TlsProfile> profiles)
+    {
+        lock (_gate)
+        {
+            var next = new Dictionary<TlsProfile, TokenCache>(_caches, ReferenceEqualityComparer.Instance);
+            foreach (var profile in profiles)
+            {
+                if (!next.Remove(profile, out var cache))
+                {
+                    continue;
+                }
+                _retired.AddOrUpdate(profile, cache);
+                var disposal = _time.CreateTimer(DisposeRetired, cache, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _retiring.Add((cache, disposal));
+                disposal.Change(profile.Timeout + CertificateStore.RetiredGrace, Timeout.InfiniteTimeSpan);
+            }
+            _caches = next;
+        }
+    }
+
+    private void DisposeRetired(object? state)
+    {
+        var cache = (TokenCache)state!;
+        lock (_gate)
+        {
+            var at = _retiring.FindIndex(r => ReferenceEquals(r.Cache, cache));
+            if (at < 0)
+            {
+                return;
+            }
+            _retiring[at].Disposal.Dispose();
+            _retiring.RemoveAt(at);
+        }
+        cache.Dispose();
+    }
+
+    /// <summary>The token step of the profile's backend calls, or null when the profile has no token source.</summary>
+    public BearerTokenPolicy? BearerFor(TlsProfile profile) => For(profile)?.Bearer; // one per cache, not one per call
 
     /// <summary>
     /// One token endpoint (its URL) as this instance sees it, shared by every profile that uses it: one token request in
@@ -43,15 +119,20 @@ internal sealed class TokenStore : IDisposable
     /// </summary>
     public static readonly DependencyGateOptions EndpointGateOptions = new("token endpoint", MaxInFlight: 1, SpaceAfterThrottle: true);
 
-    /// <summary>The profile's token cache, or null when the profile has no token source.</summary>
-    public TokenCache? For(TlsProfile profile) => _caches.Count == 0 ? null : _caches.GetValueOrDefault(profile.Name); // no name hashed when no profile has one
-
-    /// <summary>The token step of the profile's backend calls, or null when the profile has no token source.</summary>
-    public BearerTokenPolicy? BearerFor(TlsProfile profile) => _bearers.Count == 0 ? null : _bearers.GetValueOrDefault(profile.Name);
-
     public void Dispose()
     {
-        foreach (var cache in _caches.Values)
+        List<TokenCache> all;
+        lock (_gate)
+        {
+            _disposed = true;
+            all = [.. _caches.Values, .. _retiring.Select(r => r.Cache)];
+            foreach (var (_, disposal) in _retiring)
+            {
+                disposal.Dispose();
+            }
+            _retiring.Clear();
+        }
+        foreach (var cache in all)
         {
             cache.Dispose();
         }

@@ -123,6 +123,13 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
             Assert.Subset(Properties(settingSchema), Keys(setting.Value));
             Assert.Subset(Keys(setting.Value), Always(settingSchema));
         }
+        Assert.Equal(Always(Schema("ConfigurationState")).Order(), Keys(view.GetProperty("configuration")).Order());
+        var reload = await AdminAsync(HttpMethod.Post, "/api/configuration/reload");
+        Assert.Equal(Always(Schema("Reload")).Order(), Keys(reload).Order());
+        Assert.Equal(Properties(Schema("Reload").GetProperty("properties").GetProperty("live")).Order(), Keys(reload.GetProperty("live")).Order());
+        Assert.Contains(reload.GetProperty("result").GetString(),
+            Schema("Reload").GetProperty("properties").GetProperty("result").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(Always(Schema("Reload")).Order(), Keys((await AdminAsync(HttpMethod.Get, "/api/profiles")).GetProperty("configuration").GetProperty("lastReload")).Order());
         var refreshed = await AdminAsync(HttpMethod.Post, "/api/profiles/payments/refresh");
         Assert.Equal(Always(Schema("RefreshResult")).Order(), Keys(refreshed).Order());
         var probe = await AdminAsync(HttpMethod.Post, "/api/profiles/payments/probe");

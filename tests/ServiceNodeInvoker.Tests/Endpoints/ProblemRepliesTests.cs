@@ -75,6 +75,7 @@ public sealed class ProblemRepliesTests : IAsyncLifetime
         .. Admin("POST /api/profiles/{name}/probe", "POST", "/api/profiles/payments/probe", "/api/profiles/nosuch/probe", "GET"),
         .. Admin("GET /api/profiles", "GET", "/api/profiles", null, "POST"),
         .. Admin("POST /api/profiles/{name}/refresh", "POST", "/api/profiles/payments/refresh", "/api/profiles/nosuch/refresh", "GET"),
+        .. Admin("POST /api/configuration/reload", "POST", "/api/configuration/reload", null, "GET"),
         new("GET /api/live", 405, ErrorCodes.MethodNotAllowed, "POST", "/api/live", Key.None),
     ];
 

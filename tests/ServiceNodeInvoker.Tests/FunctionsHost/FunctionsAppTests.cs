@@ -54,7 +54,7 @@ public sealed class FunctionsAppTests
         await using var host = await WorkerHost.StartAsync(AppSettings(settings));
         using (var first = await host.SendAsync(Invoke(new { method = "GET", url = $"{backend.BaseAddress}echo" }))) { Assert.Equal(200, (int)first.StatusCode); }
 
-        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/profiles"), (HttpMethod.Post, "/api/profiles/payments/refresh") })
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/profiles"), (HttpMethod.Post, "/api/profiles/payments/refresh"), (HttpMethod.Post, "/api/configuration/reload") })
         {
             using var withFunctionKey = new HttpRequestMessage(method, path);
             withFunctionKey.Headers.Add("x-functions-key", WorkerHost.FunctionKey);
@@ -68,6 +68,16 @@ public sealed class FunctionsAppTests
         Assert.True(listed.IsSuccessStatusCode, $"{(int)listed.StatusCode}: {text}\n{host.Output}");
         var view = JsonDocument.Parse(text).RootElement;
         Assert.Equal("functions", view.GetProperty("host").GetString());
+        Assert.Equal(1, view.GetProperty("configuration").GetProperty("version").GetInt32());
+
+        // The reload runs in the worker as on the standalone host: app settings cannot change under it, so nothing changed.
+        using var reload = new HttpRequestMessage(HttpMethod.Post, "/api/configuration/reload");
+        reload.Headers.Add("x-functions-key", WorkerHost.MasterKey);
+        using var reloaded = await host.SendAsync(reload);
+        var report = JsonDocument.Parse(await reloaded.Content.ReadAsStringAsync()).RootElement;
+        Assert.True(reloaded.IsSuccessStatusCode, $"{(int)reloaded.StatusCode}: {report}\n{host.Output}");
+        Assert.Equal("unchanged", report.GetProperty("result").GetString());
+        Assert.Equal(1, report.GetProperty("live").GetProperty("version").GetInt32());
         Assert.Equal("payments.pfx", view.GetProperty("profiles").GetProperty("payments").GetProperty("settings").GetProperty("ClientCertificate").GetProperty("value").GetProperty("file").GetString());
         Assert.DoesNotContain(ProfileSettings.Password, text);
         Assert.DoesNotContain(files.Directory, text);

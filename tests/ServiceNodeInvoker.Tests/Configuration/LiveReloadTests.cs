@@ -1,0 +1,232 @@
+using System.Diagnostics.Metrics;
+using ServiceNodeInvoker.Callers;
+using ServiceNodeInvoker.Certificates;
+using ServiceNodeInvoker.Configuration;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Tests.Tokens;
+using ServiceNodeInvoker.Tokens;
+using ServiceNodeInvoker.Transport;
+
+namespace ServiceNodeInvoker.Tests.Configuration;
+
+/// <summary>
+/// Issue 38, inside the host: what a reload keeps and what it replaces. An unchanged profile keeps its certificate
+/// cache, token and connections; a changed one gets new ones, and the old ones drain; a request still holding a retired
+/// profile gets a connection of its own; every reload is counted by result.
+/// </summary>
+public sealed class LiveReloadTests
+{
+    private static readonly TestPki Pki = TestPki.Instance;
+
+    private static async Task<JsonElement> ReloadAsync(InvokerHost host)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/configuration/reload");
+        request.Headers.Add(ApiKeyAuthenticator.HeaderName, InvokerHost.AdminKey);
+        using var response = await host.Client.SendAsync(request);
+        return await InvokerHost.ReadAsync(response, 200);
+    }
+
+    [Fact]
+    public async Task An_unchanged_profile_keeps_its_certificates_token_and_connections_and_a_changed_one_starts_afresh()
+    {
+        await using var billing = await Pki.StartBackendAsync();
+        await using var setup = await TokenSetup.StartAsync();
+        var host = setup.Host;
+        using var records = new ReloadCounter(host);
+        var catalog = host.Services.GetRequiredService<ProfileCatalog>();
+        var certificates = host.Services.GetRequiredService<CertificateStore>();
+        var tokens = host.Services.GetRequiredService<TokenStore>();
+        var pool = host.Services.GetRequiredService<TransportPool>();
+        Assert.Equal(200, (await setup.InvokeAsync()).GetProperty("status").GetInt32());
+        var payments = catalog.Named(TokenSetup.Profile);
+        var cache = certificates.For(payments);
+        var token = tokens.For(payments);
+        var transport = pool.CurrentFor(TokenSetup.Profile);
+        Assert.Equal(1, setup.Server.TokenRequests);
+
+        // Another profile added: 'payments' is untouched.
+        foreach (var (key, value) in ProfileSettings.Standard(setup.Files, billing.Port, "billing").Settings)
+        {
+            host.App.Configuration[key] = value;
+        }
+        var added = await ReloadAsync(host);
+        Assert.Equal("applied", added.GetProperty("result").GetString());
+        Assert.Equal(["billing"], added.GetProperty("added").EnumerateArray().Select(e => e.GetString()));
+        Assert.Empty(added.GetProperty("changed").EnumerateArray());
+        Assert.Empty(added.GetProperty("warnings").EnumerateArray()); // its certificates loaded before it went live
+        Assert.NotNull(certificates.For(catalog.Named("billing")).State.Material);
+        Assert.Same(payments, catalog.Named(TokenSetup.Profile));
+        Assert.Same(cache, certificates.For(payments));
+        Assert.Same(token, tokens.For(payments));
+        Assert.Equal(200, (await setup.InvokeAsync()).GetProperty("status").GetInt32());
+        Assert.Same(transport, pool.CurrentFor(TokenSetup.Profile));
+        Assert.Equal(1, setup.Server.TokenRequests); // the cached token served
+        Assert.Single(host.Logs.Lines, l => l.Contains("Client certificate of profile 'payments' loaded", StringComparison.Ordinal)); // read once
+
+        // 'payments' changed: a new profile instance with its own certificate cache, token and connections; the old ones drain.
+        host.App.Configuration[$"Invoker:Profiles:{TokenSetup.Profile}:Timeout"] = "20";
+        var changed = await ReloadAsync(host);
+        Assert.Equal([TokenSetup.Profile], changed.GetProperty("changed").EnumerateArray().Select(e => e.GetString()));
+        var renewed = catalog.Named(TokenSetup.Profile);
+        Assert.NotSame(payments, renewed);
+        Assert.Equal(TimeSpan.FromSeconds(20), renewed.Timeout);
+        Assert.NotSame(cache, certificates.For(renewed));
+        Assert.NotSame(token, tokens.For(renewed));
+        Assert.Same(cache, certificates.For(payments)); // a request still holding the old profile finds what it started with
+        Assert.Same(token, tokens.For(payments));
+        Assert.DoesNotContain(cache, certificates.Profiles);
+        Assert.True(transport!.IsDisposed); // retired with no request on it: disposed at once
+        Assert.Equal(200, (await setup.InvokeAsync()).GetProperty("status").GetInt32());
+        Assert.Equal(2, setup.Server.TokenRequests);
+
+        // Read again with nothing changed.
+        var unchanged = await ReloadAsync(host);
+        Assert.Equal("unchanged", unchanged.GetProperty("result").GetString());
+        Assert.Equal(3, unchanged.GetProperty("live").GetProperty("version").GetInt32());
+        Assert.Equal([("applied", "request"), ("applied", "request"), ("unchanged", "request")], records.Reloads);
+    }
+
+    [Fact]
+    public async Task A_request_that_resolved_a_retired_profile_gets_a_connection_of_its_own_that_ends_with_it()
+    {
+        await using var scenario = await Scenario.Standard().WithAdminKey().StartAsync();
+        var (backend, host) = scenario;
+        var catalog = host.Services.GetRequiredService<ProfileCatalog>();
+        var certificates = host.Services.GetRequiredService<CertificateStore>();
+        var pool = host.Services.GetRequiredService<TransportPool>();
+        Assert.Equal(200, (await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" })).GetProperty("status").GetInt32());
+        var old = catalog.Named("payments");
+        var material = await certificates.For(old).GetAsync(CancellationToken.None);
+        using var held = pool.Acquire(old, material); // a request in flight on the old profile
+
+        host.App.Configuration["Invoker:Profiles:payments:Timeout"] = "25";
+        Assert.Equal("applied", (await ReloadAsync(host)).GetProperty("result").GetString());
+        Assert.False(held.Transport.IsDisposed); // retired, but a request is on it
+
+        using (var straggler = pool.Acquire(old, material)) // resolved before the change, connecting after it
+        {
+            Assert.NotSame(held.Transport, straggler.Transport);
+            Assert.Same(old, straggler.Transport.Profile);
+            Assert.Null(pool.CurrentFor("payments")); // not pooled: the pool serves the new profile only
+            held.Dispose();
+            Assert.True(held.Transport.IsDisposed);
+            Assert.False(straggler.Transport.IsDisposed);
+            straggler.Dispose();
+            Assert.True(straggler.Transport.IsDisposed);
+        }
+        Assert.Equal(200, (await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" })).GetProperty("status").GetInt32());
+        Assert.Same(catalog.Named("payments"), pool.CurrentFor("payments")!.Profile);
+    }
+
+    [Fact]
+    public async Task A_refused_reload_is_counted_and_changes_nothing()
+    {
+        await using var scenario = await Scenario.Standard().WithAdminKey().StartAsync();
+        var host = scenario.Host;
+        using var records = new ReloadCounter(host);
+        var catalog = host.Services.GetRequiredService<ProfileCatalog>();
+        var before = catalog.Named("payments");
+        host.App.Configuration["Invoker:Profiles:payments:Timeout"] = "forever";
+        host.App.Configuration["Invoker:Callers:ApiKeys:other-bot"] = "not-a-hash";
+
+        var refused = await ReloadAsync(host);
+
+        Assert.Equal("refused", refused.GetProperty("result").GetString());
+        var problems = refused.GetProperty("problems").EnumerateArray().Select(p => p.GetString()!).ToList();
+        Assert.Contains(problems, p => p.StartsWith("Invoker:Profiles:payments:Timeout:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Invoker:Callers:ApiKeys:other-bot:", StringComparison.Ordinal));
+        Assert.Equal(1, refused.GetProperty("live").GetProperty("version").GetInt32());
+        Assert.Same(before, catalog.Named("payments"));
+        Assert.Equal([("refused", "request")], records.Reloads);
+        var logged = Assert.Single(host.Logs.Lines, l => l.Contains("Configuration change refused (reload requested): 2 problem(s)", StringComparison.Ordinal));
+        Assert.Contains("Invoker:Profiles:payments:Timeout:", logged);
+        Assert.DoesNotContain("not-a-hash", logged + refused); // a key's value is never quoted
+    }
+
+    [Fact]
+    [Trait("Tier", "Fast")]
+    public void Only_the_settings_that_cannot_change_live_are_named_as_needing_a_restart()
+    {
+        Assert.Null(LiveConfiguration.RestartSetting("Invoker:Profiles:payments:Hosts:0"));
+        Assert.Null(LiveConfiguration.RestartSetting("Invoker:Callers:ApiKeys:bot"));
+        Assert.Null(LiveConfiguration.RestartSetting("Invoker:Callers:Grants:bot:0"));
+        Assert.Null(LiveConfiguration.RestartSetting("Logging:LogLevel:Default")); // ASP.NET Core applies it live itself
+        Assert.Null(LiveConfiguration.RestartSetting("PATH"));
+        Assert.Equal("Invoker:Callers:Mode", LiveConfiguration.RestartSetting("Invoker:Callers:Mode"));
+        Assert.Equal("Invoker:Callers:CertificateAuthority", LiveConfiguration.RestartSetting("Invoker:Callers:CertificateAuthority:Path"));
+        Assert.Equal("Invoker:MaxRequestBytes", LiveConfiguration.RestartSetting("Invoker:MaxRequestBytes"));
+        Assert.Equal("Invoker:Credential", LiveConfiguration.RestartSetting("invoker:credential"));
+        Assert.Equal("Urls", LiveConfiguration.RestartSetting("urls"));
+        Assert.Equal("Kestrel:Endpoints", LiveConfiguration.RestartSetting("Kestrel:Endpoints:Https:Url"));
+        Assert.Equal("APPLICATIONINSIGHTS_CONNECTION_STRING", LiveConfiguration.RestartSetting("APPLICATIONINSIGHTS_CONNECTION_STRING"));
+    }
+
+    [Fact]
+    [Trait("Tier", "Fast")]
+    public void Every_caller_setting_either_changes_live_or_keeps_its_start_up_value()
+    {
+        var initial = new CallerOptions { Mode = CallerMode.KeyOrCertificate, CertificateAuthority = new CertificateSourceOptions { Path = "ca.pem" } };
+        var next = new CallerOptions
+        {
+            Mode = CallerMode.KeyOnly,
+            ApiKeys = new(StringComparer.OrdinalIgnoreCase) { ["a"] = "1" },
+            AdminKeys = new(StringComparer.OrdinalIgnoreCase) { ["b"] = "2" },
+            Certificates = new(StringComparer.OrdinalIgnoreCase) { ["c"] = new CallerCertificateOptions { Subject = "CN=c" } },
+            TrustForwardedCertificate = true,
+            BehindCertificateForwardingFrontEnd = true,
+            Grants = new(StringComparer.OrdinalIgnoreCase) { ["a"] = ["p"] },
+        };
+        var effective = new LiveCallerOptions(initial).Replace(next);
+        foreach (var property in typeof(CallerOptions).GetProperties())
+        {
+            var expected = LiveCallerOptions.RestartOnly.Contains(property.Name) ? property.GetValue(initial) : property.GetValue(next);
+            Assert.True(Equals(expected, property.GetValue(effective)), $"CallerOptions.{property.Name} is neither taken from the change nor kept from start-up");
+        }
+    }
+
+    /// <summary>The invoker.configuration.reloads measurements of one host (other hosts in this process have meters of the same name).</summary>
+    private sealed class ReloadCounter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly List<(string Result, string Trigger)> _reloads = [];
+
+        public ReloadCounter(InvokerHost host)
+        {
+            var factory = host.Services.GetRequiredService<IMeterFactory>();
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Name == "invoker.configuration.reloads" && ReferenceEquals(instrument.Meter.Scope, factory))
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+            {
+                string? result = null, trigger = null;
+                foreach (var tag in tags)
+                {
+                    result = tag.Key == "invoker.reload.result" ? tag.Value as string : result;
+                    trigger = tag.Key == "invoker.reload.trigger" ? tag.Value as string : trigger;
+                }
+                lock (_reloads)
+                {
+                    _reloads.Add((result!, trigger!));
+                }
+            });
+            _listener.Start(); // the instruments the host already made are published to it now
+        }
+
+        public List<(string Result, string Trigger)> Reloads
+        {
+            get
+            {
+                lock (_reloads)
+                {
+                    return [.. _reloads];
+                }
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
