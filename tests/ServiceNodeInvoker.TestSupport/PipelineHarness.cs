@@ -149,6 +149,20 @@ public sealed class PipelineHarness : IAsyncDisposable
         return reply;
     }
 
+    /// <summary>
+    /// Asserts that nothing still holds <paramref name="profile"/>'s transport once a call has been answered: every
+    /// exchange (the backend's answer, the message, the lease) was released on whatever path the call took. The current
+    /// transport is discarded (as a broken answer would have it) and must be disposed at once, with no lease left on it.
+    /// </summary>
+    public void AssertNoLeaseHeld(string profile = "payments")
+    {
+        var pool = _services.GetRequiredService<TransportPool>();
+        var transport = pool.CurrentFor(profile);
+        Assert.NotNull(transport);
+        pool.Discard(transport);
+        Assert.True(transport.IsDisposed, $"a lease on profile '{profile}''s transport was never released");
+    }
+
     public ValueTask DisposeAsync()
     {
         Client.Dispose();

@@ -36,13 +36,15 @@ public sealed class BearerTokenPolicyTests
                 return refusal;
             }
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent($"served with {presented}") };
-        }, (settings, _) =>
-        {
-            settings["Invoker:Profiles:payments:Token:Endpoint"] = $"https://{TokenHost}/oauth2/token";
-            settings["Invoker:Profiles:payments:Token:ClientId"] = "bot-platform";
-            settings["Invoker:Profiles:payments:Token:ClientAuthentication"] = "TlsClientAuth";
-            settings["Invoker:Profiles:payments:BaseUrl"] = $"{PipelineHarness.Backend}api";
-        });
+        }, TokenSettings);
+    }
+
+    private static void TokenSettings(Dictionary<string, string?> settings, TempFiles _)
+    {
+        settings["Invoker:Profiles:payments:Token:Endpoint"] = $"https://{TokenHost}/oauth2/token";
+        settings["Invoker:Profiles:payments:Token:ClientId"] = "bot-platform";
+        settings["Invoker:Profiles:payments:Token:ClientAuthentication"] = "TlsClientAuth";
+        settings["Invoker:Profiles:payments:BaseUrl"] = $"{PipelineHarness.Backend}api";
     }
 
     private static int TokenRequests(PipelineHarness harness) => harness.Sent.Count(s => s.Url.Host == TokenHost);
@@ -107,6 +109,36 @@ public sealed class BearerTokenPolicyTests
         Assert.Equal("retry-skipped", Assert.Single(second.Headers.GetValues(InvokerHeaders.Token)));
         Assert.Equal(2, TokenRequests(harness)); // the first token and one forced renewal: no more within the interval
         Assert.Contains(harness.Logs.Entries, e => e.EventId.Id == 5004);
+    }
+
+    [Fact]
+    public async Task A_challenge_too_costly_to_read_is_relayed_as_the_backends_401_never_a_500_and_its_answer_is_released()
+    {
+        // A hostile backend: a 401 whose WWW-Authenticate (56 KiB, under SocketsHttpHandler's 64 KiB header limit) is
+        // thousands of "Bearer" with no error parameter, which costs the challenge's pattern far more than its time limit.
+        var challenge = "Bearer realm=\"x\"" + string.Concat(Enumerable.Repeat(", Bearer", 7000));
+        await using var harness = PipelineHarness.Start(request =>
+        {
+            if (request.RequestUri!.Host == TokenHost)
+            {
+                return new HttpResponseMessage(HttpStatusCode.OK)
+                {
+                    Content = new StringContent(JsonSerializer.Serialize(new { access_token = "tok-1", token_type = "Bearer", expires_in = 3600 }),
+                        Encoding.UTF8, "application/json"),
+                };
+            }
+            var refusal = new HttpResponseMessage(HttpStatusCode.Unauthorized) { Content = new StringContent("who are you") };
+            refusal.Headers.TryAddWithoutValidation("WWW-Authenticate", challenge);
+            return refusal;
+        }, TokenSettings);
+
+        using var reply = await harness.InvokeAsync(new { method = "GET", url = Url, response = "passthrough" });
+
+        Assert.Equal(401, (int)reply.StatusCode);
+        Assert.Equal("who are you", await reply.Content.ReadAsStringAsync());
+        Assert.False(reply.Headers.Contains(InvokerHeaders.Token)); // not read as a refusal of the token: nothing renewed
+        Assert.Equal(1, TokenRequests(harness));
+        harness.AssertNoLeaseHeld();
     }
 
     [Fact]
