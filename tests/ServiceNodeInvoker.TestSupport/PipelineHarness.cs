@@ -150,17 +150,18 @@ public sealed class PipelineHarness : IAsyncDisposable
     }
 
     /// <summary>
-    /// Asserts that nothing still holds <paramref name="profile"/>'s transport once a call has been answered: every
-    /// exchange (the backend's answer, the message, the lease) was released on whatever path the call took. The current
-    /// transport is discarded (as a broken answer would have it) and must be disposed at once, with no lease left on it.
+    /// Asserts that nothing holds <paramref name="profile"/>'s transport once a call has been answered: every exchange
+    /// (the backend's answer, the message, the lease) was released on whatever path the call took. The current transport
+    /// is discarded (as a broken answer would have it) and must be disposed once its last lease ends; a token request
+    /// still finishing in the background may hold one for a moment, a leaked exchange holds it for ever.
     /// </summary>
-    public void AssertNoLeaseHeld(string profile = "payments")
+    public async Task AssertNoLeaseHeldAsync(string profile = "payments")
     {
         var pool = _services.GetRequiredService<TransportPool>();
         var transport = pool.CurrentFor(profile);
         Assert.NotNull(transport);
         pool.Discard(transport);
-        Assert.True(transport.IsDisposed, $"a lease on profile '{profile}''s transport was never released");
+        await Poll.UntilAsync(() => transport.IsDisposed, $"the last lease on profile '{profile}''s transport to be released", TimeSpan.FromSeconds(10));
     }
 
     public ValueTask DisposeAsync()
