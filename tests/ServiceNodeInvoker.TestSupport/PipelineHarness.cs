@@ -54,6 +54,11 @@ public sealed class PipelineHarness : IAsyncDisposable
     /// <summary>The invoker's services, as the hosts register them.</summary>
     public IServiceProvider Services => _services;
 
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Exception> _unhandled = new();
+
+    /// <summary>Exceptions the invoker let escape (a real server answers them 500, or cuts a reply that had started).</summary>
+    public IReadOnlyCollection<Exception> Unhandled => _unhandled;
+
     /// <summary>The requests the backend handler was given, as it saw them (headers and body read when sent).</summary>
     public IReadOnlyList<SentRequest> Sent => _recorder.Sent;
 
@@ -130,8 +135,27 @@ public sealed class PipelineHarness : IAsyncDisposable
         context.Features.Set<IHttpResponseBodyFeature>(response);
         using var lifetime = new Lifetime(aborted);
         context.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
-        var result = await route(Api, context);
-        await result.ExecuteAsync(context);
+        try
+        {
+            var result = await route(Api, context);
+            await result.ExecuteAsync(context);
+        }
+        catch (Exception unhandled)
+        {
+            // What a server does with an exception the application lets escape: a bare 500 while nothing has left, else
+            // the connection is cut. Either way it is never the client's own exception.
+            _unhandled.Enqueue(unhandled);
+            if (response.HasStarted)
+            {
+                lifetime.Abort();
+            }
+            else
+            {
+                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                context.Response.Headers.Clear();
+                response.Written.SetLength(0);
+            }
+        }
         await response.CompleteAsync();
         if (lifetime.Cut)
         {
