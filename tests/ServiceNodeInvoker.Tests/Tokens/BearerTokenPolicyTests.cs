@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using ServiceNodeInvoker.Contract;
+using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Tokens;
 
 namespace ServiceNodeInvoker.Tests.Tokens;
 
@@ -139,6 +142,22 @@ public sealed class BearerTokenPolicyTests
         Assert.False(reply.Headers.Contains(InvokerHeaders.Token)); // not read as a refusal of the token: nothing renewed
         Assert.Equal(1, TokenRequests(harness));
         await harness.AssertNoLeaseHeldAsync();
+    }
+
+    [Fact]
+    public async Task A_renewed_token_the_backend_refuses_too_is_reported_refused_at_once_and_its_401_relayed_as_refreshed()
+    {
+        await using var harness = Start(["tok-1", "tok-2"], ["tok-1", "tok-2"]);
+
+        using var reply = await harness.InvokeAsync(new { method = "GET", url = Url, response = "passthrough" });
+
+        Assert.Equal(401, (int)reply.StatusCode);
+        Assert.Equal("refreshed", Assert.Single(reply.Headers.GetValues(InvokerHeaders.Token)));
+        Assert.Equal(["Bearer tok-1", "Bearer tok-2"], BackendTokens(harness));
+        // Health says the token held now is refused (it is tok-2), and the skipped renewal is logged, from this call on.
+        var state = harness.Services.GetRequiredService<TokenStore>().For(harness.Services.GetRequiredService<ProfileCatalog>().Named("payments"))!.State;
+        Assert.NotNull(state.RefusedAt);
+        Assert.Contains(harness.Logs.Entries, e => e.EventId.Id == 5004);
     }
 
     /// <summary>A token endpoint answering its n-th request (from 1) with <paramref name="tokenEndpoint"/>, and a backend refusing tok-1.</summary>
