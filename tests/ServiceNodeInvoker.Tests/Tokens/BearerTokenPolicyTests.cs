@@ -235,6 +235,25 @@ public sealed class BearerTokenPolicyTests
     }
 
     [Fact]
+    public async Task A_caller_gone_while_the_first_token_is_awaited_gets_no_reply_and_the_backend_is_not_called()
+    {
+        using var gone = new CancellationTokenSource();
+        await using var harness = StartRefusingTok1(async (_, _) =>
+        {
+            gone.Cancel(); // the caller closes its connection while the token is on its way
+            await Task.Yield();
+            return Issued("tok-2");
+        });
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => harness.InvokeAsync(new { method = "GET", url = Url }, gone.Token));
+
+        Assert.Empty(harness.Unhandled);
+        Assert.DoesNotContain(harness.Logs.Entries, e => e.EventId.Id is 2002 or 3002);
+        Assert.Empty(BackendTokens(harness));
+        await harness.AssertNoLeaseHeldAsync();
+    }
+
+    [Fact]
     public async Task A_caller_gone_during_the_second_send_gets_no_reply_and_nothing_is_held()
     {
         using var gone = new CancellationTokenSource();
