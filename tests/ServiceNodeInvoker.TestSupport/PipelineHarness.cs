@@ -16,7 +16,10 @@ namespace ServiceNodeInvoker.TestSupport;
 /// method, and the backend a handler in place of the mutual-TLS transport (the one seam, <see cref="IBackendHandlers"/>).
 /// Everything above the socket is real: caller keys, the request readers, profile resolution and grants, the certificate
 /// store (the standard profile's PFX, read from a file), the token step, the header policy, the modes, the buffer
-/// budget and the failure mapping. What needs sockets — TLS, the wire witness, the hosts — stays with the real-socket tests.
+/// budget and the failure mapping. The reply behaves as a server's: it starts with its first byte (then its status and
+/// headers are fixed, and a failure can only cut the connection), aborting the connection signals RequestAborted, and a
+/// body shorter or longer than its Content-Length reaches the client broken. What needs sockets — TLS, the wire witness,
+/// the hosts — stays with the real-socket tests.
 /// </summary>
 public sealed class PipelineHarness : IAsyncDisposable
 {
@@ -50,6 +53,11 @@ public sealed class PipelineHarness : IAsyncDisposable
 
     /// <summary>The invoker's services, as the hosts register them.</summary>
     public IServiceProvider Services => _services;
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Exception> _unhandled = new();
+
+    /// <summary>Exceptions the invoker let escape (a real server answers them 500, or cuts a reply that had started).</summary>
+    public IReadOnlyCollection<Exception> Unhandled => _unhandled;
 
     /// <summary>The requests the backend handler was given, as it saw them (headers and body read when sent).</summary>
     public IReadOnlyList<SentRequest> Sent => _recorder.Sent;
@@ -122,22 +130,48 @@ public sealed class PipelineHarness : IAsyncDisposable
             }
         }
         context.Features.Set<IHttpRequestBodyDetectionFeature>(new BodyDetection(body is not null));
-        var written = new MemoryStream();
-        var response = new Response(written);
+        var response = new ServerResponse();
         context.Features.Set<IHttpResponseFeature>(response);
-        context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(response.Body));
-        var lifetime = new Lifetime(aborted);
+        context.Features.Set<IHttpResponseBodyFeature>(response);
+        using var lifetime = new Lifetime(aborted);
         context.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
-        var result = await route(Api, context);
-        await result.ExecuteAsync(context);
+        try
+        {
+            var result = await route(Api, context);
+            await result.ExecuteAsync(context);
+        }
+        catch (Exception unhandled)
+        {
+            // What a server does with an exception the application lets escape: a bare 500 while nothing has left, else
+            // the connection is cut. Either way it is never the client's own exception.
+            _unhandled.Enqueue(unhandled);
+            if (response.HasStarted)
+            {
+                lifetime.Abort();
+            }
+            else
+            {
+                context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                context.Response.Headers.Clear();
+                response.Written.SetLength(0);
+            }
+        }
+        await response.CompleteAsync();
         if (lifetime.Cut)
         {
-            // What a client sees when the server aborts the connection: no reply at all.
+            // What a client sees when the server aborts the connection: no reply at all (whatever had left before).
             throw new HttpRequestException("The invoker cut the connection without a reply.");
+        }
+        var written = response.Written.ToArray();
+        if (context.Response.ContentLength is { } declared && declared != written.Length && method != HttpMethod.Head
+            && context.Response.StatusCode is not (204 or 304))
+        {
+            // A server ends such a reply by closing the connection: the client sees it broken off.
+            throw new HttpRequestException($"The invoker declared {declared} bytes and wrote {written.Length}.");
         }
         var reply = new HttpResponseMessage((HttpStatusCode)context.Response.StatusCode)
         {
-            Content = new ByteArrayContent(written.ToArray()),
+            Content = new ByteArrayContent(written),
         };
         foreach (var (name, values) in context.Response.Headers)
         {
@@ -147,6 +181,21 @@ public sealed class PipelineHarness : IAsyncDisposable
             }
         }
         return reply;
+    }
+
+    /// <summary>
+    /// Asserts that nothing holds <paramref name="profile"/>'s transport once a call has been answered: every exchange
+    /// (the backend's answer, the message, the lease) was released on whatever path the call took. The current transport
+    /// is discarded (as a broken answer would have it) and must be disposed once its last lease ends; a token request
+    /// still finishing in the background may hold one for a moment, a leaked exchange holds it for ever.
+    /// </summary>
+    public async Task AssertNoLeaseHeldAsync(string profile = "payments")
+    {
+        var pool = _services.GetRequiredService<TransportPool>();
+        var transport = pool.CurrentFor(profile);
+        Assert.NotNull(transport);
+        pool.Discard(transport);
+        await Poll.UntilAsync(() => transport.IsDisposed, $"the last lease on profile '{profile}''s transport to be released", TimeSpan.FromSeconds(10));
     }
 
     public ValueTask DisposeAsync()
@@ -180,67 +229,140 @@ public sealed class PipelineHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>A response that, like a server's, has started once its first byte is written (then its head can no longer change).</summary>
-    private sealed class Response : IHttpResponseFeature
+    /// <summary>The connection's lifetime as a server has it: aborting the connection also signals RequestAborted.</summary>
+    private sealed class Lifetime : IHttpRequestLifetimeFeature, IDisposable
     {
-        public Response(MemoryStream written) => Body = new StartingStream(written, this);
+        private readonly CancellationTokenSource _aborted;
 
-        public int StatusCode { get; set; } = 200;
+        public Lifetime(CancellationToken callerGone)
+        {
+            _aborted = CancellationTokenSource.CreateLinkedTokenSource(callerGone);
+            RequestAborted = _aborted.Token;
+        }
+
+        public CancellationToken RequestAborted { get; set; }
+
+        public bool Cut { get; private set; }
+
+        public void Abort()
+        {
+            Cut = true;
+            _aborted.Cancel();
+        }
+
+        public void Dispose() => _aborted.Dispose();
+    }
+
+    /// <summary>
+    /// The reply as a server (Kestrel) keeps it: it has started once its first byte is written or it is flushed, and from
+    /// then on its status and headers cannot change (setting them throws, and so does HttpResponse.Clear), so a failure
+    /// after the first byte can only cut the connection. A <see cref="DefaultHttpContext"/>'s own reply never starts.
+    /// </summary>
+    private sealed class ServerResponse : IHttpResponseFeature, IHttpResponseBodyFeature
+    {
+        private readonly HeaderDictionary _headers = new();
+        private readonly List<(Func<object, Task> Callback, object State)> _starting = [];
+        private int _status = StatusCodes.Status200OK;
+
+        public ServerResponse()
+        {
+            Stream = new StartingStream(this);
+            Writer = System.IO.Pipelines.PipeWriter.Create(Stream, new System.IO.Pipelines.StreamPipeWriterOptions(leaveOpen: true));
+        }
+
+        public MemoryStream Written { get; } = new();
+
+        public int StatusCode
+        {
+            get => _status;
+            set
+            {
+                if (HasStarted)
+                {
+                    throw new InvalidOperationException("StatusCode cannot be set because the response has already started.");
+                }
+                _status = value;
+            }
+        }
+
         public string? ReasonPhrase { get; set; }
-        public IHeaderDictionary Headers { get; set; } = new HeaderDictionary();
-        public Stream Body { get; set; }
+
+        public IHeaderDictionary Headers
+        {
+            get => _headers;
+            set => throw new NotSupportedException();
+        }
+
+        [Obsolete("Use IHttpResponseBodyFeature.Stream instead.")]
+        public Stream Body
+        {
+            get => Stream;
+            set => throw new NotSupportedException();
+        }
+
         public bool HasStarted { get; private set; }
 
-        public void OnStarting(Func<object, Task> callback, object state)
-        {
-        }
+        public Stream Stream { get; }
+
+        public System.IO.Pipelines.PipeWriter Writer { get; }
+
+        public void OnStarting(Func<object, Task> callback, object state) => _starting.Insert(0, (callback, state));
 
         public void OnCompleted(Func<object, Task> callback, object state)
         {
         }
 
-        private sealed class StartingStream(MemoryStream inner, Response response) : Stream
+        public void DisableBuffering()
         {
-            public override bool CanRead => false;
-            public override bool CanSeek => false;
-            public override bool CanWrite => true;
-            public override long Length => inner.Length;
-            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-            public override void Flush() => response.HasStarted = true;
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
+        }
 
-            public override void Write(byte[] buffer, int offset, int count)
+        public async Task StartAsync(CancellationToken cancellationToken = default)
+        {
+            if (HasStarted)
             {
-                response.HasStarted = true;
-                inner.Write(buffer, offset, count);
+                return;
             }
-
-            public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            foreach (var (callback, state) in _starting)
             {
-                response.HasStarted = true;
-                return inner.WriteAsync(buffer, cancellationToken);
+                await callback(state);
+            }
+            HasStarted = true;
+            _headers.IsReadOnly = true;
+        }
+
+        public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public async Task CompleteAsync()
+        {
+            await Writer.FlushAsync();
+            await StartAsync();
+        }
+
+        private sealed class StartingStream(ServerResponse response) : Stream
+        {
+            public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await response.StartAsync(cancellationToken);
+                response.Written.Write(buffer.Span);
             }
 
             public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
                 WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-            public override Task FlushAsync(CancellationToken cancellationToken)
-            {
-                response.HasStarted = true;
-                return Task.CompletedTask;
-            }
+            public override Task FlushAsync(CancellationToken cancellationToken) => response.StartAsync(cancellationToken);
+
+            public override void Write(byte[] buffer, int offset, int count) => throw new InvalidOperationException("Synchronous writes are disallowed (as on Kestrel).");
+            public override void Flush() => throw new InvalidOperationException("Synchronous flushes are disallowed (as on Kestrel).");
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+            public override bool CanRead => false;
+            public override bool CanSeek => false;
+            public override bool CanWrite => true;
+            public override long Length => throw new NotSupportedException();
+            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+            public override void SetLength(long value) => throw new NotSupportedException();
         }
-    }
-
-    private sealed class Lifetime(CancellationToken aborted) : IHttpRequestLifetimeFeature
-    {
-        public CancellationToken RequestAborted { get; set; } = aborted;
-
-        public bool Cut { get; private set; }
-
-        public void Abort() => Cut = true;
     }
 
     private sealed class BodyDetection(bool canHaveBody) : IHttpRequestBodyDetectionFeature

@@ -121,6 +121,12 @@ internal sealed class InvocationPipeline(
                 {
                     return Failed(FailureClassifier.Classify(failed), material, profile, request, target, started, context, record);
                 }
+                catch (InvokerException renewal)
+                {
+                    // The backend refused the token and no new one came in time: a failure of the exchange with the
+                    // backend (logged with its profile, target and duration, like a failed send).
+                    return Failed(renewal, material, profile, request, target, started, context, record);
+                }
 
                 // 6. Check the answer.
                 if (await CheckAsync(exchange, request, mode, profile, material, target, deadline) is { } problem)

@@ -14,9 +14,17 @@ internal static partial class BearerChallenge
         }
         foreach (var value in values)
         {
-            if (InvalidToken().IsMatch(value))
+            try
             {
-                return true;
+                if (InvalidToken().IsMatch(value))
+                {
+                    return true;
+                }
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                // A hostile challenge (thousands of schemes, none with an error): one that cannot be read within the
+                // pattern's time limit is not acted on; the backend's 401 is relayed as it is.
             }
         }
         return false;

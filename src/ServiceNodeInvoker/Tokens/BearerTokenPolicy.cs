@@ -61,25 +61,41 @@ internal sealed class BearerTokenPolicy(TokenCache cache)
         Func<HttpRequestMessage> build, Func<HttpRequestMessage, Task<Exchange>> send)
     {
         var exchange = await send(Attach(build(), token));
-        if (!BearerChallenge.IsInvalidToken(exchange.Response))
+        try
         {
-            return (exchange, null);
+            if (!BearerChallenge.IsInvalidToken(exchange.Response))
+            {
+                return (exchange, null);
+            }
+            // The backend refused the token (revoked, expired early, bound elsewhere).
+            if (!cache.Refused(token))
+            {
+                return (exchange, Note.RetrySkipped);
+            }
+            if (!resendable)
+            {
+                return (exchange, Note.NotRetried); // a streamed body is gone: its 401 is relayed
+            }
         }
-        // The backend refused the token (revoked, expired early, bound elsewhere).
-        if (!cache.Refused(token))
+        catch
         {
-            return (exchange, Note.RetrySkipped);
-        }
-        if (!resendable)
-        {
-            return (exchange, Note.NotRetried); // a streamed body is gone: its 401 is relayed
+            exchange.Dispose(); // nobody else will release this answer: its lease and connection go back
+            throw;
         }
         exchange.Dispose();
         token = await TokenAsync(material, deadline);
         exchange = await send(Attach(build(), token));
-        if (BearerChallenge.IsInvalidToken(exchange.Response))
+        try
         {
-            cache.Refused(token); // refused again: the backend's 401 is the answer; the token is renewed no sooner than the interval allows
+            if (BearerChallenge.IsInvalidToken(exchange.Response))
+            {
+                cache.Refused(token); // refused again: the backend's 401 is the answer; the token is renewed no sooner than the interval allows
+            }
+        }
+        catch
+        {
+            exchange.Dispose();
+            throw;
         }
         return (exchange, Note.Refreshed);
     }

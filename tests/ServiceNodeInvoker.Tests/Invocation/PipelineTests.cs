@@ -234,6 +234,69 @@ public sealed class PipelineTests
         Assert.Empty(harness.Sent);
     }
 
+    [Fact]
+    public async Task A_caller_gone_while_a_possible_refusal_page_is_read_gets_no_reply_never_a_500_and_nothing_is_held()
+    {
+        using var gone = new CancellationTokenSource();
+        await using var harness = PipelineHarness.Start(_ =>
+        {
+            // A small 403 HTML page (it may be a certificate refusal, so it is read to look) that never arrives.
+            var page = new HttpResponseMessage(HttpStatusCode.Forbidden) { Content = new StreamContent(new StallingStream(gone)) };
+            page.Content.Headers.ContentType = new MediaTypeHeaderValue("text/html");
+            page.Content.Headers.ContentLength = 200;
+            return page;
+        });
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => harness.InvokeAsync(new { method = "GET", url = Url }, gone.Token));
+
+        Assert.DoesNotContain(harness.Logs.Entries, e => e.EventId.Id is 2002 or 3002);
+        await harness.AssertNoLeaseHeldAsync();
+    }
+
+    [Fact]
+    public async Task A_body_broken_while_the_envelope_reads_it_is_a_502_and_nothing_is_held()
+    {
+        await using var harness = PipelineHarness.Start(_ =>
+            new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new BreakingStream(firstBytes: 100)) });
+
+        using var reply = await harness.InvokeAsync(new { method = "GET", url = Url });
+
+        await InvokerHost.AssertProblemAsync(reply, 502, ErrorCodes.BackendUnreachable);
+        await harness.AssertNoLeaseHeldAsync();
+    }
+
+    /// <summary>A body whose first read waits until the caller goes away; the read then fails as a socket's does when its connection is torn down.</summary>
+    private sealed class StallingStream(CancellationTokenSource caller) : Stream
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            caller.Cancel();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+            catch (OperationCanceledException e)
+            {
+                throw new IOException("The connection was closed while the body was read.", e);
+            }
+            return 0;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     /// <summary>A body that gives its first bytes, then breaks like a connection reset.</summary>
     private sealed class BreakingStream(int firstBytes) : Stream
     {
