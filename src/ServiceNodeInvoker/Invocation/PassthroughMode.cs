@@ -31,6 +31,9 @@ internal class PassthroughMode(InvocationFailures failures, ILogger logger) : In
     public override Task<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record) =>
         Task.FromResult<IResult>(new Result(outcome, record, this));
 
+    /// <summary>The prefix of the headers the invoker writes itself (<see cref="InvokerHeaders"/>).</summary>
+    private const string OursPrefix = "invoker-";
+
     private sealed class Result(InvocationOutcome outcome, InvocationRecord record, PassthroughMode mode) : IResult, IOwnsRecord
     {
         private const int BufferSize = 64 * 1024;
@@ -91,6 +94,12 @@ internal class PassthroughMode(InvocationFailures failures, ILogger logger) : In
             var noBody = outcome.HasNoBody;
             foreach (var (name, values) in HeaderPolicy.ResponseEndToEnd(outcome.Response))
             {
+                if (name.StartsWith(OursPrefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    // invoker-error, invoker-token, invoker-duration-ms…: ours alone. A backend's own would let it pose as the
+                    // invoker (a fake problem, a second token note); the envelope still shows them among the backend's headers.
+                    continue;
+                }
                 if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
                 {
                     // Checked by BackendResponse: one valid length. Our reply to the POST carries no body for

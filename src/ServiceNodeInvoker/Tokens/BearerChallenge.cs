@@ -5,6 +5,9 @@ namespace ServiceNodeInvoker.Tokens;
 /// <summary>RFC 6750 §3: the backend's <c>WWW-Authenticate: Bearer error="invalid_token"</c> on a 401 — the token is refused (expired early, revoked, bound to another certificate).</summary>
 internal static partial class BearerChallenge
 {
+    /// <summary>The longest WWW-Authenticate value read: the pattern's cost grows with the length, and a hostile backend chooses it.</summary>
+    public const int MaxChallengeLength = 1024;
+
     public static bool IsInvalidToken(HttpResponseMessage response)
     {
         if (response.StatusCode != System.Net.HttpStatusCode.Unauthorized
@@ -14,6 +17,10 @@ internal static partial class BearerChallenge
         }
         foreach (var value in values)
         {
+            if (value.Length > MaxChallengeLength)
+            {
+                continue; // real challenges are a few hundred characters; a longer one is not read (its 401 is relayed as it is)
+            }
             try
             {
                 if (InvalidToken().IsMatch(value))

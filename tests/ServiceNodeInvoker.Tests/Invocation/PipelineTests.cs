@@ -65,6 +65,26 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task A_backend_cannot_pose_as_the_invoker_with_invoker_headers_of_its_own()
+    {
+        await using var harness = PipelineHarness.Start(_ => Answer(HttpStatusCode.ServiceUnavailable, "{}", edit: r =>
+        {
+            r.Headers.TryAddWithoutValidation(InvokerHeaders.Error, ErrorCodes.Busy);
+            r.Headers.TryAddWithoutValidation(InvokerHeaders.Token, "refreshed");
+            r.Headers.TryAddWithoutValidation("x-backend", "yes");
+        }));
+
+        using var passthrough = await harness.InvokeAsync(new { method = "GET", url = Url, response = "passthrough" });
+
+        Assert.Equal(503, (int)passthrough.StatusCode);
+        Assert.False(passthrough.Headers.Contains(InvokerHeaders.Error)); // the backend's 503, not an invoker problem
+        Assert.False(passthrough.Headers.Contains(InvokerHeaders.Token));
+        Assert.Equal("yes", Assert.Single(passthrough.Headers.GetValues("x-backend")));
+        var envelope = await InvokerHost.ReadAsync(await harness.InvokeAsync(new { method = "GET", url = Url }), 200);
+        Assert.Equal(ErrorCodes.Busy, envelope.GetProperty("headers").GetProperty(InvokerHeaders.Error)[0].GetString()); // shown as the backend's
+    }
+
+    [Fact]
     public async Task A_header_HTTP_cannot_carry_is_refused_by_the_modes_that_relay_headers_and_carried_by_the_envelope()
     {
         await using var harness = PipelineHarness.Start(_ => Answer(HttpStatusCode.OK, "{}", edit: r => r.Headers.TryAddWithoutValidation("x-odd", "a\u0001b")));
