@@ -318,30 +318,16 @@ public sealed class PipelineTests
     }
 
     /// <summary>A body that gives its first bytes, then breaks like a connection reset.</summary>
-    private sealed class BreakingStream(int firstBytes) : Stream
+    private sealed class BreakingStream(int firstBytes) : MemoryStream(new byte[firstBytes])
     {
-        private bool _given;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override int Read(byte[] buffer, int offset, int count) =>
+            base.Read(buffer, offset, count) is > 0 and var read ? read : throw new IOException("Unable to read data from the transport connection: Connection reset by peer.");
 
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            if (_given)
-            {
-                throw new IOException("Unable to read data from the transport connection: Connection reset by peer.");
-            }
-            _given = true;
-            var n = Math.Min(count, firstBytes);
-            Array.Fill(buffer, (byte)'a', offset, n);
-            return n;
-        }
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+
+        public override int Read(Span<byte> buffer) =>
+            base.Read(buffer) is > 0 and var read ? read : throw new IOException("Unable to read data from the transport connection: Connection reset by peer.");
     }
 
     /// <summary>A body stream that counts its reads.</summary>
