@@ -4,7 +4,6 @@ using Azure.Security.KeyVault.Secrets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using ServiceNodeInvoker.Certificates;
-using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Telemetry;
 
@@ -35,7 +34,7 @@ public sealed class VaultThrottlingTests : IAsyncDisposable
     }
 
     /// <summary>A profile's cache reading <paramref name="name"/> through the real SDK clients, sharing <paramref name="gate"/> (one per vault).</summary>
-    private CertificateCache Cache(string name, DependencyGate gate)
+    private CertificateCache Cache(string name, ServiceNodeInvoker.Primitives.DependencyGate gate)
     {
         var secrets = new SecretClient(_vault.VaultUri, new StaticTokenCredential(), _vault.ClientOptions());
         var certificates = new CertificateClient(_vault.VaultUri, new StaticTokenCredential(), _vault.CertificateClientOptions());
@@ -50,7 +49,7 @@ public sealed class VaultThrottlingTests : IAsyncDisposable
         return cache;
     }
 
-    private DependencyGate Gate() => new(KeyVaultClients.GateOptions, _time);
+    private ServiceNodeInvoker.Primitives.DependencyGate Gate() => new(KeyVaultClients.GateOptions, _time);
 
     /// <summary>Moves our clock in small steps until the task completes (each step lets the due waits run and their reads go).</summary>
     private async Task<T> DriveAsync<T>(Task<T> task, TimeSpan step, string what)
