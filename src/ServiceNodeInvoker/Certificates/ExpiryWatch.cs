@@ -246,6 +246,12 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         {
             return Failing($"no token for Key Vault could be obtained ({e.GetType().Name})");
         }
+        catch (Exception e) when (e is not OperationCanceledException || !patience.IsCancellationRequested)
+        {
+            // An answer the SDK cannot read (a gateway's page, a malformed attribute), or its own network timeout: this source
+            // is failing; the other certificates of the run are still reported. The type only: a message may quote the body.
+            return Failing($"the vault's answer could not be read ({e.GetType().Name})");
+        }
         finally
         {
             slot?.Dispose();

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Azure.Core;
 using Microsoft.Extensions.Time.Testing;
 using OpenTelemetry.Metrics;
@@ -216,5 +217,45 @@ public sealed class ExpiryWatchTests
         // A run on a state the hourly refresh keeps fresh reads nothing either.
         await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
         Assert.Equal((1, 0), (vault.SecretGets, vault.CertificateGets));
+    }
+    /// <summary>Token settings whose client secret is the Key Vault secret <paramref name="secret"/> (no client certificate).</summary>
+    private static void SecretProfile(Dictionary<string, string?> settings, string profile, int port, KeyVaultFake vault, string secret)
+    {
+        settings[$"Invoker:Profiles:{profile}:Hosts:0"] = $"localhost:{port}";
+        settings[$"Invoker:Profiles:{profile}:Token:Endpoint"] = $"https://localhost:{port + 1}/token";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientId"] = "bot";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientAuthentication"] = "ClientSecretBasic";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientSecret:Source"] = "KeyVault";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientSecret:VaultUri"] = vault.VaultUri.ToString();
+        settings[$"Invoker:Profiles:{profile}:Token:ClientSecret:Name"] = secret;
+    }
+
+    [Fact]
+    public async Task A_vault_answer_the_SDK_cannot_read_is_that_secret_failing_and_every_other_certificate_is_still_reported()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var files = new TempFiles();
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetSecret("watch-garbled-secret", "s3cret-garbled", DateTimeOffset.UtcNow.AddDays(90));
+        vault.Behaviour = VaultBehaviour.Garbled; // a gateway's 200 page instead of the secret
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-beside-garbled").Settings;
+        SecretProfile(settings, "watch-garbled", 3, vault, "watch-garbled-secret");
+        await using var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+
+        await Poll.UntilAsync(() => watched.Events.All.Any(e => e.Id is 1012 or 1013), "the watch's first run to end");
+
+        // One unreadable answer is one failing source, not a run that reports nothing (the alert reads only the metric).
+        Assert.Empty(watched.Events.WithId(1013));
+        Assert.Equal(1007, Assert.Single(watched.About("watch-beside-garbled", "client")).Id);
+        var secret = Assert.Single(watched.About("watch-garbled", "client-secret"));
+        Assert.Equal((1011, LogLevel.Warning), (secret.Id, secret.Level));
+        Assert.Contains("could not be read", secret["Reason"]);
+        Assert.DoesNotContain("s3cret-garbled", string.Join('\n', watched.Events.All.Select(e => e.Message)));
+        await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchChecks, "watch-garbled").Count > 0, "the run's metrics, flushed");
+        Assert.Equal("failing", Assert.Single(watched.Points(InvokerTelemetry.WatchChecks, "watch-garbled")).Tags["invoker.certificate.status"]);
     }
 }
