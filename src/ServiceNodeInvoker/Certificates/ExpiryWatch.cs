@@ -117,6 +117,8 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
                 findings.Add(found);
             }
         }
+        // A run cut short by the host stopping has learnt nothing: what it could not read is not failing, and is not reported.
+        cancellationToken.ThrowIfCancellationRequested();
         foreach (var finding in findings)
         {
             Report(finding);

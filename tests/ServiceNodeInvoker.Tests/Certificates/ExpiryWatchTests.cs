@@ -258,4 +258,40 @@ public sealed class ExpiryWatchTests
         await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchChecks, "watch-garbled").Count > 0, "the run's metrics, flushed");
         Assert.Equal("failing", Assert.Single(watched.Points(InvokerTelemetry.WatchChecks, "watch-garbled")).Tags["invoker.certificate.status"]);
     }
+
+    [Fact]
+    public async Task A_host_stopping_while_a_run_waits_for_the_vault_reports_no_source_as_failing()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("watch-stop", Pki.ClientRsa, Pki.IntermediatePublic);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        vault.Gate = held; // the store's first load waits at the vault, and the run with it
+        var settings = new ProfileSettings()
+            .Set("watch-stop", "Hosts:0", "localhost:1")
+            .Set("watch-stop", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-stop", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-stop", "ClientCertificate:Name", "watch-stop")
+            .Settings;
+        var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+        try
+        {
+            await Poll.UntilAsync(() => vault.SecretGets >= 1, "the store's first load at the vault");
+            await watched.Host.App.StopAsync();
+        }
+        finally
+        {
+            held.TrySetResult();
+            await watched.DisposeAsync();
+        }
+
+        // Stopping is not the source failing: a run cut short reports nothing rather than an alert-raising 'failing'.
+        Assert.Empty(watched.About("watch-stop", "client"));
+        Assert.Empty(watched.Points(InvokerTelemetry.WatchChecks, "watch-stop"));
+        Assert.Empty(watched.Events.WithId(1013));
+    }
 }
