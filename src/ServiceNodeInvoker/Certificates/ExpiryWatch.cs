@@ -99,8 +99,9 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
 
     private async Task<IReadOnlyList<ExpiryFinding>> CheckAsync(CancellationToken cancellationToken)
     {
-        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        patience.CancelAfter(Patience);
+        // The patience runs on the host's clock, as every other wait of the app does.
+        using var timeout = new CancellationTokenSource(Patience, time);
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var findings = new List<ExpiryFinding>();
         var profiles = store.Profiles.Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var cache in store.All.ToList())

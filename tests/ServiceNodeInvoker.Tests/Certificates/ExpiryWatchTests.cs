@@ -294,4 +294,43 @@ public sealed class ExpiryWatchTests
         Assert.Empty(watched.Points(InvokerTelemetry.WatchChecks, "watch-stop"));
         Assert.Empty(watched.Events.WithId(1013));
     }
+
+    [Fact]
+    public async Task A_run_waits_for_a_load_its_patience_on_the_hosts_clock_and_then_reports_the_source_as_failing()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("watch-slow", Pki.ClientRsa, Pki.IntermediatePublic);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        vault.Gate = held;
+        var settings = new ProfileSettings()
+            .Set("watch-slow", "Hosts:0", "localhost:1")
+            .Set("watch-slow", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-slow", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-slow", "ClientCertificate:Name", "watch-slow")
+            .Settings;
+        try
+        {
+            await using var watched = await Watched.StartAsync(settings, clock, services =>
+            {
+                services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+                vault.Register(services);
+            });
+            await Poll.UntilAsync(() => vault.SecretGets >= 1, "the store's first load at the vault");
+
+            // The watch's 60 s pass on the host's clock (as every other wait of the app does), not on the wall clock.
+            await Poll.UntilAsync(() =>
+            {
+                clock.Advance(TimeSpan.FromSeconds(5));
+                return watched.Events.WithId(1012).Any();
+            }, "the run to give up waiting after its patience on the fake clock");
+            var slow = Assert.Single(watched.About("watch-slow", "client"));
+            Assert.Equal(1011, slow.Id);
+            Assert.Contains("not read within", slow["Reason"]);
+        }
+        finally
+        {
+            held.TrySetResult();
+        }
+    }
 }
