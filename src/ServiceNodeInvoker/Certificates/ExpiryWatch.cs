@@ -261,15 +261,20 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         }
     }
 
-    private void Report(ExpiryFinding f)
+    /// <summary>The most characters of a failing source's reason in a log event (it may quote a certificate's subject).</summary>
+    public const int ReasonLength = 1000;
+
+    private void Report(ExpiryFinding finding)
     {
+        // The reason and the source quote other parties (a certificate's subject in a refusal, a configured file name).
+        var f = finding with { Source = LogText.Quote(finding.Source), Problem = LogText.Quote(finding.Problem ?? "unknown", ReasonLength) };
         var status = ExpiryFinding.StatusName(f.Status);
         var now = time.GetUtcNow();
         double? days = f.NotAfter is { } notAfter ? (notAfter - now).TotalDays : null;
         telemetry.RecordExpiryCheck(f.Profile, f.Role, f.Subject, f.Thumbprint, status, days);
         if (f.NotAfter is not { } end)
         {
-            Log.SourceFailing(logger, f.Profile, f.Role, f.Source, f.Problem ?? "unknown");
+            Log.SourceFailing(logger, f.Profile, f.Role, f.Source, f.Problem!);
             return;
         }
         var whole = CertificateWarnings.DaysLeft(end, now);
