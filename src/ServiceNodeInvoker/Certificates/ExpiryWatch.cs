@@ -198,12 +198,18 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         return new ExpiryFinding(owner, role, LogText.Quote(certificate.Subject), CertificateFacts.ThumbprintSha256(certificate), source, notAfter, StatusOf(notAfter));
     }
 
+    /// <summary>
+    /// Expired at NotAfter (as health and the store have it); an error with fewer than <see cref="ErrorDays"/> whole days left; a
+    /// warning inside the warning window as health and the refresh's warning (1006) count it — whole days left, counted towards
+    /// zero, at most ExpiryWarningDays — so one certificate is never "degraded" in health and "ok" here.
+    /// </summary>
     public ExpiryStatus StatusOf(DateTimeOffset notAfter)
     {
-        var left = notAfter - time.GetUtcNow();
-        return left <= TimeSpan.Zero ? ExpiryStatus.Expired
-            : left < TimeSpan.FromDays(ErrorDays) ? ExpiryStatus.Error
-            : left < TimeSpan.FromDays(store.WarningDays) ? ExpiryStatus.Warning
+        var now = time.GetUtcNow();
+        var whole = CertificateWarnings.DaysLeft(notAfter, now);
+        return notAfter <= now ? ExpiryStatus.Expired
+            : whole < ErrorDays ? ExpiryStatus.Error
+            : whole <= store.WarningDays ? ExpiryStatus.Warning
             : ExpiryStatus.Ok;
     }
 

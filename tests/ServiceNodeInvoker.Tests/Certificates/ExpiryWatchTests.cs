@@ -382,4 +382,23 @@ public sealed class ExpiryWatchTests
         Assert.EndsWith("characters)", failing["Reason"]); // capped, saying how long it was
         Assert.True(failing.Message.Length < 2000, $"the event is {failing.Message.Length} characters long");
     }
+
+    [Fact]
+    public async Task The_warning_window_is_the_one_health_and_the_refresh_warning_use()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(now);
+        using var files = new TempFiles();
+        // 30 whole days and a half left: health is degraded ("expires in 30 days", warning window 30 days) and the refresh
+        // warns (1006); the watch must not call the same certificate fine.
+        var client = Pki.Intermediate.IssueClient("watch-edge", notAfter: now.AddDays(30.5));
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-edge", client: client).Settings;
+        await using var watched = await Watched.StartAsync(settings, clock);
+        await watched.RunsAsync(1);
+
+        var health = await watched.Host.ProfileHealthAsync(p => p.GetProperty("status").GetString() == "degraded", "watch-edge");
+        Assert.Equal("degraded", health.GetProperty("status").GetString());
+        var leaf = Assert.Single(watched.About("watch-edge", "client"));
+        Assert.Equal((1008, LogLevel.Warning, "30"), (leaf.Id, leaf.Level, leaf["DaysLeft"]));
+    }
 }
