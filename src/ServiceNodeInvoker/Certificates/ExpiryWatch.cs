@@ -225,11 +225,14 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         var where = $"Key Vault {vault.Host}, secret '{LogText.Quote(name)}'{(version is null ? "" : $" version {LogText.Quote(version)}")}";
         ExpiryFinding Failing(string problem) => new(profile, ExpiryRoles.ClientSecret, $"secret '{LogText.Quote(name)}'", "", where, null, ExpiryStatus.Failing, problem);
         IDisposable? slot = null;
+        VaultGate? gate = null;
         try
         {
             var clients = vaults();
-            slot = await clients.GateFor(vault).EnterAsync(patience);
+            gate = clients.GateFor(vault);
+            slot = await gate.EnterAsync(patience);
             var properties = (await clients.For(vault).GetSecretAsync(name, version, patience)).Value.Properties;
+            gate.Answered();
             if (properties.ExpiresOn is not { } expires)
             {
                 return null;
@@ -238,6 +241,15 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         }
         catch (RequestFailedException e)
         {
+            // As the certificate reads do: a 429 pauses every read of this vault from this instance (VaultGate).
+            if (e.Status == 429)
+            {
+                gate?.Throttled(KeyVaultCertificateSource.RetryAfter(e));
+            }
+            else
+            {
+                gate?.Answered();
+            }
             return Failing(e.Status switch
             {
                 403 => $"the app's identity may not read it (403 {LogText.Quote(e.ErrorCode)}): grant it the 'Key Vault Secrets User' role on the vault",

@@ -401,4 +401,37 @@ public sealed class ExpiryWatchTests
         var leaf = Assert.Single(watched.About("watch-edge", "client"));
         Assert.Equal((1008, LogLevel.Warning, "30"), (leaf.Id, leaf.Level, leaf["DaysLeft"]));
     }
+    [Fact]
+    public async Task A_429_on_the_watchs_secret_read_pauses_this_instances_other_reads_of_the_vault()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("watch-gate-cert", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.SetSecret("watch-gate-secret", "s3cret-gate", DateTimeOffset.UtcNow.AddDays(90));
+        var settings = new ProfileSettings()
+            .Set("watch-gate-cert", "Hosts:0", "localhost:1")
+            .Set("watch-gate-cert", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-gate-cert", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-gate-cert", "ClientCertificate:Name", "watch-gate-cert")
+            .Settings;
+        SecretProfile(settings, "watch-gate-secret", 3, vault, "watch-gate-secret");
+        await using var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+        await watched.RunsAsync(1);
+
+        // The vault refuses the watch's next read with Retry-After: 600.
+        vault.ThrottleNext = 1;
+        var before = watched.Events.All.Count;
+        await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
+        var throttled = Assert.Single(watched.Events.All.Skip(before), e => e.Id == 1011 && e["Profile"] == "watch-gate-secret");
+        Assert.Contains("throttling (429)", throttled["Reason"]);
+
+        // The instance's next read of that vault (a background refresh) waits out the pause instead of adding to the refusals.
+        var requests = vault.Requests.Count;
+        await watched.Host.Services.GetRequiredService<CertificateStore>().All.Single(c => c.Name == "watch-gate-cert").RefreshAsync(CancellationToken.None);
+        Assert.Equal(requests, vault.Requests.Count);
+    }
 }
