@@ -19,6 +19,9 @@ public enum VaultBehaviour
     Throttled,
     Down,
     ServerError,
+
+    /// <summary>200 with a body that is not the API's JSON (a proxy's or gateway's page): the SDK cannot read it.</summary>
+    Garbled,
 }
 
 /// <summary>
@@ -337,6 +340,9 @@ public sealed class KeyVaultFake : IAsyncDisposable
             case VaultBehaviour.ServerError:
                 await Error(response, 500, "InternalServerError", "Something broke.");
                 return;
+            case VaultBehaviour.Garbled:
+                await GarbledAsync(response);
+                return;
         }
         if (!_secrets.TryGetValue(name, out var versions))
         {
@@ -422,9 +428,19 @@ public sealed class KeyVaultFake : IAsyncDisposable
             case VaultBehaviour.ServerError:
                 await Error(response, 500, "InternalServerError", "Something broke.");
                 return true;
+            case VaultBehaviour.Garbled:
+                await GarbledAsync(response);
+                return true;
             default:
                 return false;
         }
+    }
+
+    private static Task GarbledAsync(HttpResponse response)
+    {
+        response.StatusCode = 200;
+        response.ContentType = "text/html; charset=utf-8";
+        return response.WriteAsync("<html><body>Gateway says hello</body></html>");
     }
 
     private static Task Error(HttpResponse response, int status, string code, string message)

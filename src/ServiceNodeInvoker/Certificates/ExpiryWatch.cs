@@ -99,8 +99,9 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
 
     private async Task<IReadOnlyList<ExpiryFinding>> CheckAsync(CancellationToken cancellationToken)
     {
-        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        patience.CancelAfter(Patience);
+        // The patience runs on the host's clock, as every other wait of the app does.
+        using var timeout = new CancellationTokenSource(Patience, time);
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var findings = new List<ExpiryFinding>();
         var profiles = store.Profiles.Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var cache in store.All.ToList())
@@ -117,6 +118,8 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
                 findings.Add(found);
             }
         }
+        // A run cut short by the host stopping has learnt nothing: what it could not read is not failing, and is not reported.
+        cancellationToken.ThrowIfCancellationRequested();
         foreach (var finding in findings)
         {
             Report(finding);
@@ -195,12 +198,18 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         return new ExpiryFinding(owner, role, LogText.Quote(certificate.Subject), CertificateFacts.ThumbprintSha256(certificate), source, notAfter, StatusOf(notAfter));
     }
 
+    /// <summary>
+    /// Expired at NotAfter (as health and the store have it); an error with fewer than <see cref="ErrorDays"/> whole days left; a
+    /// warning inside the warning window as health and the refresh's warning (1006) count it — whole days left, counted towards
+    /// zero, at most ExpiryWarningDays — so one certificate is never "degraded" in health and "ok" here.
+    /// </summary>
     public ExpiryStatus StatusOf(DateTimeOffset notAfter)
     {
-        var left = notAfter - time.GetUtcNow();
-        return left <= TimeSpan.Zero ? ExpiryStatus.Expired
-            : left < TimeSpan.FromDays(ErrorDays) ? ExpiryStatus.Error
-            : left < TimeSpan.FromDays(store.WarningDays) ? ExpiryStatus.Warning
+        var now = time.GetUtcNow();
+        var whole = CertificateWarnings.DaysLeft(notAfter, now);
+        return notAfter <= now ? ExpiryStatus.Expired
+            : whole < ErrorDays ? ExpiryStatus.Error
+            : whole <= store.WarningDays ? ExpiryStatus.Warning
             : ExpiryStatus.Ok;
     }
 
@@ -216,11 +225,14 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         var where = $"Key Vault {vault.Host}, secret '{LogText.Quote(name)}'{(version is null ? "" : $" version {LogText.Quote(version)}")}";
         ExpiryFinding Failing(string problem) => new(profile, ExpiryRoles.ClientSecret, $"secret '{LogText.Quote(name)}'", "", where, null, ExpiryStatus.Failing, problem);
         IDisposable? slot = null;
+        VaultGate? gate = null;
         try
         {
             var clients = vaults();
-            slot = await clients.GateFor(vault).EnterAsync(patience);
+            gate = clients.GateFor(vault);
+            slot = await gate.EnterAsync(patience);
             var properties = (await clients.For(vault).GetSecretAsync(name, version, patience)).Value.Properties;
+            gate.Answered();
             if (properties.ExpiresOn is not { } expires)
             {
                 return null;
@@ -229,6 +241,15 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         }
         catch (RequestFailedException e)
         {
+            // As the certificate reads do: a 429 pauses every read of this vault from this instance (VaultGate).
+            if (e.Status == 429)
+            {
+                gate?.Throttled(KeyVaultCertificateSource.RetryAfter(e));
+            }
+            else
+            {
+                gate?.Answered();
+            }
             return Failing(e.Status switch
             {
                 403 => $"the app's identity may not read it (403 {LogText.Quote(e.ErrorCode)}): grant it the 'Key Vault Secrets User' role on the vault",
@@ -246,21 +267,32 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         {
             return Failing($"no token for Key Vault could be obtained ({e.GetType().Name})");
         }
+        catch (Exception e) when (e is not OperationCanceledException || !patience.IsCancellationRequested)
+        {
+            // An answer the SDK cannot read (a gateway's page, a malformed attribute), or its own network timeout: this source
+            // is failing; the other certificates of the run are still reported. The type only: a message may quote the body.
+            return Failing($"the vault's answer could not be read ({e.GetType().Name})");
+        }
         finally
         {
             slot?.Dispose();
         }
     }
 
-    private void Report(ExpiryFinding f)
+    /// <summary>The most characters of a failing source's reason in a log event (it may quote a certificate's subject).</summary>
+    public const int ReasonLength = 1000;
+
+    private void Report(ExpiryFinding finding)
     {
+        // The reason and the source quote other parties (a certificate's subject in a refusal, a configured file name).
+        var f = finding with { Source = LogText.Quote(finding.Source), Problem = LogText.Quote(finding.Problem ?? "unknown", ReasonLength) };
         var status = ExpiryFinding.StatusName(f.Status);
         var now = time.GetUtcNow();
         double? days = f.NotAfter is { } notAfter ? (notAfter - now).TotalDays : null;
         telemetry.RecordExpiryCheck(f.Profile, f.Role, f.Subject, f.Thumbprint, status, days);
         if (f.NotAfter is not { } end)
         {
-            Log.SourceFailing(logger, f.Profile, f.Role, f.Source, f.Problem ?? "unknown");
+            Log.SourceFailing(logger, f.Profile, f.Role, f.Source, f.Problem!);
             return;
         }
         var whole = CertificateWarnings.DaysLeft(end, now);

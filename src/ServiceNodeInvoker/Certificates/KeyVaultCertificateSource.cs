@@ -262,7 +262,8 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
         return $"Key Vault {host} could not be reached ({FirstLine(e.InnerException?.Message ?? e.Message)})";
     }
 
-    private static TimeSpan? RetryAfter(RequestFailedException e)
+    /// <summary>The vault's Retry-After (seconds or a date), or null.</summary>
+    internal static TimeSpan? RetryAfter(RequestFailedException e)
     {
         var response = e.GetRawResponse();
         if (response is null || !response.Headers.TryGetValue("Retry-After", out var value))

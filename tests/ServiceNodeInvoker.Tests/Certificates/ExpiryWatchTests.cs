@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Azure.Core;
 using Microsoft.Extensions.Time.Testing;
 using OpenTelemetry.Metrics;
@@ -216,5 +217,221 @@ public sealed class ExpiryWatchTests
         // A run on a state the hourly refresh keeps fresh reads nothing either.
         await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
         Assert.Equal((1, 0), (vault.SecretGets, vault.CertificateGets));
+    }
+    /// <summary>Token settings whose client secret is the Key Vault secret <paramref name="secret"/> (no client certificate).</summary>
+    private static void SecretProfile(Dictionary<string, string?> settings, string profile, int port, KeyVaultFake vault, string secret)
+    {
+        settings[$"Invoker:Profiles:{profile}:Hosts:0"] = $"localhost:{port}";
+        settings[$"Invoker:Profiles:{profile}:Token:Endpoint"] = $"https://localhost:{port + 1}/token";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientId"] = "bot";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientAuthentication"] = "ClientSecretBasic";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientSecret:Source"] = "KeyVault";
+        settings[$"Invoker:Profiles:{profile}:Token:ClientSecret:VaultUri"] = vault.VaultUri.ToString();
+        settings[$"Invoker:Profiles:{profile}:Token:ClientSecret:Name"] = secret;
+    }
+
+    [Fact]
+    public async Task A_vault_answer_the_SDK_cannot_read_is_that_secret_failing_and_every_other_certificate_is_still_reported()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var files = new TempFiles();
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetSecret("watch-garbled-secret", "s3cret-garbled", DateTimeOffset.UtcNow.AddDays(90));
+        vault.Behaviour = VaultBehaviour.Garbled; // a gateway's 200 page instead of the secret
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-beside-garbled").Settings;
+        SecretProfile(settings, "watch-garbled", 3, vault, "watch-garbled-secret");
+        await using var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+
+        await Poll.UntilAsync(() => watched.Events.All.Any(e => e.Id is 1012 or 1013), "the watch's first run to end");
+
+        // One unreadable answer is one failing source, not a run that reports nothing (the alert reads only the metric).
+        Assert.Empty(watched.Events.WithId(1013));
+        Assert.Equal(1007, Assert.Single(watched.About("watch-beside-garbled", "client")).Id);
+        var secret = Assert.Single(watched.About("watch-garbled", "client-secret"));
+        Assert.Equal((1011, LogLevel.Warning), (secret.Id, secret.Level));
+        Assert.Contains("could not be read", secret["Reason"]);
+        Assert.DoesNotContain("s3cret-garbled", string.Join('\n', watched.Events.All.Select(e => e.Message)));
+        await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchChecks, "watch-garbled").Count > 0, "the run's metrics, flushed");
+        Assert.Equal("failing", Assert.Single(watched.Points(InvokerTelemetry.WatchChecks, "watch-garbled")).Tags["invoker.certificate.status"]);
+    }
+
+    [Fact]
+    public async Task A_host_stopping_while_a_run_waits_for_the_vault_reports_no_source_as_failing()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("watch-stop", Pki.ClientRsa, Pki.IntermediatePublic);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        vault.Gate = held; // the store's first load waits at the vault, and the run with it
+        var settings = new ProfileSettings()
+            .Set("watch-stop", "Hosts:0", "localhost:1")
+            .Set("watch-stop", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-stop", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-stop", "ClientCertificate:Name", "watch-stop")
+            .Settings;
+        var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+        try
+        {
+            await Poll.UntilAsync(() => vault.SecretGets >= 1, "the store's first load at the vault");
+            await watched.Host.App.StopAsync();
+        }
+        finally
+        {
+            held.TrySetResult();
+            await watched.DisposeAsync();
+        }
+
+        // Stopping is not the source failing: a run cut short reports nothing rather than an alert-raising 'failing'.
+        Assert.Empty(watched.About("watch-stop", "client"));
+        Assert.Empty(watched.Points(InvokerTelemetry.WatchChecks, "watch-stop"));
+        Assert.Empty(watched.Events.WithId(1013));
+    }
+
+    [Fact]
+    public async Task A_run_waits_for_a_load_its_patience_on_the_hosts_clock_and_then_reports_the_source_as_failing()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("watch-slow", Pki.ClientRsa, Pki.IntermediatePublic);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        vault.Gate = held;
+        var settings = new ProfileSettings()
+            .Set("watch-slow", "Hosts:0", "localhost:1")
+            .Set("watch-slow", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-slow", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-slow", "ClientCertificate:Name", "watch-slow")
+            .Settings;
+        try
+        {
+            await using var watched = await Watched.StartAsync(settings, clock, services =>
+            {
+                services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+                vault.Register(services);
+            });
+            await Poll.UntilAsync(() => vault.SecretGets >= 1, "the store's first load at the vault");
+
+            // The watch's 60 s pass on the host's clock (as every other wait of the app does), not on the wall clock.
+            await Poll.UntilAsync(() =>
+            {
+                clock.Advance(TimeSpan.FromSeconds(5));
+                return watched.Events.WithId(1012).Any();
+            }, "the run to give up waiting after its patience on the fake clock");
+            var slow = Assert.Single(watched.About("watch-slow", "client"));
+            Assert.Equal(1011, slow.Id);
+            Assert.Contains("not read within", slow["Reason"]);
+        }
+        finally
+        {
+            held.TrySetResult();
+        }
+    }
+
+    /// <summary>A client certificate issued by the test intermediate with exactly this common name (control characters and all).</summary>
+    private static X509Certificate2 ClientNamed(string commonName, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        var ca = Pki.Intermediate.Certificate;
+        using var key = RSA.Create(2048);
+        var name = new X500DistinguishedNameBuilder();
+        name.AddCommonName(commonName);
+        var request = new CertificateRequest(name.Build(), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OddCertificates.ClientAuth)], false));
+        using var caKey = ca.GetRSAPrivateKey()!;
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F;
+        using var issued = request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1), notBefore, notAfter, serial);
+        return issued.CopyWithPrivateKey(key);
+    }
+
+    [Fact]
+    public async Task A_hostile_subject_in_a_refused_replacement_reaches_the_failing_event_escaped_and_capped()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(now);
+        using var files = new TempFiles();
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-hostile").Settings;
+        await using var watched = await Watched.StartAsync(settings, clock);
+        await watched.RunsAsync(1);
+
+        // The file now holds an expired certificate whose subject forges a log line and is huge: the refresh refuses it and keeps
+        // the one in use; the watch reports both, and the refusal's words quote the subject.
+        var forged = "evil\r\nExpiry watch ran: 0 certificate(s) checked\u001b[31m" + new string('x', 5000);
+        var hostile = ClientNamed(forged, now.AddDays(-60), now.AddDays(-1));
+        files.Pfx("watch-hostile.pfx", ProfileSettings.Password, hostile, Pki.IntermediatePublic);
+        var before = watched.Events.All.Count;
+        await watched.Host.Services.GetRequiredService<CertificateStore>().All.Single(c => c.Name == "watch-hostile").RefreshAsync(CancellationToken.None);
+        await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
+
+        var later = watched.Events.All.Skip(before).ToList();
+        Assert.Equal(1007, Assert.Single(later, e => e.Id is >= 1007 and <= 1010 && e["Profile"] == "watch-hostile" && e["Role"] == "client").Id); // the one in use
+        var failing = Assert.Single(later, e => e.Id == 1011 && e["Profile"] == "watch-hostile");
+        Assert.DoesNotContain('\n', failing.Message);
+        Assert.DoesNotContain('\r', failing.Message);
+        Assert.DoesNotContain('\u001b', failing.Message);
+        Assert.Contains("\\x0A", failing["Reason"]);
+        Assert.StartsWith("the client certificate from file 'watch-hostile.pfx' now holds", failing["Reason"]);
+        Assert.EndsWith("characters)", failing["Reason"]); // capped, saying how long it was
+        Assert.True(failing.Message.Length < 2000, $"the event is {failing.Message.Length} characters long");
+    }
+
+    [Fact]
+    public async Task The_warning_window_is_the_one_health_and_the_refresh_warning_use()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(now);
+        using var files = new TempFiles();
+        // 30 whole days and a half left: health is degraded ("expires in 30 days", warning window 30 days) and the refresh
+        // warns (1006); the watch must not call the same certificate fine.
+        var client = Pki.Intermediate.IssueClient("watch-edge", notAfter: now.AddDays(30.5));
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-edge", client: client).Settings;
+        await using var watched = await Watched.StartAsync(settings, clock);
+        await watched.RunsAsync(1);
+
+        var health = await watched.Host.ProfileHealthAsync(p => p.GetProperty("status").GetString() == "degraded", "watch-edge");
+        Assert.Equal("degraded", health.GetProperty("status").GetString());
+        var leaf = Assert.Single(watched.About("watch-edge", "client"));
+        Assert.Equal((1008, LogLevel.Warning, "30"), (leaf.Id, leaf.Level, leaf["DaysLeft"]));
+    }
+    [Fact]
+    public async Task A_429_on_the_watchs_secret_read_pauses_this_instances_other_reads_of_the_vault()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var vault = await KeyVaultFake.StartAsync();
+        vault.SetPkcs12("watch-gate-cert", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.SetSecret("watch-gate-secret", "s3cret-gate", DateTimeOffset.UtcNow.AddDays(90));
+        var settings = new ProfileSettings()
+            .Set("watch-gate-cert", "Hosts:0", "localhost:1")
+            .Set("watch-gate-cert", "ClientCertificate:Source", "KeyVault")
+            .Set("watch-gate-cert", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set("watch-gate-cert", "ClientCertificate:Name", "watch-gate-cert")
+            .Settings;
+        SecretProfile(settings, "watch-gate-secret", 3, vault, "watch-gate-secret");
+        await using var watched = await Watched.StartAsync(settings, clock, services =>
+        {
+            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+            vault.Register(services);
+        });
+        await watched.RunsAsync(1);
+
+        // The vault refuses the watch's next read with Retry-After: 600.
+        vault.ThrottleNext = 1;
+        var before = watched.Events.All.Count;
+        await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
+        var throttled = Assert.Single(watched.Events.All.Skip(before), e => e.Id == 1011 && e["Profile"] == "watch-gate-secret");
+        Assert.Contains("throttling (429)", throttled["Reason"]);
+
+        // The instance's next read of that vault (a background refresh) waits out the pause instead of adding to the refusals.
+        var requests = vault.Requests.Count;
+        await watched.Host.Services.GetRequiredService<CertificateStore>().All.Single(c => c.Name == "watch-gate-cert").RefreshAsync(CancellationToken.None);
+        Assert.Equal(requests, vault.Requests.Count);
     }
 }

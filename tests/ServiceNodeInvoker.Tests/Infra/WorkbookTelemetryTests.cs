@@ -26,8 +26,11 @@ public sealed partial class WorkbookTelemetryTests
         public Dictionary<string, HashSet<string>> MetricTags { get; } = [];
         public Dictionary<string, HashSet<string>> TagValues { get; } = [];
         public HashSet<string> SpanTags { get; } = [];
-        public HashSet<string> LogKeys { get; } = [];
-        public HashSet<int> EventIds { get; } = [];
+        /// <summary>Each log event id emitted, with the names of the values its events carried.</summary>
+        public Dictionary<int, HashSet<string>> Events { get; } = [];
+
+        public void Log(int id, IEnumerable<string> keys) =>
+            (Events.TryGetValue(id, out var known) ? known : Events[id] = []).UnionWith(keys);
 
         public void Metric(string name, IEnumerable<KeyValuePair<string, string>> tags)
         {
@@ -122,8 +125,7 @@ public sealed partial class WorkbookTelemetryTests
         }
         foreach (var log in logs.All)
         {
-            emitted.EventIds.Add(log.Id);
-            emitted.LogKeys.UnionWith(log.Values.Keys);
+            emitted.Log(log.Id, log.Values.Keys);
         }
         return emitted;
     }
@@ -158,8 +160,7 @@ public sealed partial class WorkbookTelemetryTests
         }
         foreach (var log in otlp.Logs.Where(l => l.EventId is not null))
         {
-            emitted.EventIds.Add(log.EventId!.Value);
-            emitted.LogKeys.UnionWith(log.Attributes.Keys);
+            emitted.Log(log.EventId!.Value, log.Attributes.Keys);
         }
         return emitted;
     }
@@ -183,50 +184,102 @@ public sealed partial class WorkbookTelemetryTests
                 }
             }
         }
-        foreach (Match rule in AlertQuery().Matches(File.ReadAllText(Path.Combine(Tools.InfraDirectory, "modules", "alerts.bicep"))))
-        {
-            queries.Add(("alert", rule.Groups[1].Value));
-        }
+        // Every rule of alerts.bicep's failureQueries, each by its name: a rule whose query the pattern misses fails here, not silently.
+        var bicep = File.ReadAllText(Path.Combine(Tools.InfraDirectory, "modules", "alerts.bicep"));
+        var block = bicep[bicep.IndexOf("var failureQueries = [", StringComparison.Ordinal)..];
+        block = block[..block.IndexOf("\n]", StringComparison.Ordinal)];
+        var rules = RuleName().Matches(block).Select(m => m.Groups[1].Value).ToList();
+        var alertQueries = AlertQuery().Matches(block).Select(m => m.Groups[1].Value).ToList();
+        Assert.True(rules.Count > 0 && rules.Count == alertQueries.Count, $"alerts.bicep: {rules.Count} rules, {alertQueries.Count} queries read");
+        queries.AddRange(rules.Zip(alertQueries, (rule, query) => ($"alert {rule}", query)));
         return queries;
     }
 
-    /// <summary>Every name one host's telemetry lacks that a query uses.</summary>
+    /// <summary>
+    /// Every name one host's telemetry lacks that a query uses. A query is read table by table (a join's inner query is its own
+    /// part): a customMetrics part must name its metrics, and each dimension it reads must be carried by every metric it names
+    /// (not merely by some metric); a traces part's values must be carried by the events it names; a dependencies part's by the
+    /// invoke spans.
+    /// </summary>
     private static List<string> Missing(Emitted emitted, string host, IEnumerable<(string Name, string Query)>? queries = null)
     {
         var problems = new List<string>();
         foreach (var (name, query) in queries ?? Queries())
         {
-            var table = Table().Match(query).Groups[1].Value;
-            foreach (Match metric in MetricName().Matches(query))
+            var parts = TableStart().Matches(query).ToList();
+            if (parts.Count == 0)
             {
-                foreach (Match literal in Literal().Matches(metric.Value))
+                problems.Add($"{host}: {name} reads no table this check knows");
+            }
+            for (var i = 0; i < parts.Count; i++)
+            {
+                var table = parts[i].Groups[1].Value;
+                var part = query[parts[i].Index..(i + 1 < parts.Count ? parts[i + 1].Index : query.Length)];
+                var metrics = MetricName().Matches(part).SelectMany(m => Literal().Matches(m.Value)).Select(l => l.Groups[1].Value).ToList();
+                var events = EventId().Matches(part).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+                foreach (var metric in metrics.Where(m => !emitted.MetricTags.ContainsKey(m)))
                 {
-                    if (!emitted.MetricTags.ContainsKey(literal.Groups[1].Value))
+                    problems.Add($"{host}: {name} reads metric '{metric}', which was not emitted");
+                }
+                foreach (var id in events.Where(e => !emitted.Events.ContainsKey(e)))
+                {
+                    problems.Add($"{host}: {name} reads log event {id}, which was not emitted");
+                }
+                if (table == "customMetrics" && metrics.Count == 0)
+                {
+                    problems.Add($"{host}: {name} reads customMetrics without naming a metric (its dimensions cannot be checked)");
+                }
+                if (table == "traces" && events.Count == 0 && Dimension().IsMatch(part))
+                {
+                    problems.Add($"{host}: {name} reads traces' values without naming an event id (they cannot be checked)");
+                }
+                foreach (Match dimension in Dimension().Matches(part))
+                {
+                    var key = dimension.Groups[1].Value;
+                    var missingFrom = table switch
                     {
-                        problems.Add($"{host}: {name} reads metric '{literal.Groups[1].Value}', which was not emitted");
+                        "customMetrics" => metrics.Where(m => !(emitted.MetricTags.TryGetValue(m, out var keys) && keys.Contains(key))).ToList(),
+                        "dependencies" => emitted.SpanTags.Contains(key) ? [] : ["the invoke spans"],
+                        "traces" => key == "EventId" ? [] // the Azure Monitor exporter's own property for LogRecord.EventId
+                            : events.Where(e => !(emitted.Events.TryGetValue(e, out var keys) && keys.Contains(key))).Select(e => $"event {e}").ToList(),
+                        _ => [$"the {table} table"],
+                    };
+                    if (missingFrom.Count > 0)
+                    {
+                        problems.Add($"{host}: {name} ({table}) reads customDimensions[\"{key}\"], which {string.Join(", ", missingFrom)} did not carry");
                     }
-                }
-            }
-            foreach (Match dimension in Dimension().Matches(query))
-            {
-                var key = dimension.Groups[1].Value;
-                var known = query.Contains("customMetrics", StringComparison.Ordinal) && emitted.MetricTags.Values.Any(k => k.Contains(key))
-                    || query.Contains("dependencies", StringComparison.Ordinal) && emitted.SpanTags.Contains(key)
-                    || query.Contains("traces", StringComparison.Ordinal) && (key == "EventId" || emitted.LogKeys.Contains(key));
-                if (!known)
-                {
-                    problems.Add($"{host}: {name} ({table}) reads customDimensions[\"{key}\"], which no emitted {table} row carries");
-                }
-            }
-            foreach (Match id in EventId().Matches(query))
-            {
-                if (!emitted.EventIds.Contains(int.Parse(id.Groups[1].Value)))
-                {
-                    problems.Add($"{host}: {name} reads log event {id.Groups[1].Value}, which was not emitted");
                 }
             }
         }
         return problems;
+    }
+
+    [Fact]
+    [Trait("Tier", "Fast")]
+    public void The_check_ties_each_dimension_to_the_metric_or_event_its_query_reads()
+    {
+        var emitted = new Emitted();
+        emitted.Metric("invoker.token.requests", [new("invoker.profile", "p"), new("invoker.token.result", "success")]);
+        emitted.Metric("invoker.certificate.watch.checks", [new("invoker.profile", "p"), new("invoker.certificate.role", "client")]);
+        emitted.Span([new("invoker.profile", "p"), new("invoker.outcome", "ok")]);
+        emitted.Log(1011, ["Profile", "Reason"]);
+        emitted.Log(1012, ["Checked"]);
+        static (string, string) Q(string query) => ("q", query);
+
+        Assert.Empty(Missing(emitted, "t", [
+            Q("customMetrics | where name == \"invoker.certificate.watch.checks\" | extend r = tostring(customDimensions[\"invoker.certificate.role\"])"),
+            Q("traces | where tostring(customDimensions[\"EventId\"]) == \"1011\" | extend r = tostring(customDimensions[\"Reason\"])"),
+            Q("dependencies | extend o = tostring(customDimensions[\"invoker.outcome\"])"),
+        ]));
+        // Another metric's dimension: emitted, but not by the metric this query reads.
+        Assert.Single(Missing(emitted, "t", [Q("customMetrics | where name == \"invoker.token.requests\" | extend r = tostring(customDimensions[\"invoker.certificate.role\"])")]));
+        // A metric's dimension read from the spans, in a query that also joins a metric.
+        Assert.Single(Missing(emitted, "t", [Q("dependencies | extend r = tostring(customDimensions[\"invoker.certificate.role\"])\n| join (customMetrics | where name == \"invoker.certificate.watch.checks\" | extend p = tostring(customDimensions[\"invoker.profile\"])) on p")]));
+        // Another event's value.
+        Assert.Single(Missing(emitted, "t", [Q("traces | where tostring(customDimensions[\"EventId\"]) == \"1012\" | extend r = tostring(customDimensions[\"Reason\"])")]));
+        // Nothing named to check against.
+        Assert.Single(Missing(emitted, "t", [Q("customMetrics | extend p = tostring(customDimensions[\"invoker.profile\"])")]));
+        Assert.Single(Missing(emitted, "t", [Q("traces | extend r = tostring(customDimensions[\"Reason\"])")]));
     }
 
     [FunctionsFact]
@@ -295,8 +348,12 @@ public sealed partial class WorkbookTelemetryTests
     [GeneratedRegex(@"query: '(.*)'\s*$", RegexOptions.Multiline)]
     private static partial Regex AlertQuery();
 
-    [GeneratedRegex(@"^(?:let [^\n]*\n)*\s*([A-Za-z]+)")]
-    private static partial Regex Table();
+    [GeneratedRegex(@"^\s*name: '([^']+)'", RegexOptions.Multiline)]
+    private static partial Regex RuleName();
+
+    /// <summary>Where a table's part of a query starts: at a line's start or inside a join's parenthesis.</summary>
+    [GeneratedRegex(@"(?:^|\()\s*(customMetrics|dependencies|traces|requests|exceptions|customEvents)\b", RegexOptions.Multiline)]
+    private static partial Regex TableStart();
 
     [GeneratedRegex(@"\bname\s*(?:==\s*""[^""]+""|in\s*\([^)]*\))")]
     private static partial Regex MetricName();
