@@ -225,7 +225,7 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         var where = $"Key Vault {vault.Host}, secret '{LogText.Quote(name)}'{(version is null ? "" : $" version {LogText.Quote(version)}")}";
         ExpiryFinding Failing(string problem) => new(profile, ExpiryRoles.ClientSecret, $"secret '{LogText.Quote(name)}'", "", where, null, ExpiryStatus.Failing, problem);
         IDisposable? slot = null;
-        VaultGate? gate = null;
+        DependencyGate? gate = null;
         try
         {
             var clients = vaults();
@@ -241,7 +241,7 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         }
         catch (RequestFailedException e)
         {
-            // As the certificate reads do: a 429 pauses every read of this vault from this instance (VaultGate).
+            // As the certificate reads do: a 429 pauses every read of this vault from this instance (its DependencyGate).
             if (e.Status == 429)
             {
                 gate?.Throttled(KeyVaultCertificateSource.RetryAfter(e));

@@ -204,12 +204,21 @@ public sealed class PipelineTests
     public async Task The_calls_timeout_is_a_504_and_the_backend_request_is_cancelled()
     {
         var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var harness = PipelineHarness.Start(async (_, token) =>
+        await using var harness = PipelineHarness.Start(async (request, token) =>
         {
+            if (request.RequestUri!.AbsolutePath == "/ready")
+            {
+                return new HttpResponseMessage(HttpStatusCode.NoContent);
+            }
             await using var registration = token.Register(() => cancelled.TrySetResult());
             await Task.Delay(Timeout.Infinite, token);
             return null!;
         });
+        // The certificate loaded first: the short timeout below is the backend's alone, not also the cold load's.
+        using (var ready = await harness.InvokeAsync(new { method = "GET", url = $"{PipelineHarness.Backend}ready" }))
+        {
+            Assert.Equal(200, (int)ready.StatusCode);
+        }
 
         using var reply = await harness.InvokeAsync(new { method = "GET", url = Url, timeoutSeconds = 0.2 });
 
