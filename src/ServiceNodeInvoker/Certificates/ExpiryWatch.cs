@@ -120,10 +120,15 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         }
         // A run cut short by the host stopping has learnt nothing: what it could not read is not failing, and is not reported.
         cancellationToken.ThrowIfCancellationRequested();
+        var daysLeft = new List<(System.Diagnostics.TagList, double)>();
         foreach (var finding in findings)
         {
-            Report(finding);
+            if (Report(finding) is { } reported)
+            {
+                daysLeft.Add(reported);
+            }
         }
+        telemetry.ReplaceExpiryDaysLeft(daysLeft);
         Log.Ran(logger, findings.Count(f => f.Status != ExpiryStatus.Failing), findings.Count(f => f.Status == ExpiryStatus.Warning), store.WarningDays,
             findings.Count(f => f.Status == ExpiryStatus.Error), ErrorDays, findings.Count(f => f.Status == ExpiryStatus.Expired),
             findings.Count(f => f.Status == ExpiryStatus.Failing));
@@ -282,18 +287,19 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
     /// <summary>The most characters of a failing source's reason in a log event (it may quote a certificate's subject).</summary>
     public const int ReasonLength = 1000;
 
-    private void Report(ExpiryFinding finding)
+    /// <summary>Logs and counts one finding; returns its tags and days left for the gauge (null for a failing source).</summary>
+    private (System.Diagnostics.TagList Tags, double DaysLeft)? Report(ExpiryFinding finding)
     {
         // The reason and the source quote other parties (a certificate's subject in a refusal, a configured file name).
         var f = finding with { Source = LogText.Quote(finding.Source), Problem = LogText.Quote(finding.Problem ?? "unknown", ReasonLength) };
         var status = ExpiryFinding.StatusName(f.Status);
         var now = time.GetUtcNow();
-        double? days = f.NotAfter is { } notAfter ? (notAfter - now).TotalDays : null;
-        telemetry.RecordExpiryCheck(f.Profile, f.Role, f.Subject, f.Thumbprint, status, days);
+        var tags = InvokerTelemetry.ExpiryTags(f.Profile, f.Role, f.Subject, f.Thumbprint, status);
+        telemetry.RecordExpiryCheck(tags);
         if (f.NotAfter is not { } end)
         {
             Log.SourceFailing(logger, f.Profile, f.Role, f.Source, f.Problem!);
-            return;
+            return null;
         }
         var whole = CertificateWarnings.DaysLeft(end, now);
         var words = CertificateWarnings.DescribeDaysLeft(end, now);
@@ -312,6 +318,7 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
                 Log.Expired(logger, f.Profile, f.Role, f.Subject, f.Thumbprint, whole, words, end.UtcDateTime, f.Source);
                 break;
         }
+        return (tags, (end - now).TotalDays);
     }
 
     private static partial class Log

@@ -17,9 +17,9 @@ internal sealed class InvokerTelemetry : IDisposable
     private readonly Counter<long> _refreshes;
     private readonly Counter<long> _handshakeFailures;
     private readonly Counter<long> _tokenRequests;
-    private readonly Gauge<double> _watchDaysLeft;
     private readonly Counter<long> _watchChecks;
     private readonly Counter<long> _reloads;
+    private volatile Measurement<double>[] _watchDaysLeft = [];
 
     public InvokerTelemetry(IMeterFactory meters)
     {
@@ -35,40 +35,45 @@ internal sealed class InvokerTelemetry : IDisposable
             "Failed TLS handshakes by profile and reason (server-certificate, client-certificate-refused, handshake).");
         _tokenRequests = _meter.CreateCounter<long>("invoker.token.requests", "{request}",
             "Token endpoint requests by profile and result (success, or the failure's cause).");
-        _watchDaysLeft = _meter.CreateGauge<double>(WatchDaysLeft, "d",
-            "Expiry watch: days until each certificate the app relies on expires (negative once expired), by profile, role, subject and thumbprint.");
+        // Observable, over the last run's values: a synchronous gauge keeps every attribute set it ever recorded, and a
+        // cumulative reader (OTLP's default) exports each one at every collection for the life of the process — a replaced
+        // certificate's thumbprint, or the same certificate's earlier status, would be reported forever with its old days left.
+        _meter.CreateObservableGauge(WatchDaysLeft, () => _watchDaysLeft, "d",
+            "Expiry watch: days until each certificate the app relies on expires (negative once expired), by profile, role, subject, thumbprint and status, as the last run found them.");
         _watchChecks = _meter.CreateCounter<long>(WatchChecks, "{certificate}",
             "Expiry watch: certificates checked by profile, role and status (ok, warning, error, expired, failing).");
         _reloads = _meter.CreateCounter<long>("invoker.configuration.reloads", "{reload}",
             "Configuration reloads by result (applied, refused, unchanged) and trigger (file-change, request).");
     }
 
-    /// <summary>The expiry watch's days-left gauge: one value per certificate and run.</summary>
+    /// <summary>The expiry watch's days-left gauge: one value per certificate the last run found, read at each collection.</summary>
     public const string WatchDaysLeft = "invoker.certificate.watch.days_left";
 
     /// <summary>The expiry watch's counter: one per certificate (or failing source) and run, by status.</summary>
     public const string WatchChecks = "invoker.certificate.watch.checks";
 
     /// <summary>
-    /// One certificate the expiry watch looked at: its days left (null when its source failed and nothing is held) and its status.
-    /// <paramref name="subject"/> and <paramref name="thumbprint"/> name it (a secret: its name and version), never secret material.
+    /// The tags of one certificate the expiry watch looked at. <paramref name="subject"/> and <paramref name="thumbprint"/> name it
+    /// (a secret: its name and version), never secret material.
     /// </summary>
-    public void RecordExpiryCheck(string profile, string role, string subject, string thumbprint, string status, double? daysLeft)
+    public static TagList ExpiryTags(string profile, string role, string subject, string thumbprint, string status) => new()
     {
-        var tags = new TagList
-        {
-            { "invoker.profile", profile },
-            { "invoker.certificate.role", role },
-            { "invoker.certificate.subject", subject },
-            { "invoker.certificate.thumbprint", thumbprint },
-            { "invoker.certificate.status", status },
-        };
-        if (daysLeft is { } days)
-        {
-            _watchDaysLeft.Record(Math.Round(days, 2), tags);
-        }
-        _watchChecks.Add(1, tags);
-    }
+        { "invoker.profile", profile },
+        { "invoker.certificate.role", role },
+        { "invoker.certificate.subject", subject },
+        { "invoker.certificate.thumbprint", thumbprint },
+        { "invoker.certificate.status", status },
+    };
+
+    /// <summary>One certificate (or failing source) the expiry watch checked: the counter, by status.</summary>
+    public void RecordExpiryCheck(in TagList tags) => _watchChecks.Add(1, tags);
+
+    /// <summary>
+    /// The days left of every certificate one run found (a failing source with nothing held has none): from now on the gauge
+    /// reports exactly these, until the next run replaces them.
+    /// </summary>
+    public void ReplaceExpiryDaysLeft(IEnumerable<(TagList Tags, double DaysLeft)> run) =>
+        _watchDaysLeft = run.Select(r => new Measurement<double>(Math.Round(r.DaysLeft, 2), r.Tags)).ToArray();
 
     public ActivitySource Source { get; } = new(Name);
 

@@ -51,7 +51,8 @@ public sealed class ExpiryWatchTests
             var found = new List<(double?, long?, Dictionary<string, object?>)>();
             lock (metrics)
             {
-                foreach (var metric in metrics.Where(m => m.Name == name))
+                // The exporter appends each export's metrics: the last one named so holds the current points.
+                foreach (var metric in metrics.Where(m => m.Name == name).TakeLast(1))
                 {
                     foreach (ref readonly var point in metric.GetMetricPoints())
                     {
@@ -136,6 +137,14 @@ public sealed class ExpiryWatchTests
         Assert.Equal(1011, Assert.Single(later, e => e["Profile"] == "watch-broken" && e.Id is >= 1007 and <= 1011).Id); // still failing, not expired
         var summary = later.Last(e => e.Id == 1012);
         Assert.Equal(("1", "1", "1"), (summary["Errors"], summary["Expired"], summary["Failing"]));
+
+        // The gauge now reports what this run found, and only that: the first run's 'ok' value of the same certificate is not
+        // still exported beside it (a cumulative reader, OTLP's default, would otherwise report it for the life of the process).
+        await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-files").Any(p => Equals(p.Tags["invoker.certificate.status"], "error")),
+            "the second run's days left, flushed");
+        var clientNow = Assert.Single(watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-files"), p => Equals(p.Tags["invoker.certificate.role"], "client"));
+        Assert.Equal("error", clientNow.Tags["invoker.certificate.status"]);
+        Assert.InRange(clientNow.Value!.Value, 5.9, 6.01);
     }
 
     [Fact]
