@@ -70,37 +70,56 @@ internal sealed class EnvelopeMode(ResponseBufferBudget budget, InvocationFailur
             using (body)
             {
                 record.Answered((int)outcome.Response.StatusCode, outcome.Transport.ProtocolFor(outcome.Request.Url)?.ToString(), duration);
-                var estimate = Estimate(body.Memory.Length);
                 try
                 {
-                    await reservation.GrowToAsync(Need(body.Memory.Length), context.RequestAborted);
+                    if (!await WriteAsync(context))
+                    {
+                        return;
+                    }
                 }
-                catch (InvokerException busy)
+                catch (Exception e) when (e is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
                 {
-                    await failures.Reply(busy, context, record).ExecuteAsync(context);
+                    // The caller went away while its envelope waited for memory or was written: nobody to answer.
+                    failures.CallerGone(context, record);
                     return;
-                }
-                // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.
-                using var envelope = new PooledBufferWriter(estimate, reservation.Pool);
-                using (var writer = new Utf8JsonWriter(envelope, EnvelopeWriter.WriterOptions))
-                {
-                    EnvelopeWriter.Write(writer, outcome, body.Memory.Span, duration);
-                }
-                context.Response.StatusCode = StatusCodes.Status200OK;
-                context.Response.ContentType = "application/json; charset=utf-8";
-                context.Response.ContentLength = envelope.WrittenMemory.Length;
-                // In slices: one write of the whole envelope would be copied entirely into the server's own
-                // buffers before any backpressure applies, a second copy of every large envelope in flight.
-                var rest = envelope.WrittenMemory;
-                while (!rest.IsEmpty)
-                {
-                    var slice = rest[..Math.Min(rest.Length, WriteSlice)];
-                    await context.Response.Body.WriteAsync(slice, context.RequestAborted);
-                    rest = rest[slice.Length..];
                 }
                 InvocationLog.Completed(logger, outcome.Profile.Name, outcome.Request.Method.Method, outcome.Target.ToString(),
                     (int)outcome.Response.StatusCode, duration.TotalMilliseconds, Mode);
             }
+        }
+
+        /// <summary>Writes the envelope; false when the buffer budget refused it (that problem is the answer, already written).</summary>
+        private async Task<bool> WriteAsync(HttpContext context)
+        {
+            var estimate = Estimate(body.Memory.Length);
+            try
+            {
+                await reservation.GrowToAsync(Need(body.Memory.Length), context.RequestAborted);
+            }
+            catch (InvokerException busy)
+            {
+                await failures.Reply(busy, context, record).ExecuteAsync(context);
+                return false;
+            }
+            // Built in a pooled buffer first: one write with a Content-Length, no chunked framing.
+            using var envelope = new PooledBufferWriter(estimate, reservation.Pool);
+            using (var writer = new Utf8JsonWriter(envelope, EnvelopeWriter.WriterOptions))
+            {
+                EnvelopeWriter.Write(writer, outcome, body.Memory.Span, duration);
+            }
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/json; charset=utf-8";
+            context.Response.ContentLength = envelope.WrittenMemory.Length;
+            // In slices: one write of the whole envelope would be copied entirely into the server's own
+            // buffers before any backpressure applies, a second copy of every large envelope in flight.
+            var rest = envelope.WrittenMemory;
+            while (!rest.IsEmpty)
+            {
+                var slice = rest[..Math.Min(rest.Length, WriteSlice)];
+                await context.Response.Body.WriteAsync(slice, context.RequestAborted);
+                rest = rest[slice.Length..];
+            }
+            return true;
         }
     }
 }

@@ -283,6 +283,21 @@ public sealed class PipelineTests
     }
 
     [Fact]
+    public async Task A_caller_gone_once_the_envelope_is_read_is_cut_quietly_never_an_escaped_exception()
+    {
+        using var gone = new CancellationTokenSource();
+        await using var harness = PipelineHarness.Start(_ =>
+            new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new LeavingAtEndStream(gone, length: 100)) });
+
+        // The body is read whole; the caller closes its connection before the envelope is written.
+        await Assert.ThrowsAsync<HttpRequestException>(() => harness.InvokeAsync(new { method = "GET", url = Url }, gone.Token));
+
+        Assert.Empty(harness.Unhandled);
+        Assert.DoesNotContain(harness.Logs.Entries, e => e.EventId.Id is 2002 or 3002);
+        await harness.AssertNoLeaseHeldAsync();
+    }
+
+    [Fact]
     public async Task A_body_broken_while_the_envelope_reads_it_is_a_502_and_nothing_is_held()
     {
         await using var harness = PipelineHarness.Start(_ =>
@@ -337,6 +352,23 @@ public sealed class PipelineTests
 
         public override int Read(Span<byte> buffer) =>
             base.Read(buffer) is > 0 and var read ? read : throw new IOException("Unable to read data from the transport connection: Connection reset by peer.");
+    }
+
+    /// <summary>A whole body whose last bytes, once read, are when the caller goes away.</summary>
+    private sealed class LeavingAtEndStream(CancellationTokenSource caller, int length) : MemoryStream(new byte[length])
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = Read(buffer.Span);
+            if (Position == Length)
+            {
+                caller.Cancel();
+            }
+            return ValueTask.FromResult(read);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 
     /// <summary>A body stream that counts its reads.</summary>
