@@ -13,6 +13,7 @@ namespace ServiceNodeInvoker.Tests.Certificates;
 /// certificate as a metric and as log events, the thresholds, a failing source reported as failing, Key Vault certificates and
 /// a Key Vault client secret through the real SDK against the vault fake.
 /// </summary>
+[Collection(ServiceNodeInvoker.Tests.Telemetry.ExportedMetricsCollection.Name)]
 public sealed class ExpiryWatchTests
 {
     private static readonly TestPki Pki = TestPki.Instance;

@@ -16,6 +16,7 @@ namespace ServiceNodeInvoker.Tests.Infra;
 /// dimension, span attribute, log event id and log value the workbook's and the alert rules' queries name must have been
 /// emitted by each host; every status, cause and outcome the app emits must have its row in the workbook.
 /// </summary>
+[Collection(ServiceNodeInvoker.Tests.Telemetry.ExportedMetricsCollection.Name)]
 public sealed partial class WorkbookTelemetryTests
 {
     private static readonly TestPki Pki = TestPki.Instance;

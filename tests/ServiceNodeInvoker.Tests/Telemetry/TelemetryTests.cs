@@ -6,6 +6,7 @@ using OpenTelemetry.Trace;
 namespace ServiceNodeInvoker.Tests.Telemetry;
 
 /// <summary>Traces and metrics through an in-memory exporter: right tags, W3C context to the backend, nothing secret.</summary>
+[Collection(ServiceNodeInvoker.Tests.Telemetry.ExportedMetricsCollection.Name)]
 public sealed class TelemetryTests
 {
     private static readonly TestPki Pki = TestPki.Instance;
