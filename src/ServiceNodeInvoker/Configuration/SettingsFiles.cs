@@ -9,7 +9,7 @@ namespace ServiceNodeInvoker.Configuration;
 /// raises no change for a file that does not parse (it keeps the error to itself), so without that signal an edit
 /// that breaks the JSON would go unnoticed while the operator believes it applied.
 /// </summary>
-internal sealed class SettingsFiles
+internal sealed partial class SettingsFiles
 {
     private readonly IReadOnlyList<FileConfigurationSource> _sources;
 
@@ -104,6 +104,9 @@ internal sealed class SettingsFiles
                     var at = message.IndexOf(tail, StringComparison.Ordinal);
                     message = at > 0 ? message[..at] : message;
                 }
+                // The reader quotes the character it stopped at: where that is a value's (an unquoted password), it is
+                // not repeated; JSON's own punctuation is, as it says what is wrong ("'}' is invalid after a value").
+                message = QuotedCharacter().Replace(message, m => "{}[],:\"".Contains(m.Groups[1].Value[0]) ? m.Value : "a character");
                 return json.LineNumber is { } line
                     ? $"not valid JSON at line {line + 1}, column {(json.BytePositionInLine ?? 0) + 1}: {message.Trim()}"
                     : $"not valid JSON: {message.Trim()}";
@@ -116,4 +119,7 @@ internal sealed class SettingsFiles
         }
         return $"cannot be read as settings: {innermost.Message.Replace(path, name, StringComparison.Ordinal)}";
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("'(.)'")]
+    private static partial System.Text.RegularExpressions.Regex QuotedCharacter();
 }

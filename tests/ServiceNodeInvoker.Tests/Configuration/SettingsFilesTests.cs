@@ -1,0 +1,30 @@
+using ServiceNodeInvoker.Configuration;
+
+namespace ServiceNodeInvoker.Tests.Configuration;
+
+/// <summary>How a settings file that no longer reads is named: where it breaks, never what it holds.</summary>
+[Trait("Tier", "Fast")]
+public sealed class SettingsFilesTests
+{
+    [Fact]
+    public void A_file_broken_at_an_unquoted_value_is_named_with_its_line_and_column_never_a_character_of_the_value()
+    {
+        using var files = new TempFiles();
+        var path = Path.Combine(files.Directory, "appsettings.json");
+        File.WriteAllText(path, "{ \"Invoker\": { } }");
+        var configuration = new ConfigurationBuilder().AddJsonFile(path, optional: false, reloadOnChange: false).Build();
+        var settings = SettingsFiles.Of(configuration);
+        var present = settings.Present();
+
+        // A password pasted without its quotes: the reader stops at its first character.
+        File.WriteAllText(path, "{\n  \"Invoker\": {\n    \"Password\": Zq9-secret\n  }\n}");
+        var unquoted = Assert.Single(settings.Problems(present));
+        Assert.StartsWith("appsettings.json: not valid JSON at line 3, column 17:", unquoted);
+        Assert.DoesNotContain("'Z'", unquoted);
+        Assert.DoesNotContain(files.Directory, unquoted);
+
+        // JSON's own punctuation is quoted: it says what is wrong.
+        File.WriteAllText(path, "{ \"Invoker\": { } } }");
+        Assert.Contains("'}'", Assert.Single(settings.Problems(present)));
+    }
+}
