@@ -70,10 +70,10 @@ internal sealed class TokenStore : IDisposable
     /// that follow are spaced — the wait it asked for, jittered, halved with each success — so an instance comes back at
     /// the pace the endpoint can take instead of in a burst (additive back-off, multiplicative recovery). A token request
     /// is rare in steady state (one per profile per token lifetime), so the line costs nothing outside a cold start. The
-    /// wait after a throttle is the token cache's reading of Retry-After (<see cref="TokenCache.RetryDelay"/>), given
-    /// through <see cref="DependencyGate.Close"/>.
+    /// wait after a throttle is <see cref="TokenCache.RetryDelay"/>: Retry-After plus up to half again, else full jitter
+    /// under a ceiling doubling with each failure in a row at the endpoint.
     /// </summary>
-    public static readonly DependencyGateOptions EndpointGateOptions = new("token endpoint", MaxInFlight: 1, SpaceAfterThrottle: true);
+    public static readonly DependencyGateOptions EndpointGateOptions = new("token endpoint", MaxInFlight: 1, TokenCache.RetryDelay, SpaceAfterThrottle: true);
 
     public void Dispose() => _caches.Dispose();
 }
