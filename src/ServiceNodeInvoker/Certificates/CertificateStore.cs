@@ -23,12 +23,9 @@ internal sealed class CertificateStore : IDisposable
     public static readonly TimeSpan RetiredGrace = TimeSpan.FromSeconds(10);
 
     private readonly Lock _gate = new();
-    private volatile Dictionary<TlsProfile, CertificateCache> _byProfile = new(ReferenceEqualityComparer.Instance);
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TlsProfile, CertificateCache> _retired = new();
-    private readonly List<(CertificateCache Cache, ITimer Disposal)> _retiring = [];
+    private readonly ProfileInstances<CertificateCache> _byProfile;
     private readonly Dictionary<string, CertificateCache> _others = new(StringComparer.Ordinal);
     private readonly Func<CertificateOwner, CertificateCache> _create;
-    private readonly TimeProvider _time;
     private bool _started;
     private bool _disposed;
 
@@ -36,7 +33,7 @@ internal sealed class CertificateStore : IDisposable
     public CertificateStore(ProfileCatalog catalog, CertificateCacheSettings settings, IEnumerable<CertificateOwner> others,
         CertificateSourceFactory sources, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
-        _time = time;
+        _byProfile = new(time, RetiredGrace);
         var logger = loggers.CreateLogger<CertificateCache>();
         var policy = new RefreshPolicy(SettingParsers.Duration(settings.RefreshInterval, RefreshPolicy.DefaultInterval));
         RefreshInterval = policy.Interval;
@@ -46,15 +43,12 @@ internal sealed class CertificateStore : IDisposable
             owner.Client is { } client ? sources.Create(client, CertificateRole.Client) : null,
             owner.TrustedCa is { } ca ? sources.Create(ca, CertificateRole.TrustedCa) : null,
             policy, warnings, telemetry, time, logger);
-        foreach (var profile in catalog.Profiles)
-        {
-            _byProfile[profile] = _create(CertificateOwner.Of(profile));
-        }
+        _byProfile.Add(catalog.Profiles, profile => _create(CertificateOwner.Of(profile)));
         foreach (var owner in others)
         {
             _others[owner.Key] = _create(owner);
         }
-        telemetry.ObserveDaysToExpiry(() => _byProfile.Values
+        telemetry.ObserveDaysToExpiry(() => _byProfile.Current
             .Select(p => (p.Name, Client: p.State.Material?.Client))
             .Where(p => p.Client is not null)
             .Select(p => (p.Name, (p.Client!.NotAfter - time.GetUtcNow()).TotalDays)));
@@ -68,17 +62,17 @@ internal sealed class CertificateStore : IDisposable
 
     /// <summary>The profile's cache: a current profile's, or a retired one's while requests that resolved it may still run.</summary>
     public CertificateCache For(TlsProfile profile) =>
-        _byProfile.TryGetValue(profile, out var cache) || _retired.TryGetValue(profile, out cache) ? cache
+        _byProfile.TryGet(profile, out var cache) ? cache
         : throw new KeyNotFoundException($"profile '{profile.Name}' has no certificate cache");
 
     /// <summary>The cache of an owner that is not a profile, or null when it was not added.</summary>
     public CertificateCache? Other(string key) => _others.GetValueOrDefault(key);
 
     /// <summary>Every current profile's cache.</summary>
-    public IReadOnlyCollection<CertificateCache> Profiles => _byProfile.Values;
+    public IReadOnlyCollection<CertificateCache> Profiles => _byProfile.Current;
 
     /// <summary>Everything with a refresh schedule: the current profiles and the other owners.</summary>
-    public IEnumerable<CertificateCache> All => _byProfile.Values.Concat(_others.Values);
+    public IEnumerable<CertificateCache> All => _byProfile.Current.Concat(_others.Values);
 
     /// <summary>Starts every cache's schedule (a load now, then refreshes); caches added later start as they are added.</summary>
     public void Start()
@@ -99,21 +93,11 @@ internal sealed class CertificateStore : IDisposable
     /// </summary>
     public void Add(IEnumerable<TlsProfile> profiles)
     {
-        List<CertificateCache> added = [];
+        IReadOnlyList<CertificateCache> added;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var next = new Dictionary<TlsProfile, CertificateCache>(_byProfile, ReferenceEqualityComparer.Instance);
-            foreach (var profile in profiles)
-            {
-                if (!next.ContainsKey(profile))
-                {
-                    var cache = _create(CertificateOwner.Of(profile));
-                    next[profile] = cache;
-                    added.Add(cache);
-                }
-            }
-            _byProfile = next;
+            added = _byProfile.Add(profiles, profile => _create(CertificateOwner.Of(profile)));
             if (!_started)
             {
                 return;
@@ -130,58 +114,18 @@ internal sealed class CertificateStore : IDisposable
     /// the current set (health, metrics) but still serve the requests that resolved them before, and are disposed once
     /// those have run out of time (the profile's timeout and <see cref="RetiredGrace"/>).
     /// </summary>
-    public void Retire(IEnumerable<TlsProfile> profiles)
-    {
-        lock (_gate)
-        {
-            var next = new Dictionary<TlsProfile, CertificateCache>(_byProfile, ReferenceEqualityComparer.Instance);
-            foreach (var profile in profiles)
-            {
-                if (!next.Remove(profile, out var cache))
-                {
-                    continue;
-                }
-                _retired.AddOrUpdate(profile, cache);
-                var disposal = _time.CreateTimer(DisposeRetired, cache, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                _retiring.Add((cache, disposal));
-                disposal.Change(profile.Timeout + RetiredGrace, Timeout.InfiniteTimeSpan);
-            }
-            _byProfile = next;
-        }
-    }
-
-    private void DisposeRetired(object? state)
-    {
-        var cache = (CertificateCache)state!;
-        lock (_gate)
-        {
-            var at = _retiring.FindIndex(r => ReferenceEquals(r.Cache, cache));
-            if (at < 0)
-            {
-                return;
-            }
-            _retiring[at].Disposal.Dispose();
-            _retiring.RemoveAt(at);
-        }
-        cache.Dispose();
-    }
+    public void Retire(IEnumerable<TlsProfile> profiles) => _byProfile.Retire(profiles);
 
     public void Dispose()
     {
-        List<CertificateCache> all;
         lock (_gate)
         {
             _disposed = true;
-            all = [.. All, .. _retiring.Select(r => r.Cache)];
-            foreach (var (_, disposal) in _retiring)
-            {
-                disposal.Dispose();
-            }
-            _retiring.Clear();
         }
-        foreach (var entry in all)
+        _byProfile.Dispose();
+        foreach (var other in _others.Values)
         {
-            entry.Dispose();
+            other.Dispose();
         }
     }
 }

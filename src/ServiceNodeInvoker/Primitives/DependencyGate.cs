@@ -4,18 +4,17 @@ namespace ServiceNodeInvoker.Primitives;
 /// <param name="Name">What the gate guards, for messages ("Key Vault", "token endpoint").</param>
 /// <param name="MaxInFlight">Requests in flight at once from this instance.</param>
 /// <param name="ThrottlePause">
-/// The pause after the dependency refused with a throttle, for callers that leave it to the gate (<see cref="DependencyGate.Throttled"/>;
-/// a caller with its own reading of Retry-After gives the pause with <see cref="DependencyGate.Close"/>): from the consecutive
-/// throttles so far (1 for the first), its Retry-After when it sent one, and a uniform draw in [0, 1) for the jitter: the
-/// Retry-After it asked for (within the bounds the policy sets), plus a random part, so instances refused in the same
-/// second do not all come back in the same second.
+/// The pause after the dependency refused with a throttle (<see cref="DependencyGate.Throttled"/>): from the consecutive
+/// throttles so far (1 for the first; every user of the gate counts, and an answer starts the count again), its Retry-After
+/// when it sent one, and a uniform draw in [0, 1) for the jitter: the Retry-After it asked for (within the bounds the
+/// policy sets), plus a random part, so instances refused in the same second do not all come back in the same second.
 /// </param>
 /// <param name="SpaceAfterThrottle">
-/// After a pause, the requests that follow start at least the pace given (<see cref="DependencyGate.Close"/>) apart, jittered
-/// up to half again; the spacing halves with each answer and goes below <see cref="MinSpacing"/> — the dependency is
-/// taken back to full speed gradually instead of in a burst.
+/// After a pause, the requests that follow start at least the Retry-After the dependency gave (else the pause) apart,
+/// jittered up to half again; the spacing halves with each answer and goes below <see cref="MinSpacing"/> — the dependency
+/// is taken back to full speed gradually instead of in a burst.
 /// </param>
-internal sealed record DependencyGateOptions(string Name, int MaxInFlight, Func<int, TimeSpan?, double, TimeSpan>? ThrottlePause = null,
+internal sealed record DependencyGateOptions(string Name, int MaxInFlight, Func<int, TimeSpan?, double, TimeSpan> ThrottlePause,
     bool SpaceAfterThrottle = false)
 {
     /// <summary>Below this the spacing after a throttle is dropped: the dependency is keeping up.</summary>
@@ -109,39 +108,24 @@ internal sealed class DependencyGate(DependencyGateOptions options, TimeProvider
         return _drawn.Value > _pausedUntil ? _drawn.Value : _pausedUntil;
     }
 
-    /// <summary>The dependency refused with a throttle: every request from this instance waits the options' pause for it.</summary>
+    /// <summary>
+    /// The dependency refused with a throttle: no request from this instance before the options' pause for it is over,
+    /// and — when the options space requests after a throttle — the ones after it at least its Retry-After (else the
+    /// pause) apart.
+    /// </summary>
     public void Throttled(TimeSpan? retryAfter)
     {
-        var policy = options.ThrottlePause ?? throw new InvalidOperationException($"The {options.Name} gate has no pause policy: give the pause with Close.");
         lock (_lock)
         {
             _throttles++;
-            var pause = policy(_throttles, retryAfter, _random());
-            PauseLocked(pause, pause);
-        }
-    }
-
-    /// <summary>
-    /// The dependency asked to wait <paramref name="wait"/> (its caller's reading of Retry-After, jittered): no request from this
-    /// instance before then, and — when the options space requests after a throttle — the ones after it at least
-    /// <paramref name="pace"/> apart.
-    /// </summary>
-    public void Close(TimeSpan wait, TimeSpan pace)
-    {
-        lock (_lock)
-        {
-            _throttles++;
-            PauseLocked(wait, pace);
-        }
-    }
-
-    private void PauseLocked(TimeSpan wait, TimeSpan pace)
-    {
-        var until = time.GetUtcNow() + wait;
-        _pausedUntil = until > _pausedUntil ? until : _pausedUntil; // a pause is only ever extended, never cut short
-        if (options.SpaceAfterThrottle && pace > _spacing)
-        {
-            _spacing = pace;
+            var pause = options.ThrottlePause(_throttles, retryAfter, _random());
+            var until = time.GetUtcNow() + pause;
+            _pausedUntil = until > _pausedUntil ? until : _pausedUntil; // a pause is only ever extended, never cut short
+            var pace = retryAfter ?? pause;
+            if (options.SpaceAfterThrottle && pace > _spacing)
+            {
+                _spacing = pace;
+            }
         }
     }
 

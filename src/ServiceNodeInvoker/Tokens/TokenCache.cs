@@ -247,8 +247,8 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
 
     /// <summary>
     /// One token request, asked again while it fails transiently (429, 502–504, a refused or broken connection) and a
-    /// call still waits for it, within the request's window: after the endpoint's Retry-After, else an exponential
-    /// backoff with full jitter. Never more than one in flight for this profile (this is the shared request), nor for
+    /// call still waits for it, within the request's window: after the endpoint's pause (<see cref="RetryDelay"/>, through
+    /// the endpoint's gate). Never more than one in flight for this profile (this is the shared request), nor for
     /// its token endpoint on this instance (<see cref="TokenStore.EndpointGateOptions"/>); a wait the endpoint asked for holds every
     /// profile that uses it.
     /// </summary>
@@ -256,7 +256,7 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     {
         var started = time.GetTimestamp();
         var window = profile.Timeout; // at most 230 s (validated)
-        for (var attempt = 1; ; attempt++)
+        while (true)
         {
             var turn = await endpoint.EnterAsync(_stopping.Token);
             lock (_gate)
@@ -272,8 +272,8 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
             catch (TokenRequestException e) when (e.Transient)
             {
                 // Before the turn is given up: nobody here asks before then, and the requests after it are spaced.
-                var delay = RetryDelay(e, attempt);
-                endpoint.Close(delay, e.RetryAfter ?? delay);
+                endpoint.Throttled(e.RetryAfter); // the pause is RetryDelay's, for the whole endpoint
+                var delay = endpoint.PauseLeft;
                 if (Volatile.Read(ref _waiting) == 0 || time.GetElapsedTime(started) + delay >= window || _stopping.IsCancellationRequested)
                 {
                     throw; // nobody waits for it (a background renewal has its own schedule), or no time is left
@@ -292,18 +292,23 @@ internal sealed partial class TokenCache(TlsProfile profile, TokenClient client,
     }
 
     /// <summary>
-    /// The endpoint's Retry-After plus up to half as much again (instances told the same second come back spread over
-    /// the next half of it, not together), else full jitter on an exponential backoff.
+    /// The token endpoint's pause after a transient failure (<see cref="TokenStore.EndpointGateOptions"/>): its Retry-After
+    /// (at least <see cref="MinRetryAfter"/>) plus up to half as much again (instances told the same second come back
+    /// spread over the next half of it, not together), else full jitter under a ceiling that doubles with each failure in
+    /// a row at the endpoint (<see cref="RetryBase"/> up to <see cref="RetryCap"/>).
     /// </summary>
-    internal static TimeSpan RetryDelay(TokenRequestException e, int attempt)
+    /// <param name="throttles">The failures in a row at the endpoint, this one included (1 for the first).</param>
+    /// <param name="retryAfter">The endpoint's Retry-After, when it sent one.</param>
+    /// <param name="random">A uniform draw in [0, 1).</param>
+    internal static TimeSpan RetryDelay(int throttles, TimeSpan? retryAfter, double random)
     {
-        if (e.RetryAfter is { } given)
+        if (retryAfter is { } given)
         {
             var after = given < MinRetryAfter ? MinRetryAfter : given;
-            return after + TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * Math.Max(after.Ticks / 2, TimeSpan.FromMilliseconds(100).Ticks)));
+            return after + TimeSpan.FromTicks((long)(random * Math.Max(after.Ticks / 2, TimeSpan.FromMilliseconds(100).Ticks)));
         }
-        var ceiling = Math.Min(RetryCap.Ticks, RetryBase.Ticks << Math.Min(attempt - 1, 16));
-        return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
+        var ceiling = Math.Min(RetryCap.Ticks, RetryBase.Ticks << Math.Clamp(throttles - 1, 0, 16));
+        return TimeSpan.FromTicks((long)(random * ceiling));
     }
 
     private async Task<AccessToken> FetchOnceAsync(ProfileMaterial material)

@@ -13,21 +13,18 @@ namespace ServiceNodeInvoker.Tokens;
 /// </summary>
 internal sealed class TokenStore : IDisposable
 {
-    private readonly Lock _gate = new();
-    private volatile Dictionary<TlsProfile, TokenCache> _caches = new(ReferenceEqualityComparer.Instance);
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TlsProfile, TokenCache> _retired = new();
-    private readonly List<(TokenCache Cache, ITimer Disposal)> _retiring = [];
+    private readonly ProfileInstances<TokenCache> _caches;
 
     // Profiles that share a token endpoint share its gate: one token request in flight per endpoint. Keyed by the
     // endpoint's URL, not its host: one host may serve many (Entra ID serves every tenant's on one). Kept across
-    // configuration changes, so a profile added later shares the gate of those already there.
+    // configuration changes, so a profile added later shares the gate of those already there. Only touched while
+    // _caches makes a cache, which it does under its lock.
     private readonly Dictionary<string, DependencyGate> _gates = new(StringComparer.Ordinal);
     private readonly CertificateStore _certificates;
     private readonly TokenClient _client;
     private readonly InvokerTelemetry _telemetry;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private bool _disposed;
 
     public TokenStore(ProfileCatalog catalog, CertificateStore certificates, TokenClient client, InvokerTelemetry telemetry, TimeProvider time, ILoggerFactory loggers)
     {
@@ -36,72 +33,31 @@ internal sealed class TokenStore : IDisposable
         _telemetry = telemetry;
         _time = time;
         _logger = loggers.CreateLogger<TokenCache>();
+        _caches = new(time, CertificateStore.RetiredGrace);
         Add(catalog.Profiles);
     }
 
     /// <summary>The profile's token cache (a retired one's while requests that resolved it may still run), or null when it has no token source.</summary>
     public TokenCache? For(TlsProfile profile) =>
-        profile.Token is not null && (_caches.TryGetValue(profile, out var cache) || _retired.TryGetValue(profile, out cache)) ? cache : null;
+        profile.Token is not null && _caches.TryGet(profile, out var cache) ? cache : null;
 
     /// <summary>Caches for the profiles with a token source that a configuration change brings (their certificate caches must exist).</summary>
-    public void Add(IEnumerable<TlsProfile> profiles)
-    {
-        lock (_gate)
+    public void Add(IEnumerable<TlsProfile> profiles) =>
+        _caches.Add(profiles.Where(p => p.Token is not null), profile =>
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var next = new Dictionary<TlsProfile, TokenCache>(_caches, ReferenceEqualityComparer.Instance);
-            foreach (var profile in profiles.Where(p => p.Token is not null && !next.ContainsKey(p)))
+            var endpoint = profile.Token!.EndpointName;
+            if (!_gates.TryGetValue(endpoint, out var gate))
             {
-                var endpoint = profile.Token!.EndpointName;
-                if (!_gates.TryGetValue(endpoint, out var gate))
-                {
-                    _gates[endpoint] = gate = new DependencyGate(EndpointGateOptions, _time);
-                }
-                next[profile] = new TokenCache(profile, _client, _certificates.For(profile), gate, _telemetry, _time, _logger);
+                _gates[endpoint] = gate = new DependencyGate(EndpointGateOptions, _time);
             }
-            _caches = next;
-        }
-    }
+            return new TokenCache(profile, _client, _certificates.For(profile), gate, _telemetry, _time, _logger);
+        });
 
     /// <summary>
     /// Retires the caches of profiles no new request resolves: they still serve the requests that resolved them before,
     /// and are disposed once those have run out of time (the profile's timeout and <see cref="CertificateStore.RetiredGrace"/>).
     /// </summary>
-    public void Retire(IEnumerable<TlsProfile> profiles)
-    {
-        lock (_gate)
-        {
-            var next = new Dictionary<TlsProfile, TokenCache>(_caches, ReferenceEqualityComparer.Instance);
-            foreach (var profile in profiles)
-            {
-                if (!next.Remove(profile, out var cache))
-                {
-                    continue;
-                }
-                _retired.AddOrUpdate(profile, cache);
-                var disposal = _time.CreateTimer(DisposeRetired, cache, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-                _retiring.Add((cache, disposal));
-                disposal.Change(profile.Timeout + CertificateStore.RetiredGrace, Timeout.InfiniteTimeSpan);
-            }
-            _caches = next;
-        }
-    }
-
-    private void DisposeRetired(object? state)
-    {
-        var cache = (TokenCache)state!;
-        lock (_gate)
-        {
-            var at = _retiring.FindIndex(r => ReferenceEquals(r.Cache, cache));
-            if (at < 0)
-            {
-                return;
-            }
-            _retiring[at].Disposal.Dispose();
-            _retiring.RemoveAt(at);
-        }
-        cache.Dispose();
-    }
+    public void Retire(IEnumerable<TlsProfile> profiles) => _caches.Retire(profiles);
 
     /// <summary>The token step of the profile's backend calls, or null when the profile has no token source.</summary>
     public BearerTokenPolicy? BearerFor(TlsProfile profile) => For(profile)?.Bearer; // one per cache, not one per call
@@ -114,27 +70,10 @@ internal sealed class TokenStore : IDisposable
     /// that follow are spaced — the wait it asked for, jittered, halved with each success — so an instance comes back at
     /// the pace the endpoint can take instead of in a burst (additive back-off, multiplicative recovery). A token request
     /// is rare in steady state (one per profile per token lifetime), so the line costs nothing outside a cold start. The
-    /// wait after a throttle is the token cache's reading of Retry-After (<see cref="TokenCache.RetryDelay"/>), given
-    /// through <see cref="DependencyGate.Close"/>.
+    /// wait after a throttle is <see cref="TokenCache.RetryDelay"/>: Retry-After plus up to half again, else full jitter
+    /// under a ceiling doubling with each failure in a row at the endpoint.
     /// </summary>
-    public static readonly DependencyGateOptions EndpointGateOptions = new("token endpoint", MaxInFlight: 1, SpaceAfterThrottle: true);
+    public static readonly DependencyGateOptions EndpointGateOptions = new("token endpoint", MaxInFlight: 1, TokenCache.RetryDelay, SpaceAfterThrottle: true);
 
-    public void Dispose()
-    {
-        List<TokenCache> all;
-        lock (_gate)
-        {
-            _disposed = true;
-            all = [.. _caches.Values, .. _retiring.Select(r => r.Cache)];
-            foreach (var (_, disposal) in _retiring)
-            {
-                disposal.Dispose();
-            }
-            _retiring.Clear();
-        }
-        foreach (var cache in all)
-        {
-            cache.Dispose();
-        }
-    }
+    public void Dispose() => _caches.Dispose();
 }

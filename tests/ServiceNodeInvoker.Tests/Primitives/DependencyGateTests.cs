@@ -71,8 +71,9 @@ public sealed class DependencyGateTests
     [Fact]
     public async Task After_a_throttle_requests_are_spaced_and_the_spacing_halves_with_each_answer_until_it_goes()
     {
-        var gate = new DependencyGate(new("token endpoint", MaxInFlight: 1, SpaceAfterThrottle: true), _time, random: () => 0);
-        gate.Close(TimeSpan.FromSeconds(2), pace: TimeSpan.FromSeconds(1));
+        var gate = new DependencyGate(new("token endpoint", MaxInFlight: 1, (_, _, _) => TimeSpan.FromSeconds(2), SpaceAfterThrottle: true), _time,
+            random: () => 0);
+        gate.Throttled(TimeSpan.FromSeconds(1)); // paused 2 s (the policy's), then spaced by the 1 s Retry-After
         Assert.Equal(TimeSpan.FromSeconds(2), gate.PauseLeft);
         _time.Advance(TimeSpan.FromSeconds(2));
         (await gate.EnterAsync(CancellationToken.None)).Dispose();
@@ -89,12 +90,21 @@ public sealed class DependencyGateTests
     [Fact]
     public async Task A_gate_without_spacing_lets_requests_through_back_to_back_once_the_pause_is_over()
     {
-        var gate = new DependencyGate(new("vault", MaxInFlight: 1, RetryAfterPlusSecond), _time, random: () => 0);
-        gate.Close(TimeSpan.FromSeconds(1), pace: TimeSpan.FromSeconds(5));
+        var gate = new DependencyGate(new("vault", MaxInFlight: 1, (_, _, _) => TimeSpan.FromSeconds(1)), _time, random: () => 0);
+        gate.Throttled(TimeSpan.FromSeconds(5)); // a spacing gate would space by these 5 s; this one only pauses
         _time.Advance(TimeSpan.FromSeconds(1));
         (await gate.EnterAsync(CancellationToken.None)).Dispose();
         Assert.Equal(TimeSpan.Zero, gate.PauseLeft);
-        Assert.Throws<InvalidOperationException>(() =>
-            new DependencyGate(new("token endpoint", MaxInFlight: 1), _time).Throttled(TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task A_throttle_without_Retry_After_spaces_by_the_pause()
+    {
+        var gate = new DependencyGate(new("token endpoint", MaxInFlight: 1, (_, _, _) => TimeSpan.FromSeconds(3), SpaceAfterThrottle: true), _time,
+            random: () => 0);
+        gate.Throttled(null);
+        _time.Advance(TimeSpan.FromSeconds(3));
+        (await gate.EnterAsync(CancellationToken.None)).Dispose();
+        Assert.Equal(TimeSpan.FromSeconds(3), gate.PauseLeft);
     }
 }

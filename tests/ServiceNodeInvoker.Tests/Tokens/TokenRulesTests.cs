@@ -26,8 +26,7 @@ public sealed class TokenRulesTests
     [Fact]
     public void A_retry_after_Retry_After_waits_it_plus_at_most_half_of_it()
     {
-        var throttled = new TokenRequestException("429", "token-endpoint-throttled") { Transient = true, RetryAfter = TimeSpan.FromSeconds(10) };
-        var delays = Enumerable.Range(0, 2000).Select(_ => TokenCache.RetryDelay(throttled, 1)).ToList();
+        var delays = Enumerable.Range(0, 2000).Select(_ => TokenCache.RetryDelay(1, TimeSpan.FromSeconds(10), Random.Shared.NextDouble())).ToList();
 
         Assert.All(delays, d => Assert.InRange(d, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(15)));
         Assert.True(delays.Distinct().Count() > 100, "the added wait is drawn, so instances told the same second spread out");
@@ -39,10 +38,9 @@ public sealed class TokenRulesTests
     [InlineData(4, 4000)]
     [InlineData(5, 8000)]
     [InlineData(30, 8000)]
-    public void Without_Retry_After_the_wait_is_full_jitter_under_a_doubling_ceiling(int attempt, int ceilingMs)
+    public void Without_Retry_After_the_wait_is_full_jitter_under_a_doubling_ceiling(int throttles, int ceilingMs)
     {
-        var failed = new TokenRequestException("503", "token-response-invalid") { Transient = true };
-        var delays = Enumerable.Range(0, 2000).Select(_ => TokenCache.RetryDelay(failed, attempt)).ToList();
+        var delays = Enumerable.Range(0, 2000).Select(_ => TokenCache.RetryDelay(throttles, null, Random.Shared.NextDouble())).ToList();
 
         Assert.All(delays, d => Assert.InRange(d, TimeSpan.Zero, TimeSpan.FromMilliseconds(ceilingMs)));
         Assert.True(delays.Max() > TimeSpan.FromMilliseconds(ceilingMs * 0.8), "the draw reaches toward its ceiling");
