@@ -37,6 +37,9 @@ public static partial class StandaloneApp
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, BatchedConsoleLoggerProvider>());
         // Kestrel:Endpoints from configuration, HTTPS included (the slim builder leaves HTTPS out).
         builder.WebHost.UseKestrelHttpsConfiguration();
+        // Kestrel:* is read once, at start-up: a restart applies it (docs/contract.md). Kestrel's own reload would rebind
+        // listeners on a settings save without the endpoint chains read below, and unbind them while the file is replaced.
+        builder.WebHost.ConfigureKestrel((context, kestrel) => kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false));
         configure?.Invoke(builder);
         builder.Services.AddServiceNodeInvoker(builder.Configuration, InvokerHostKind.Standalone, consoleTelemetry);
         var chains = ServerCertificateChains.FromConfiguration(builder.Configuration, builder.Environment.ContentRootPath);

@@ -244,6 +244,44 @@ public sealed class LiveConfigurationTests
     }
 
     [Fact]
+    public async Task A_listener_changed_or_its_file_deleted_keeps_serving_where_it_listens_and_is_named_as_needing_a_restart()
+    {
+        await using var payments = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        var settings = With(Base(), ProfileSettings.Standard(files, payments.Port).Settings);
+        settings["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(InvokerHost.AdminKey);
+        settings["Kestrel:Endpoints:main:Url"] = $"http://127.0.0.1:{FreePort()}";
+        SettingsFile.Write(files.Directory, settings);
+        await using var host = await StandaloneProcess.StartAsync(files.Directory, new Dictionary<string, string>());
+        using var client = host.Client(InvokerHost.ApiKey);
+        var url = $"{payments.BaseAddress}echo";
+        await UntilAsync(client, url, 200, "the call at start-up");
+
+        // The listener moves in the file: the running host keeps its own and says a restart applies the new one.
+        settings["Kestrel:Endpoints:main:Url"] = $"http://127.0.0.1:{FreePort()}";
+        settings["Invoker:Callers:ApiKeys:second-bot"] = ApiKeyAuthenticator.HashKey(SecondKey); // the edit is read: this key works
+        SettingsFile.Write(files.Directory, settings);
+        using var second = host.Client(SecondKey);
+        await UntilAsync(second, url, 200, "the second key from the same edit");
+        var view = await LastReloadAsync(host, last => last.GetProperty("result").GetString() == "applied");
+        Assert.Contains("Kestrel:Endpoints", view.GetProperty("lastReload").GetProperty("needsRestart").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(200, (await InvokeAsync(client, url)).Status);
+
+        // The file deleted (a save that replaces it): refused as gone, and the listener is still there.
+        File.Delete(Path.Combine(files.Directory, "appsettings.json"));
+        await LastReloadAsync(host, last => last.GetProperty("result").GetString() == "refused");
+        Assert.Equal(200, (await InvokeAsync(client, url)).Status);
+    }
+
+    /// <summary>A loopback port nothing listens on now.</summary>
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task A_caller_key_and_a_grant_are_added_and_revoked_without_a_restart()
     {
         await using var payments = await Pki.StartBackendAsync();
