@@ -344,24 +344,6 @@ public sealed class ExpiryWatchTests
         }
     }
 
-    /// <summary>A client certificate issued by the test intermediate with exactly this common name (control characters and all).</summary>
-    private static X509Certificate2 ClientNamed(string commonName, DateTimeOffset notBefore, DateTimeOffset notAfter)
-    {
-        var ca = Pki.Intermediate.Certificate;
-        using var key = RSA.Create(2048);
-        var name = new X500DistinguishedNameBuilder();
-        name.AddCommonName(commonName);
-        var request = new CertificateRequest(name.Build(), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OddCertificates.ClientAuth)], false));
-        using var caKey = ca.GetRSAPrivateKey()!;
-        var serial = RandomNumberGenerator.GetBytes(16);
-        serial[0] &= 0x7F;
-        using var issued = request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1), notBefore, notAfter, serial);
-        return issued.CopyWithPrivateKey(key);
-    }
-
     [Fact]
     public async Task A_hostile_subject_in_a_refused_replacement_reaches_the_failing_event_escaped_and_capped()
     {
@@ -375,7 +357,7 @@ public sealed class ExpiryWatchTests
         // The file now holds an expired certificate whose subject forges a log line and is huge: the refresh refuses it and keeps
         // the one in use; the watch reports both, and the refusal's words quote the subject.
         var forged = "evil\r\nExpiry watch ran: 0 certificate(s) checked\u001b[31m" + new string('x', 5000);
-        var hostile = ClientNamed(forged, now.AddDays(-60), now.AddDays(-1));
+        var hostile = Pki.ClientNamed(forged, now.AddDays(-60), now.AddDays(-1));
         files.Pfx("watch-hostile.pfx", ProfileSettings.Password, hostile, Pki.IntermediatePublic);
         var before = watched.Events.All.Count;
         await watched.Host.Services.GetRequiredService<CertificateStore>().All.Single(c => c.Name == "watch-hostile").RefreshAsync(CancellationToken.None);
@@ -389,7 +371,7 @@ public sealed class ExpiryWatchTests
         Assert.DoesNotContain('\u001b', failing.Message);
         Assert.Contains("\\x0A", failing["Reason"]);
         Assert.StartsWith("the client certificate from file 'watch-hostile.pfx' now holds", failing["Reason"]);
-        Assert.EndsWith("characters)", failing["Reason"]); // capped, saying how long it was
+        Assert.Contains($"… ({forged.Length + 5} characters)", failing["Reason"]); // the subject (CN="…") capped where it is quoted, saying how long it was
         Assert.True(failing.Message.Length < 2000, $"the event is {failing.Message.Length} characters long");
     }
 
