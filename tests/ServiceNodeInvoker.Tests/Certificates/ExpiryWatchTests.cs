@@ -376,6 +376,46 @@ public sealed class ExpiryWatchTests
     }
 
     [Fact]
+    public async Task A_source_with_many_certificates_is_reported_one_by_one_up_to_the_limit_and_the_rest_together()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(now);
+        using var files = new TempFiles();
+        // The client (inside the warning window), its intermediate, and a trusted-CA bundle of the test root and 60 more CAs:
+        // 63 certificates, each a metric series of its own if reported one by one.
+        var client = Pki.Intermediate.IssueClient("watch-many", notAfter: now.AddDays(20));
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-many", client: client).Settings;
+        X509Certificate2[] Bundle(string name) =>
+            [Pki.RootPublic, .. Enumerable.Range(0, 60).Select(i => TestPki.CaNamed($"{name} {i}", now.AddDays(400 + i)))];
+        var bundlePath = files.CertificatePem("watch-many-cas.pem", Bundle("Bundle CA"));
+        settings["Invoker:Profiles:watch-many:TrustedCa:Path"] = bundlePath;
+        await using var watched = await Watched.StartAsync(settings, clock);
+        await watched.RunsAsync(1);
+        await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-many").Count > 0, "the run's metrics, flushed");
+
+        var oneByOne = watched.Events.All.Where(e => e.Id is >= 1007 and <= 1011 && e["Profile"] == "watch-many").ToList();
+        Assert.Equal(ExpiryCheck.PerProfileLimit, oneByOne.Count);
+        Assert.Equal(1008, Assert.Single(oneByOne, e => e["Role"] == "client").Id); // the most urgent is never among the rest
+        // The 13 furthest from expiry (the 5-year intermediate and the latest CAs), together per role and status.
+        var together = watched.Events.WithId(1014).Where(e => e["Profile"] == "watch-many").ToList();
+        Assert.Equal([("chain", "1", "ok"), ("trusted-ca", "12", "ok")], together.Select(e => (e["Role"], e["Count"], e["Status"])).OrderBy(t => t.Item1));
+        var others = watched.Points(InvokerTelemetry.WatchChecks, "watch-many").Where(p => Equals(p.Tags["invoker.certificate.subject"], ExpiryCheck.Others)).ToList();
+        Assert.Equal(13, others.Sum(p => p.Count));
+        Assert.Equal(2, others.Count);
+        Assert.Equal(ExpiryCheck.PerProfileLimit + 2, watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-many").Count);
+        Assert.StartsWith("Expiry watch ran: 63 certificate(s) checked", watched.Events.WithId(1012).First().Message); // the summary counts every one
+
+        // The source rotates to 60 other CAs: the gauge still holds one run's worth of series, not two.
+        files.CertificatePem("watch-many-cas.pem", Bundle("Rotated CA"));
+        await watched.Host.Services.GetRequiredService<CertificateStore>().All.Single(c => c.Name == "watch-many").RefreshAsync(CancellationToken.None);
+        await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
+        var days = watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-many");
+        Assert.Equal(ExpiryCheck.PerProfileLimit + 2, days.Count);
+        Assert.Contains(days, p => ((string)p.Tags["invoker.certificate.subject"]!).Contains("Rotated CA", StringComparison.Ordinal));
+        Assert.DoesNotContain(days, p => ((string)p.Tags["invoker.certificate.subject"]!).Contains("Bundle CA", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task The_warning_window_is_the_one_health_and_the_refresh_warning_use()
     {
         var now = DateTimeOffset.UtcNow;

@@ -323,6 +323,24 @@ public sealed partial class WorkbookTelemetryTests
         Assert.DoesNotMatch(@"where\s+outcome", invocations);
     }
 
+    /// <summary>
+    /// The Azure Monitor exporter sends one number per point of a counter (its sum over the export interval) or a gauge (its last
+    /// value): customMetrics' <c>value</c>. Min, max and count it sends for histograms only, so a gauge read as <c>valueMin</c>
+    /// may show nothing; every query reads <c>value</c>.
+    /// </summary>
+    [Fact]
+    [Trait("Tier", "Fast")]
+    public void Every_query_reads_the_one_value_the_exporter_sends_for_counters_and_gauges()
+    {
+        var queries = Queries();
+        Assert.Contains(queries, q => q.Query.Contains("invoker.certificate.watch.days_left", StringComparison.Ordinal));
+        foreach (var (name, query) in queries)
+        {
+            Assert.False(AggregateColumn().IsMatch(query), $"{name} reads {AggregateColumn().Match(query).Value}: the exporter sends value only");
+        }
+        Assert.Matches(@"daysLeft = value\b", queries.Single(q => q.Name.Contains("days left", StringComparison.Ordinal)).Query);
+    }
+
     [Fact]
     [Trait("Tier", "Fast")]
     public void Every_cause_has_its_one_line_fix_from_operations_md_in_the_dashboard()
@@ -345,6 +363,9 @@ public sealed partial class WorkbookTelemetryTests
     }
 
     private static string Unescape(string text) => text.Replace("\\\"", "\"", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"\bvalue(?:Min|Max|Count|Sum|StdDev)\b")]
+    private static partial Regex AggregateColumn();
 
     [GeneratedRegex(@"query: '(.*)'\s*$", RegexOptions.Multiline)]
     private static partial Regex AlertQuery();
