@@ -23,7 +23,7 @@ public sealed class CertificateExpiryWatch
 
     /// <summary>
     /// Checks every certificate once and reports each (metric <c>invoker.certificate.watch.days_left</c> and
-    /// <c>invoker.certificate.watch.checks</c>, log events 1007–1012), then flushes the telemetry so an instance stopped right
+    /// <c>invoker.certificate.watch.checks</c>, log events 1007–1012 and 1014), then flushes the telemetry so an instance stopped right
     /// after has still delivered it. Never throws for a certificate or source problem: those are what it reports.
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken) => await _check.RunAsync(cancellationToken);

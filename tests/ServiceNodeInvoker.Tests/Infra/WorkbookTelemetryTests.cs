@@ -278,6 +278,9 @@ public sealed partial class WorkbookTelemetryTests
         Assert.Single(Missing(emitted, "t", [Q("dependencies | extend r = tostring(customDimensions[\"invoker.certificate.role\"])\n| join (customMetrics | where name == \"invoker.certificate.watch.checks\" | extend p = tostring(customDimensions[\"invoker.profile\"])) on p")]));
         // Another event's value.
         Assert.Single(Missing(emitted, "t", [Q("traces | where tostring(customDimensions[\"EventId\"]) == \"1012\" | extend r = tostring(customDimensions[\"Reason\"])")]));
+        // An event read inside an aggregate (the watch-missing alert's maxif): one never emitted is caught there too.
+        Assert.Empty(Missing(emitted, "t", [Q("traces | summarize lastRun = maxif(timestamp, tostring(customDimensions[\"EventId\"]) == \"1012\")")]));
+        Assert.Single(Missing(emitted, "t", [Q("traces | summarize lastRun = maxif(timestamp, tostring(customDimensions[\"EventId\"]) == \"1021\")")]));
         // Nothing named to check against.
         Assert.Single(Missing(emitted, "t", [Q("customMetrics | extend p = tostring(customDimensions[\"invoker.profile\"])")]));
         Assert.Single(Missing(emitted, "t", [Q("traces | extend r = tostring(customDimensions[\"Reason\"])")]));
