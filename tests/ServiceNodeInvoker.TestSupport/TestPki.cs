@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using ServiceNodeInvoker.Standalone.Demo;
 
@@ -36,6 +37,43 @@ public sealed class TestPki
     public X509Certificate2 RootPublic => X509CertificateLoader.LoadCertificate(Root.Certificate.RawData);
 
     public X509Certificate2 IntermediatePublic => X509CertificateLoader.LoadCertificate(Intermediate.Certificate.RawData);
+
+    /// <summary>
+    /// A client certificate issued by <see cref="Intermediate"/> whose subject is exactly <c>CN=</c><paramref name="commonName"/>,
+    /// control characters and length included: a partner's or a vault's certificate is text we did not write.
+    /// </summary>
+    public X509Certificate2 ClientNamed(string commonName, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        var ca = Intermediate.Certificate;
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest(NameOf(commonName), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OddCertificates.ClientAuth)], false));
+        using var caKey = ca.GetRSAPrivateKey()!;
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F;
+        using var issued = request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1), notBefore, notAfter, serial);
+        return issued.CopyWithPrivateKey(key);
+    }
+
+    /// <summary>A self-signed CA certificate (public part only) whose subject is exactly <c>CN=</c><paramref name="commonName"/>.</summary>
+    public static X509Certificate2 CaNamed(string commonName, DateTimeOffset notAfter)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(NameOf(commonName), key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using var made = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), notAfter);
+        return X509CertificateLoader.LoadCertificate(made.RawData);
+    }
+
+    private static X500DistinguishedName NameOf(string commonName)
+    {
+        var name = new X500DistinguishedNameBuilder();
+        name.AddCommonName(commonName);
+        return name.Build();
+    }
 
     /// <summary>A backend that requires a client certificate chaining to <see cref="Root"/>.</summary>
     public Task<MutualTlsBackend> StartBackendAsync(Action<WebApplication>? routes = null, X509Certificate2? server = null,

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using ServiceNodeInvoker.Profiles;
 using ServiceNodeInvoker.Settings;
 using ServiceNodeInvoker.Certificates;
@@ -164,8 +165,8 @@ internal sealed class CallerCertificates
             if (status.Contains(X509ChainStatusFlags.PartialChain) && !Certificates.CertificateFacts.IsSelfIssued(last))
             {
                 // X-ARR-ClientCert carries the leaf alone: its issuing intermediate must come from the CA setting.
-                return (null, $"the client certificate '{certificate.Subject}' does not chain to the caller CA: its chain stops at '{last.Subject}', " +
-                    $"whose issuer '{last.Issuer}' is neither sent by the caller nor in Invoker:Callers:CertificateAuthority. " +
+                return (null, $"the client certificate '{LogText.Quote(certificate.Subject)}' does not chain to the caller CA: its chain stops at '{LogText.Quote(last.Subject)}', " +
+                    $"whose issuer '{LogText.Quote(last.Issuer)}' is neither sent by the caller nor in Invoker:Callers:CertificateAuthority. " +
                     "Add that intermediate (or the whole chain) to CertificateAuthority");
             }
             return (null, $"the client certificate does not chain to the caller CA for client authentication ({string.Join(", ", status)})");
@@ -177,6 +178,6 @@ internal sealed class CallerCertificates
             return (caller, null);
         }
         return (null, $"the client certificate is valid but not listed under Invoker:Callers:Certificates: list it by " +
-                      $"Thumbprint {thumbprint} or Subject '{certificate.Subject}'");
+                      $"Thumbprint {thumbprint} or Subject '{LogText.Quote(certificate.Subject)}'");
     }
 }

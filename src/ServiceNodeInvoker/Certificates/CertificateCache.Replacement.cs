@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -33,7 +34,7 @@ internal partial class CertificateCache
         {
             return null;
         }
-        return $"the client certificate from {clientSource!.Description} now holds '{candidate.Subject}' (SHA-256 {candidate.ThumbprintSha256}), " +
+        return $"the client certificate from {clientSource!.Description} now holds '{LogText.Quote(candidate.Subject)}' (SHA-256 {candidate.ThumbprintSha256}), " +
                $"which was refused: {string.Join("; ", defects)}. The certificate in use is kept (SHA-256 {held.ThumbprintSha256}, " +
                $"valid until {CertificateFacts.Date(held.NotAfter)}): replace the source's content with a usable certificate and refresh again";
     }

@@ -384,12 +384,12 @@ internal partial class CertificateCache(
             }
             if (changed && client is not null)
             {
-                Log.Loaded(logger, Owner, client.Subject, client.ThumbprintSha256, client.SourceVersion ?? "none", client.NotAfter.UtcDateTime);
+                Log.Loaded(logger, Owner, LogText.Quote(client.Subject), client.ThumbprintSha256, client.SourceVersion ?? "none", client.NotAfter.UtcDateTime);
             }
             if (changed && trusted is not null)
             {
                 Log.TrustedCaLoaded(logger, owner.TrustedCaDescription,
-                    trusted.Count, string.Join("; ", trusted.Select(c => c.Subject)));
+                    trusted.Count, LogText.Quote(string.Join("; ", trusted.Select(c => LogText.Quote(c.Subject))), ExpiryCheck.ReasonLength));
             }
             telemetry.RecordRefresh(name, success: true);
             telemetry.Startup.CertificatesLoaded(name);

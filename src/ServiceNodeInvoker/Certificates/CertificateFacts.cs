@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -62,11 +63,11 @@ internal static class CertificateFacts
         var minimum = algorithm switch { "RSA" or "DSA" => 2048, "EC" => 256, _ => 0 };
         if (bits > 0 && bits < minimum)
         {
-            return $"'{certificate.Subject}' has a {bits}-bit {algorithm} key (at least {minimum} bits are required)";
+            return $"'{LogText.Quote(certificate.Subject)}' has a {bits}-bit {algorithm} key (at least {minimum} bits are required)";
         }
         if (!isTrustAnchor && certificate.SignatureAlgorithm.Value is { } oid && WeakSignatures.TryGetValue(oid, out var name))
         {
-            return $"'{certificate.Subject}' is signed with {name}, which is broken for certificates (SHA-256 or better is required)";
+            return $"'{LogText.Quote(certificate.Subject)}' is signed with {name}, which is broken for certificates (SHA-256 or better is required)";
         }
         return null;
     }
@@ -95,7 +96,7 @@ internal static class CertificateFacts
             return null;
         }
         var names = string.Join(", ", usages.Cast<Oid>().Select(o => o.FriendlyName ?? o.Value));
-        return $"the client certificate '{certificate.Subject}' is not made for client authentication: its extended key usage is {names} " +
+        return $"the client certificate '{LogText.Quote(certificate.Subject)}' is not made for client authentication: its extended key usage is {names} " +
                "and lacks clientAuth (1.3.6.1.5.5.7.3.2), so backends refuse it (a server certificate used by mistake?)";
     }
 

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -78,7 +79,7 @@ internal static class CertificateReader
         }
         throw new CertificateLoadException(
             $"the private key ({(key is ECDsa ? "EC" : "RSA")}) belongs to none of the {certificates.Count} certificate(s) given " +
-            $"({string.Join("; ", certificates.Select(c => c.Subject))}): CertificatePath must hold the leaf that goes with KeyPath");
+            $"({string.Join("; ", certificates.Select(c => LogText.Quote(c.Subject)))}): CertificatePath must hold the leaf that goes with KeyPath");
     }
 
     private static AsymmetricAlgorithm ImportKey(string keyPem, string? password, X509Certificate2 first)

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ServiceNodeInvoker.Primitives;
 using Microsoft.Extensions.Logging;
 
 namespace ServiceNodeInvoker.Certificates;
@@ -29,7 +30,7 @@ internal partial class CertificateWarnings(int warningDays, TimeProvider time, I
         var action = renewal is not null && renewal.StartsWith("auto-renews", StringComparison.Ordinal)
             ? $"the vault {renewal.Replace("auto-renews", "renews it", StringComparison.Ordinal)}: check that the new version arrives"
             : renewal is null ? "rotate it" : $"rotate it: the vault will not ({renewal})";
-        Log.Expiring(logger, profile, certificate.Subject, certificate.ThumbprintSha256,
+        Log.Expiring(logger, profile, LogText.Quote(certificate.Subject), certificate.ThumbprintSha256,
             DescribeDaysLeft(certificate.NotAfter, now), certificate.NotAfter.UtcDateTime, action);
     }
 

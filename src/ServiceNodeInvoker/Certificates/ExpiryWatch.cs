@@ -23,7 +23,7 @@ public sealed class CertificateExpiryWatch
 
     /// <summary>
     /// Checks every certificate once and reports each (metric <c>invoker.certificate.watch.days_left</c> and
-    /// <c>invoker.certificate.watch.checks</c>, log events 1007–1012), then flushes the telemetry so an instance stopped right
+    /// <c>invoker.certificate.watch.checks</c>, log events 1007–1012 and 1014), then flushes the telemetry so an instance stopped right
     /// after has still delivered it. Never throws for a certificate or source problem: those are what it reports.
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken) => await _check.RunAsync(cancellationToken);
@@ -121,9 +121,17 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         // A run cut short by the host stopping has learnt nothing: what it could not read is not failing, and is not reported.
         cancellationToken.ThrowIfCancellationRequested();
         var daysLeft = new List<(System.Diagnostics.TagList, double)>();
-        foreach (var finding in findings)
+        var (oneByOne, together) = Split(findings);
+        foreach (var finding in findings.Where(oneByOne.Contains))
         {
             if (Report(finding) is { } reported)
+            {
+                daysLeft.Add(reported);
+            }
+        }
+        foreach (var group in together)
+        {
+            if (ReportTogether(group) is { } reported)
             {
                 daysLeft.Add(reported);
             }
@@ -284,6 +292,64 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         }
     }
 
+    /// <summary>
+    /// At most this many certificates of one profile (or the caller CA) are reported one by one in a run, the most urgent first;
+    /// the rest are reported together, one series and one event per role and status. Each certificate reported one by one is a
+    /// metric series of its own (subject, thumbprint): a source that holds thousands (a 1 MB PEM bundle) or presents new ones
+    /// at every read would otherwise fill the SDK's series limit (2,000 per metric), and every other profile's series with it.
+    /// </summary>
+    public const int PerProfileLimit = 50;
+
+    /// <summary>The subject and thumbprint of the series that stands for the certificates reported together.</summary>
+    public const string Others = "(others)";
+
+    /// <summary>
+    /// Which findings are reported one by one (per profile: the <see cref="PerProfileLimit"/> most urgent — expired, error,
+    /// warning, failing, then ok, each soonest first) and the rest, grouped by profile, role and status.
+    /// </summary>
+    internal static (HashSet<ExpiryFinding> OneByOne, List<IGrouping<(string Profile, string Role, ExpiryStatus Status), ExpiryFinding>> Together) Split(
+        IReadOnlyList<ExpiryFinding> findings)
+    {
+        var oneByOne = new HashSet<ExpiryFinding>(ReferenceEqualityComparer.Instance);
+        var rest = new List<ExpiryFinding>();
+        foreach (var profile in findings.GroupBy(f => f.Profile, StringComparer.Ordinal))
+        {
+            var ordered = profile.OrderBy(f => Urgency(f.Status)).ThenBy(f => f.NotAfter ?? DateTimeOffset.MinValue).ToList();
+            oneByOne.UnionWith(ordered.Take(PerProfileLimit));
+            rest.AddRange(ordered.Skip(PerProfileLimit));
+        }
+        return (oneByOne, rest.GroupBy(f => (f.Profile, f.Role, f.Status)).ToList());
+    }
+
+    private static int Urgency(ExpiryStatus status) => status switch
+    {
+        ExpiryStatus.Expired => 0,
+        ExpiryStatus.Error => 1,
+        ExpiryStatus.Warning => 2,
+        ExpiryStatus.Failing => 3,
+        _ => 4,
+    };
+
+    /// <summary>Logs and counts the certificates of one profile, role and status beyond the per-profile limit, as one.</summary>
+    private (System.Diagnostics.TagList Tags, double DaysLeft)? ReportTogether(IGrouping<(string Profile, string Role, ExpiryStatus Status), ExpiryFinding> group)
+    {
+        var (profile, role, status) = group.Key;
+        var count = group.Count();
+        var tags = InvokerTelemetry.ExpiryTags(profile, role, Others, Others, ExpiryFinding.StatusName(status));
+        telemetry.RecordExpiryCheck(tags, count);
+        var now = time.GetUtcNow();
+        var level = status switch
+        {
+            ExpiryStatus.Expired or ExpiryStatus.Error => LogLevel.Error,
+            ExpiryStatus.Warning or ExpiryStatus.Failing => LogLevel.Warning,
+            _ => LogLevel.Information,
+        };
+        var soonest = group.Min(f => f.NotAfter);
+        Log.ReportedTogether(logger, level, profile, role, count, ExpiryFinding.StatusName(status),
+            soonest is { } end ? CertificateWarnings.DescribeDaysLeft(end, now) : "expiry unknown", PerProfileLimit);
+        return soonest is { } last ? (tags, (last - now).TotalDays) : null;
+    }
+
     /// <summary>The most characters of a failing source's reason in a log event (it may quote a certificate's subject).</summary>
     public const int ReasonLength = 1000;
 
@@ -350,6 +416,10 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
         [LoggerMessage(1012, LogLevel.Information,
             "Expiry watch ran: {Checked} certificate(s) checked, {Warnings} inside {WarningDays} days, {Errors} inside {ErrorDays} days, {Expired} expired, {Failing} source(s) failing.")]
         public static partial void Ran(ILogger logger, int @checked, int warnings, int warningDays, int errors, int errorDays, int expired, int failing);
+
+        [LoggerMessage(EventId = 1014, Message =
+            "Expiry watch: {Profile} {Role}: {Count} more certificate(s) {Status}, the soonest {Expiry}, reported together (at most {Limit} per profile and run are reported one by one, the most urgent first).")]
+        public static partial void ReportedTogether(ILogger logger, LogLevel level, string profile, string role, int count, string status, string expiry, int limit);
 
         [LoggerMessage(1013, LogLevel.Error, "Expiry watch failed unexpectedly ({Type}): this run reported nothing; the next one tries again.")]
         public static partial void Failed(ILogger logger, string type);

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -74,7 +75,7 @@ internal sealed class ClientCertificate
         if (leaf.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault() is { } usage
             && !usage.KeyUsages.HasFlag(X509KeyUsageFlags.DigitalSignature))
         {
-            problems.Add($"the client certificate '{leaf.Subject}' may not sign (its key usage is {usage.KeyUsages} without digitalSignature), " +
+            problems.Add($"the client certificate '{LogText.Quote(leaf.Subject)}' may not sign (its key usage is {usage.KeyUsages} without digitalSignature), " +
                 "which TLS client authentication needs, so backends refuse it");
         }
         return problems;
@@ -90,8 +91,8 @@ internal sealed class ClientCertificate
         {
             return null;
         }
-        return $"the client certificate '{leaf.Subject}' is sent without its issuer '{leaf.Issuer}' (the certificate source holds no intermediate). " +
-               $"If '{leaf.Issuer}' is an intermediate CA, a backend that trusts only the root will refuse our certificate: " +
+        return $"the client certificate '{LogText.Quote(leaf.Subject)}' is sent without its issuer '{LogText.Quote(leaf.Issuer)}' (the certificate source holds no intermediate). " +
+               $"If '{LogText.Quote(leaf.Issuer)}' is an intermediate CA, a backend that trusts only the root will refuse our certificate: " +
                "add the intermediate (a PFX that holds the chain, ChainPath for PEM, or a Key Vault certificate imported with its chain)";
     }
 

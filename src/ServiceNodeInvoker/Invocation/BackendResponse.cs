@@ -134,7 +134,7 @@ internal static class BackendResponse
         }
         var target = HostKey.FromUri(request.Url);
         var ours = material.Client is { } client
-            ? $"our client certificate {client.Subject} (issued by {client.Leaf.Issuer})"
+            ? $"our client certificate {LogText.Quote(client.Subject)} (issued by {LogText.Quote(client.Leaf.Issuer)})"
             : "no client certificate: the profile has none (set ClientCertificate)";
         var cause = material.Client is null ? FailureCauses.ClientCertificateMissing : FailureCauses.ClientCertificateRefused;
         return new Diagnosis(ErrorCodes.TlsHandshakeFailed, cause,

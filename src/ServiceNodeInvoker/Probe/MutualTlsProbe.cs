@@ -506,13 +506,13 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
         else if (tls.ClientCertificateAccepted == true)
         {
             report.Ok = true;
-            report.Summary = $"OK: {protocol}the server's certificate is valid; it asked for a client certificate and accepted ours ({material.Client.Subject}).";
+            report.Summary = $"OK: {protocol}the server's certificate is valid; it asked for a client certificate and accepted ours ({LogText.Quote(material.Client.Subject)}).";
         }
         else if (tls.ClientCertificateAccepted == false)
         {
             var issuers = tls.AcceptableIssuers.Count > 0 ? $" It accepts certificates issued by: {string.Join("; ", tls.AcceptableIssuers)}." : "";
             var hints = material.Client.Problems.Concat(material.Client.Warnings).Select(h => $" Likely why: {h}.");
-            report.Summary = $"FAIL: {protocol}the server refused our client certificate ({material.Client.Subject}, issued by {material.Client.Leaf.Issuer}): " +
+            report.Summary = $"FAIL: {protocol}the server refused our client certificate ({LogText.Quote(material.Client.Subject)}, issued by {LogText.Quote(material.Client.Leaf.Issuer)}): " +
                 $"{tls.ClientCertificateEvidence?.TrimEnd('.')}.{issuers}{string.Concat(hints)}";
         }
         else

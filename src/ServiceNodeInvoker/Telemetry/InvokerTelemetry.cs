@@ -65,8 +65,8 @@ internal sealed class InvokerTelemetry : IDisposable
         { "invoker.certificate.status", status },
     };
 
-    /// <summary>One certificate (or failing source) the expiry watch checked: the counter, by status.</summary>
-    public void RecordExpiryCheck(in TagList tags) => _watchChecks.Add(1, tags);
+    /// <summary>Certificates (or failing sources) the expiry watch checked: the counter, by status (more than one: reported together).</summary>
+    public void RecordExpiryCheck(in TagList tags, int count = 1) => _watchChecks.Add(count, tags);
 
     /// <summary>
     /// The days left of every certificate one run found (a failing source with nothing held has none): from now on the gauge

@@ -1,3 +1,4 @@
+using ServiceNodeInvoker.Primitives;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -60,7 +61,7 @@ internal static class ClientAssertion
             // JWS wants r‖s (IEEE P1363), which is .NET's default for ECDsa.SignData.
             return (algorithm, data => ec.SignData(data, hash));
         }
-        throw new TokenRequestException($"the client certificate '{certificate.Subject}' has no RSA or EC private key to sign a client assertion with",
+        throw new TokenRequestException($"the client certificate '{LogText.Quote(certificate.Subject)}' has no RSA or EC private key to sign a client assertion with",
             Contract.FailureCauses.TokenClientCredential);
     }
 

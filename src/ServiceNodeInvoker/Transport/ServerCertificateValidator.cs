@@ -29,7 +29,7 @@ internal sealed class ServerCertificateValidator(X509Certificate2Collection? tru
             var names = CertificateFacts.SubjectAlternativeNames(server);
             throw new ServerCertificateRejectedException(
                 $"the backend's certificate is not valid for the host name '{targetHost}': it names " +
-                (names.Count == 0 ? $"no alternative names (subject {server.Subject})" : string.Join(", ", names)) +
+                (names.Count == 0 ? $"no alternative names (subject {LogText.Quote(server.Subject)})" : string.Join(", ", names)) +
                 ". Call it by one of those names, or the partner must issue one that includes it");
         }
         IReadOnlyList<X509Certificate2> path;
@@ -126,7 +126,7 @@ internal sealed class ServerCertificateValidator(X509Certificate2Collection? tru
         for (var i = 0; i < elements.Count; i++)
         {
             var element = elements[i];
-            var which = i == 0 ? $"the backend's certificate '{element.Certificate.Subject}'" : $"the CA certificate '{element.Certificate.Subject}' in the backend's chain";
+            var which = i == 0 ? $"the backend's certificate '{LogText.Quote(element.Certificate.Subject)}'" : $"the CA certificate '{LogText.Quote(element.Certificate.Subject)}' in the backend's chain";
             var flags = element.ChainElementStatus.Select(s => s.Status).ToHashSet();
             if (flags.Contains(X509ChainStatusFlags.NotTimeValid))
             {
@@ -153,14 +153,14 @@ internal sealed class ServerCertificateValidator(X509Certificate2Collection? tru
             }
         }
         var last = elements.Count > 0 ? elements[^1].Certificate : server;
-        var sent = string.Join(" → ", elements.Select(e => $"'{e.Certificate.Subject}'"));
+        var sent = string.Join(" → ", elements.Select(e => $"'{LogText.Quote(e.Certificate.Subject)}'"));
         if (CertificateFacts.IsSelfIssued(last))
         {
             return elements.Count <= 1
-                ? $"the backend's certificate '{last.Subject}' is self-signed and not in {trust}: add it to TrustedCa, or ask for one from a CA"
-                : $"the backend's chain ({sent}) ends at the root '{last.Subject}', which is not in {trust}: add that root to TrustedCa if the partner's CA is right";
+                ? $"the backend's certificate '{LogText.Quote(last.Subject)}' is self-signed and not in {trust}: add it to TrustedCa, or ask for one from a CA"
+                : $"the backend's chain ({sent}) ends at the root '{LogText.Quote(last.Subject)}', which is not in {trust}: add that root to TrustedCa if the partner's CA is right";
         }
-        return $"the backend's chain ({sent}) stops at '{last.Subject}', whose issuer '{last.Issuer}' is neither sent by the backend nor in {trust}. " +
+        return $"the backend's chain ({sent}) stops at '{LogText.Quote(last.Subject)}', whose issuer '{LogText.Quote(last.Issuer)}' is neither sent by the backend nor in {trust}. " +
                "The backend may not be sending its intermediate (nginx: ssl_certificate must hold the full chain), or TrustedCa lacks the partner's CA";
     }
 
@@ -181,7 +181,7 @@ internal sealed class ServerCertificateValidator(X509Certificate2Collection? tru
         }
         throw new ServerCertificateRejectedException(
             "no certificate in the backend's chain matches the profile's ServerCertificatePins (the chain's public-key pins: " +
-            string.Join(", ", path.Select(c => $"'{c.Subject}' {CertificateFacts.SpkiPin(c)}")) + ")");
+            string.Join(", ", path.Select(c => $"'{LogText.Quote(c.Subject)}' {CertificateFacts.SpkiPin(c)}")) + ")");
     }
 }
 

@@ -344,24 +344,6 @@ public sealed class ExpiryWatchTests
         }
     }
 
-    /// <summary>A client certificate issued by the test intermediate with exactly this common name (control characters and all).</summary>
-    private static X509Certificate2 ClientNamed(string commonName, DateTimeOffset notBefore, DateTimeOffset notAfter)
-    {
-        var ca = Pki.Intermediate.Certificate;
-        using var key = RSA.Create(2048);
-        var name = new X500DistinguishedNameBuilder();
-        name.AddCommonName(commonName);
-        var request = new CertificateRequest(name.Build(), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OddCertificates.ClientAuth)], false));
-        using var caKey = ca.GetRSAPrivateKey()!;
-        var serial = RandomNumberGenerator.GetBytes(16);
-        serial[0] &= 0x7F;
-        using var issued = request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1), notBefore, notAfter, serial);
-        return issued.CopyWithPrivateKey(key);
-    }
-
     [Fact]
     public async Task A_hostile_subject_in_a_refused_replacement_reaches_the_failing_event_escaped_and_capped()
     {
@@ -375,7 +357,7 @@ public sealed class ExpiryWatchTests
         // The file now holds an expired certificate whose subject forges a log line and is huge: the refresh refuses it and keeps
         // the one in use; the watch reports both, and the refusal's words quote the subject.
         var forged = "evil\r\nExpiry watch ran: 0 certificate(s) checked\u001b[31m" + new string('x', 5000);
-        var hostile = ClientNamed(forged, now.AddDays(-60), now.AddDays(-1));
+        var hostile = Pki.ClientNamed(forged, now.AddDays(-60), now.AddDays(-1));
         files.Pfx("watch-hostile.pfx", ProfileSettings.Password, hostile, Pki.IntermediatePublic);
         var before = watched.Events.All.Count;
         await watched.Host.Services.GetRequiredService<CertificateStore>().All.Single(c => c.Name == "watch-hostile").RefreshAsync(CancellationToken.None);
@@ -389,8 +371,48 @@ public sealed class ExpiryWatchTests
         Assert.DoesNotContain('\u001b', failing.Message);
         Assert.Contains("\\x0A", failing["Reason"]);
         Assert.StartsWith("the client certificate from file 'watch-hostile.pfx' now holds", failing["Reason"]);
-        Assert.EndsWith("characters)", failing["Reason"]); // capped, saying how long it was
+        Assert.Contains($"… ({forged.Length + 5} characters)", failing["Reason"]); // the subject (CN="…") capped where it is quoted, saying how long it was
         Assert.True(failing.Message.Length < 2000, $"the event is {failing.Message.Length} characters long");
+    }
+
+    [Fact]
+    public async Task A_source_with_many_certificates_is_reported_one_by_one_up_to_the_limit_and_the_rest_together()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(now);
+        using var files = new TempFiles();
+        // The client (inside the warning window), its intermediate, and a trusted-CA bundle of the test root and 60 more CAs:
+        // 63 certificates, each a metric series of its own if reported one by one.
+        var client = Pki.Intermediate.IssueClient("watch-many", notAfter: now.AddDays(20));
+        var settings = ProfileSettings.Standard(files, 1, name: "watch-many", client: client).Settings;
+        X509Certificate2[] Bundle(string name) =>
+            [Pki.RootPublic, .. Enumerable.Range(0, 60).Select(i => TestPki.CaNamed($"{name} {i}", now.AddDays(400 + i)))];
+        var bundlePath = files.CertificatePem("watch-many-cas.pem", Bundle("Bundle CA"));
+        settings["Invoker:Profiles:watch-many:TrustedCa:Path"] = bundlePath;
+        await using var watched = await Watched.StartAsync(settings, clock);
+        await watched.RunsAsync(1);
+        await Poll.UntilAsync(() => watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-many").Count > 0, "the run's metrics, flushed");
+
+        var oneByOne = watched.Events.All.Where(e => e.Id is >= 1007 and <= 1011 && e["Profile"] == "watch-many").ToList();
+        Assert.Equal(ExpiryCheck.PerProfileLimit, oneByOne.Count);
+        Assert.Equal(1008, Assert.Single(oneByOne, e => e["Role"] == "client").Id); // the most urgent is never among the rest
+        // The 13 furthest from expiry (the 5-year intermediate and the latest CAs), together per role and status.
+        var together = watched.Events.WithId(1014).Where(e => e["Profile"] == "watch-many").ToList();
+        Assert.Equal([("chain", "1", "ok"), ("trusted-ca", "12", "ok")], together.Select(e => (e["Role"], e["Count"], e["Status"])).OrderBy(t => t.Item1));
+        var others = watched.Points(InvokerTelemetry.WatchChecks, "watch-many").Where(p => Equals(p.Tags["invoker.certificate.subject"], ExpiryCheck.Others)).ToList();
+        Assert.Equal(13, others.Sum(p => p.Count));
+        Assert.Equal(2, others.Count);
+        Assert.Equal(ExpiryCheck.PerProfileLimit + 2, watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-many").Count);
+        Assert.StartsWith("Expiry watch ran: 63 certificate(s) checked", watched.Events.WithId(1012).First().Message); // the summary counts every one
+
+        // The source rotates to 60 other CAs: the gauge still holds one run's worth of series, not two.
+        files.CertificatePem("watch-many-cas.pem", Bundle("Rotated CA"));
+        await watched.Host.Services.GetRequiredService<CertificateStore>().All.Single(c => c.Name == "watch-many").RefreshAsync(CancellationToken.None);
+        await watched.Host.Services.GetRequiredService<CertificateExpiryWatch>().RunAsync(CancellationToken.None);
+        var days = watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-many");
+        Assert.Equal(ExpiryCheck.PerProfileLimit + 2, days.Count);
+        Assert.Contains(days, p => ((string)p.Tags["invoker.certificate.subject"]!).Contains("Rotated CA", StringComparison.Ordinal));
+        Assert.DoesNotContain(days, p => ((string)p.Tags["invoker.certificate.subject"]!).Contains("Bundle CA", StringComparison.Ordinal));
     }
 
     [Fact]

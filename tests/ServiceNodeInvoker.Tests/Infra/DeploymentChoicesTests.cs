@@ -148,8 +148,16 @@ public sealed partial class DeploymentChoicesTests
         var dimensions = queries.ToDictionary(q => (string)q!["name"]!, q => q!["dimensions"]!.AsArray().Select(d => (string)d!).ToList());
         Assert.Equal(["profile", "reason"], dimensions["handshake-failures"]);
         Assert.Equal(["profile"], dimensions["certificate-unavailable"]); // the invocation metric has no reason: health says why
+        Assert.Equal(["profile", "role", "subject", "status"], dimensions["certificate-expiry"]);
+        Assert.Empty(dimensions["expiry-watch-missing"]); // one watch per app: nothing to split by
         foreach (var query in queries)
         {
+            // The measured column is one the query computes, or the rule is rejected at deployment.
+            Assert.Matches($@"\b{(string)query!["column"]!}\s*=", (string)query["query"]!);
+            if (dimensions[(string)query["name"]!].Count == 0)
+            {
+                continue;
+            }
             // A dimension must be a column the query returns, or the rule is rejected at deployment.
             var by = SummarizeBy().Match((string)query!["query"]!);
             Assert.True(by.Success, (string?)query["query"]);

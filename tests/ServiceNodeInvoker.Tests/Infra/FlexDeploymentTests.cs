@@ -131,8 +131,18 @@ public sealed class FlexDeploymentTests
         Assert.Contains("Microsoft.EventGrid/systemTopics/eventSubscriptions", Template.Value.Text);
         Assert.DoesNotContain("preview", (string?)Template.Value.ResourcesOfType("Microsoft.EventGrid/systemTopics").Single()["apiVersion"]);
         var rule = Template.Value.ResourcesOfType("Microsoft.Insights/scheduledQueryRules").Single()["properties"]!;
-        Assert.Equal("PT5M", (string?)rule["evaluationFrequency"]);
-        Assert.Equal("PT15M", (string?)rule["windowSize"]); // late rows still land in a window
+        Assert.Contains(".frequency", (string?)rule["evaluationFrequency"]);
+        Assert.Contains(".window", (string?)rule["windowSize"]);
+        Assert.True((bool)rule["autoMitigate"]!); // stateful: one notification when it fires, one when it resolves
+        var schedules = Template.Value.Resources().Single(r => (string?)r.Resource["type"] == "Microsoft.Insights/scheduledQueryRules").Variables["failureQueries"]!
+            .AsArray().ToDictionary(q => (string)q!["name"]!, q => ((string)q!["frequency"]!, (string)q["window"]!));
+        // Failures in traffic: every 5 minutes, a window longer than that so late rows still land in one.
+        Assert.Equal(("PT5M", "PT15M"), schedules["handshake-failures"]);
+        Assert.Equal(("PT5M", "PT15M"), schedules["certificate-unavailable"]);
+        // The daily watch: its latest run's state over two days of runs (a 15-minute window fired once a run and resolved
+        // itself every day), and its own absence.
+        Assert.Equal(("PT1H", "P2D"), schedules["certificate-expiry"]);
+        Assert.Equal(("PT1H", "P2D"), schedules["expiry-watch-missing"]);
         Assert.Equal("MonitorAlert", (string?)subscription["destination"]!["endpointType"]); // alerts without the app running
         var rules = Template.Value.Text;
         Assert.Contains("invoker.tls.handshake_failures", rules);

@@ -278,6 +278,9 @@ public sealed partial class WorkbookTelemetryTests
         Assert.Single(Missing(emitted, "t", [Q("dependencies | extend r = tostring(customDimensions[\"invoker.certificate.role\"])\n| join (customMetrics | where name == \"invoker.certificate.watch.checks\" | extend p = tostring(customDimensions[\"invoker.profile\"])) on p")]));
         // Another event's value.
         Assert.Single(Missing(emitted, "t", [Q("traces | where tostring(customDimensions[\"EventId\"]) == \"1012\" | extend r = tostring(customDimensions[\"Reason\"])")]));
+        // An event read inside an aggregate (the watch-missing alert's maxif): one never emitted is caught there too.
+        Assert.Empty(Missing(emitted, "t", [Q("traces | summarize lastRun = maxif(timestamp, tostring(customDimensions[\"EventId\"]) == \"1012\")")]));
+        Assert.Single(Missing(emitted, "t", [Q("traces | summarize lastRun = maxif(timestamp, tostring(customDimensions[\"EventId\"]) == \"1021\")")]));
         // Nothing named to check against.
         Assert.Single(Missing(emitted, "t", [Q("customMetrics | extend p = tostring(customDimensions[\"invoker.profile\"])")]));
         Assert.Single(Missing(emitted, "t", [Q("traces | extend r = tostring(customDimensions[\"Reason\"])")]));
@@ -323,6 +326,24 @@ public sealed partial class WorkbookTelemetryTests
         Assert.DoesNotMatch(@"where\s+outcome", invocations);
     }
 
+    /// <summary>
+    /// The Azure Monitor exporter sends one number per point of a counter (its sum over the export interval) or a gauge (its last
+    /// value): customMetrics' <c>value</c>. Min, max and count it sends for histograms only, so a gauge read as <c>valueMin</c>
+    /// may show nothing; every query reads <c>value</c>.
+    /// </summary>
+    [Fact]
+    [Trait("Tier", "Fast")]
+    public void Every_query_reads_the_one_value_the_exporter_sends_for_counters_and_gauges()
+    {
+        var queries = Queries();
+        Assert.Contains(queries, q => q.Query.Contains("invoker.certificate.watch.days_left", StringComparison.Ordinal));
+        foreach (var (name, query) in queries)
+        {
+            Assert.False(AggregateColumn().IsMatch(query), $"{name} reads {AggregateColumn().Match(query).Value}: the exporter sends value only");
+        }
+        Assert.Matches(@"daysLeft = value\b", queries.Single(q => q.Name.Contains("days left", StringComparison.Ordinal)).Query);
+    }
+
     [Fact]
     [Trait("Tier", "Fast")]
     public void Every_cause_has_its_one_line_fix_from_operations_md_in_the_dashboard()
@@ -345,6 +366,9 @@ public sealed partial class WorkbookTelemetryTests
     }
 
     private static string Unescape(string text) => text.Replace("\\\"", "\"", StringComparison.Ordinal).Replace("\\\\", "\\", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"\bvalue(?:Min|Max|Count|Sum|StdDev)\b")]
+    private static partial Regex AggregateColumn();
 
     [GeneratedRegex(@"query: '(.*)'\s*$", RegexOptions.Multiline)]
     private static partial Regex AlertQuery();
