@@ -34,8 +34,9 @@ internal sealed record ReloadReport(
 /// (<see cref="ConfigurationCheck.Read"/>): a configuration start-up would refuse is refused as a whole, every problem
 /// logged and kept for the admin view, and the last good one keeps serving. A good one is applied in the order
 /// configuration flows — certificate and token caches for the profiles it brings (their certificates loaded as at
-/// start-up, waited for a little so calls do not wait for them), then the catalog, then the callers, then the caches
-/// and connections of the profiles it took away are retired. Requests resolve their profile once, so those in flight
+/// start-up, waited for a little so calls do not wait for them; meanwhile only callers both configurations accept are,
+/// so a revoked key does not wait), then the catalog, then the callers, then the caches and connections of the
+/// profiles it took away are retired. Requests resolve their profile once, so those in flight
 /// finish on what they started with; a profile whose settings did not change keeps its instance and so its
 /// certificates, tokens and connections. Settings that only a restart applies (listeners, telemetry, the credential,
 /// limits, the caller mode…) are named in the log instead of being ignored without a word.
@@ -268,8 +269,16 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         // Profiles → Certificates → Tokens: the caches of the profiles it brings exist (and load) before any request can resolve them.
         var arriving = change.Arriving.ToList();
         List<string> warnings;
+        var callersBefore = _callers.Current;
         try
         {
+            // While the certificates of the profiles it brings load (up to CertificateWait), only the callers both the
+            // configuration in force and this one accept are: a revoked key or caller certificate is refused at once,
+            // none is added, and the grants stay those matching the catalog still in force.
+            if (callersChanged)
+            {
+                _callers.Replace(LiveCallerOptions.Narrowed(callersBefore, options.Callers));
+            }
             _certificates.Add(arriving);
             _tokens.Add(arriving);
             warnings = await WaitForCertificatesAsync(arriving);
@@ -278,6 +287,10 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         catch
         {
             // Nothing was published: what was built for the change goes, and the configuration in force stays as it was.
+            if (callersChanged)
+            {
+                _callers.Replace(callersBefore);
+            }
             _transports.Retire(arriving);
             _tokens.Retire(arriving);
             _certificates.Retire(arriving);

@@ -119,6 +119,51 @@ public sealed class LiveReloadTests
     }
 
     [Fact]
+    public async Task A_revoked_key_is_refused_at_once_even_while_a_profile_the_same_change_brings_waits_for_its_certificate()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        vault.SetPkcs12("payments-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.SetPkcs12("billing-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.SetPem("backend-root", Pki.RootPublic.ExportCertificatePem());
+        ProfileSettings Vaulted(ProfileSettings settings, string profile) => settings
+            .Set(profile, "Hosts:0", $"localhost:{backend.Port}")
+            .Set(profile, "ClientCertificate:Source", "KeyVault").Set(profile, "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set(profile, "ClientCertificate:Name", $"{profile}-client")
+            .Set(profile, "TrustedCa:Source", "KeyVault").Set(profile, "TrustedCa:VaultUri", vault.VaultUri.ToString()).Set(profile, "TrustedCa:Name", "backend-root");
+        await using var host = await InvokerHost.StartAsync(Vaulted(new ProfileSettings(), "payments").Settings, builder =>
+        {
+            builder.Services.AddSingleton<Azure.Core.TokenCredential>(new StaticTokenCredential());
+            vault.Register(builder.Services);
+        });
+        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
+        Assert.Equal(200, (await host.InvokeJsonAsync(request)).GetProperty("status").GetInt32());
+        var gets = vault.SecretGets;
+
+        // One edit: the leaked key replaced, and a profile whose certificate the vault is slow to give.
+        vault.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey("the-new-key-0123456789");
+        foreach (var (key, value) in Vaulted(new ProfileSettings(), "billing").Settings.Where(s => s.Key.StartsWith("Invoker:Profiles:", StringComparison.Ordinal)))
+        {
+            host.App.Configuration[key] = value;
+        }
+        var reload = host.Services.GetRequiredService<LiveConfiguration>().ReloadAsync();
+        try
+        {
+            await Poll.UntilAsync(() => vault.SecretGets > gets, "the new profile's certificate asked of the vault");
+            using var leaked = await host.InvokeAsync(request);
+            Assert.Equal(401, (int)leaked.StatusCode); // the revocation does not wait for another profile's certificate
+        }
+        finally
+        {
+            vault.Gate.SetResult();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await reload).Result);
+        using var still = await host.InvokeAsync(request);
+        Assert.Equal(401, (int)still.StatusCode);
+    }
+
+    [Fact]
     public async Task A_refused_reload_is_counted_and_changes_nothing()
     {
         await using var scenario = await Scenario.Standard().WithAdminKey().StartAsync();
