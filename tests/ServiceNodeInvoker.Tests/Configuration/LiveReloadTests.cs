@@ -118,49 +118,181 @@ public sealed class LiveReloadTests
         Assert.Same(catalog.Named("payments"), pool.CurrentFor("payments")!.Profile);
     }
 
-    [Fact(Skip = "Unfinished (review 38): the poll on vault.SecretGets never sees the gated GET of the new profile; the wait must be detected another way before this test can show the fix")]
-    public async Task A_revoked_key_is_refused_at_once_even_while_a_profile_the_same_change_brings_waits_for_its_certificate()
+    /// <summary>
+    /// A host whose 'payments' profile reads its certificates from the vault (loaded), and a 'billing' profile on a backend of
+    /// its own that a change can add while the vault holds its certificate back: the change then waits for it.
+    /// </summary>
+    private sealed class VaultedProfiles : IAsyncDisposable
     {
-        await using var vault = await KeyVaultFake.StartAsync();
-        await using var backend = await Pki.StartBackendAsync();
-        vault.SetPkcs12("payments-client", Pki.ClientRsa, Pki.IntermediatePublic);
-        vault.SetPkcs12("billing-client", Pki.ClientRsa, Pki.IntermediatePublic);
-        vault.SetPem("backend-root", Pki.RootPublic.ExportCertificatePem());
-        ProfileSettings Vaulted(ProfileSettings settings, string profile) => settings
-            .Set(profile, "Hosts:0", $"localhost:{backend.Port}")
+        public const string NewKey = "the-new-key-0123456789";
+        public const string NewAdminKey = "the-new-admin-key-0123456789";
+
+        private VaultedProfiles(KeyVaultFake vault, MutualTlsBackend payments, MutualTlsBackend billing, InvokerHost host)
+        {
+            (Vault, Payments, Billing, Host) = (vault, payments, billing, host);
+        }
+
+        public KeyVaultFake Vault { get; }
+        public MutualTlsBackend Payments { get; }
+        public MutualTlsBackend Billing { get; }
+        public InvokerHost Host { get; }
+        public LiveConfiguration Live => Host.Services.GetRequiredService<LiveConfiguration>();
+
+        public static async Task<VaultedProfiles> StartAsync(Action<Dictionary<string, string?>>? settings = null)
+        {
+            var vault = await KeyVaultFake.StartAsync();
+            var payments = await Pki.StartBackendAsync();
+            var billing = await Pki.StartBackendAsync();
+            vault.SetPkcs12("payments-client", Pki.ClientRsa, Pki.IntermediatePublic);
+            vault.SetPkcs12("billing-client", Pki.ClientRsa, Pki.IntermediatePublic);
+            vault.SetPem("backend-root", Pki.RootPublic.ExportCertificatePem());
+            var start = InvokerHost.WithAdminKey(Vaulted(vault, payments.Port, "payments"));
+            settings?.Invoke(start);
+            var host = await InvokerHost.StartAsync(start, builder =>
+            {
+                builder.Services.AddSingleton<Azure.Core.TokenCredential>(new StaticTokenCredential());
+                vault.Register(builder.Services);
+            });
+            return new VaultedProfiles(vault, payments, billing, host);
+        }
+
+        private static Dictionary<string, string?> Vaulted(KeyVaultFake vault, int port, string profile) => new ProfileSettings()
+            .Set(profile, "Hosts:0", $"localhost:{port}")
             .Set(profile, "ClientCertificate:Source", "KeyVault").Set(profile, "ClientCertificate:VaultUri", vault.VaultUri.ToString())
             .Set(profile, "ClientCertificate:Name", $"{profile}-client")
-            .Set(profile, "TrustedCa:Source", "KeyVault").Set(profile, "TrustedCa:VaultUri", vault.VaultUri.ToString()).Set(profile, "TrustedCa:Name", "backend-root");
-        await using var host = await InvokerHost.StartAsync(Vaulted(new ProfileSettings(), "payments").Settings, builder =>
-        {
-            builder.Services.AddSingleton<Azure.Core.TokenCredential>(new StaticTokenCredential());
-            vault.Register(builder.Services);
-        });
-        var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
-        Assert.Equal(200, (await host.InvokeJsonAsync(request)).GetProperty("status").GetInt32());
-        var gets = vault.SecretGets;
+            .Set(profile, "TrustedCa:Source", "KeyVault").Set(profile, "TrustedCa:VaultUri", vault.VaultUri.ToString()).Set(profile, "TrustedCa:Name", "backend-root")
+            .Settings;
 
-        // One edit: the leaked key replaced, and a profile whose certificate the vault is slow to give.
-        vault.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey("the-new-key-0123456789");
-        foreach (var (key, value) in Vaulted(new ProfileSettings(), "billing").Settings.Where(s => s.Key.StartsWith("Invoker:Profiles:", StringComparison.Ordinal)))
+        /// <summary>Edits the configuration to bring 'billing', whose certificate the vault holds back from now on.</summary>
+        public void AddBillingHeld()
         {
-            host.App.Configuration[key] = value;
+            Vault.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            foreach (var (key, value) in Vaulted(Vault, Billing.Port, "billing"))
+            {
+                Host.App.Configuration[key] = value;
+            }
         }
-        var reload = host.Services.GetRequiredService<LiveConfiguration>().ReloadAsync();
+
+        /// <summary>Until the change's wait is under way: the vault holds the GET of billing's client certificate.</summary>
+        public Task BillingHeldAsync() => Poll.UntilAsync(() => Vault.HeldAtGate.Contains("billing-client"), "the vault to hold the GET of billing's client certificate");
+
+        public void Release() => Vault.Gate?.TrySetResult();
+
+        public async Task<int> InvokeAsync(string key, MutualTlsBackend backend)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = JsonContent.Create(new { method = "GET", url = $"{backend.BaseAddress}echo" }) };
+            request.Headers.Add(ApiKeyAuthenticator.HeaderName, key);
+            using var response = await Host.Client.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
+        public async Task<int> AdminViewAsync(string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/profiles");
+            request.Headers.Add(ApiKeyAuthenticator.HeaderName, key);
+            using var response = await Host.Client.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Release();
+            await Host.DisposeAsync();
+            await Billing.DisposeAsync();
+            await Payments.DisposeAsync();
+            await Vault.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_revoked_key_is_refused_at_once_even_while_a_profile_the_same_change_brings_waits_for_its_certificate()
+    {
+        await using var setup = await VaultedProfiles.StartAsync();
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.AdminViewAsync(InvokerHost.AdminKey));
+
+        // One edit: the leaked key and admin key replaced, and a profile whose certificate the vault is slow to give.
+        setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewKey);
+        setup.Host.App.Configuration["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewAdminKey);
+        setup.AddBillingHeld();
+        var reload = setup.Live.ReloadAsync();
         try
         {
-            await Poll.UntilAsync(() => vault.SecretGets > gets, "the new profile's certificate asked of the vault");
-            using var leaked = await host.InvokeAsync(request);
-            Assert.Equal(401, (int)leaked.StatusCode); // the revocation does not wait for another profile's certificate
+            await setup.BillingHeldAsync();
+            Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments)); // the revocation does not wait for another profile's certificate
+            Assert.Equal(401, await setup.AdminViewAsync(InvokerHost.AdminKey));
+            Assert.Equal(401, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments)); // what the change adds counts once it applies, not before
+            Assert.False(reload.IsCompleted); // all of it while the change still waited
         }
         finally
         {
-            vault.Gate.SetResult();
+            setup.Release();
+        }
+        var report = await reload;
+        Assert.Equal(LiveConfiguration.Applied, report.Result);
+        Assert.Empty(report.Warnings); // billing's certificate was in place when it went live
+        Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(401, await setup.AdminViewAsync(InvokerHost.AdminKey));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Billing));
+        Assert.Equal(200, await setup.AdminViewAsync(VaultedProfiles.NewAdminKey));
+    }
+
+    [Fact]
+    public async Task A_revoked_grant_counts_at_once_while_the_profile_the_same_change_brings_waits_for_its_certificate()
+    {
+        await using var setup = await VaultedProfiles.StartAsync(s => s["Invoker:Callers:Grants:test-bot:0"] = "payments");
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+
+        // One edit: test-bot moves from payments to the new billing.
+        setup.Host.App.Configuration["Invoker:Callers:Grants:test-bot:0"] = "billing";
+        setup.AddBillingHeld();
+        var reload = setup.Live.ReloadAsync();
+        try
+        {
+            await setup.BillingHeldAsync();
+            Assert.Equal(403, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+            Assert.False(reload.IsCompleted);
+        }
+        finally
+        {
+            setup.Release();
         }
         Assert.Equal(LiveConfiguration.Applied, (await reload).Result);
-        using var still = await host.InvokeAsync(request);
-        Assert.Equal(401, (int)still.StatusCode);
+        Assert.Equal(403, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Billing));
+    }
+
+    [Fact]
+    public async Task A_key_revoked_by_a_second_edit_while_the_first_waits_for_a_certificate_counts_at_once_and_stays_revoked()
+    {
+        await using var setup = await VaultedProfiles.StartAsync();
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+
+        setup.AddBillingHeld(); // the first edit only adds billing
+        var first = setup.Live.ReloadAsync();
+        Task<ReloadReport>? second = null;
+        try
+        {
+            await setup.BillingHeldAsync();
+            Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments)); // nothing of test-bot's changed yet
+
+            // The second edit revokes the key; its reload queues behind the first.
+            setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewKey);
+            second = setup.Live.ReloadAsync();
+            Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+            Assert.False(first.IsCompleted);
+            Assert.False(second.IsCompleted);
+        }
+        finally
+        {
+            setup.Release();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await first).Result);
+        Assert.Equal(LiveConfiguration.Applied, (await second!).Result);
+        Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Billing));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments));
     }
 
     [Fact]
