@@ -186,6 +186,16 @@ public sealed class LiveReloadTests
             return (int)response.StatusCode;
         }
 
+        /// <summary>A call from behind the front end: the caller's certificate in its forwarded header, no key.</summary>
+        public async Task<int> InvokeAsync(X509Certificate2 caller, MutualTlsBackend backend)
+        {
+            using var client = new HttpClient { BaseAddress = Host.Client.BaseAddress };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = JsonContent.Create(new { method = "GET", url = $"{backend.BaseAddress}echo" }) };
+            request.Headers.Add(CallerCertificates.ForwardedHeader, Convert.ToBase64String(caller.RawData));
+            using var response = await client.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
         public async Task<int> AdminViewAsync(string key)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "/api/profiles");
@@ -236,6 +246,43 @@ public sealed class LiveReloadTests
         Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments));
         Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Billing));
         Assert.Equal(200, await setup.AdminViewAsync(VaultedProfiles.NewAdminKey));
+    }
+
+    [Fact]
+    public async Task A_revoked_caller_certificate_is_refused_at_once_while_a_profile_the_same_change_brings_waits_for_its_certificate()
+    {
+        using var files = new TempFiles();
+        var leaked = Pki.Root.IssueClient("caller-bot");
+        var successor = Pki.Root.IssueClient("caller-bot-2");
+        await using var setup = await VaultedProfiles.StartAsync(s =>
+        {
+            s["Invoker:Callers:Mode"] = "CertificateRequired";
+            s["Invoker:Callers:TrustForwardedCertificate"] = "true";
+            s["Invoker:Callers:BehindCertificateForwardingFrontEnd"] = "true";
+            s["Invoker:Callers:CertificateAuthority:Source"] = "File";
+            s["Invoker:Callers:CertificateAuthority:Path"] = files.CertificatePem("caller-root.pem", Pki.RootPublic);
+            s["Invoker:Callers:Certificates:partner-bot:Subject"] = "CN=caller-bot";
+        });
+        Assert.Equal(200, await setup.InvokeAsync(leaked, setup.Payments));
+
+        // One edit: partner-bot's certificate replaced, and the slow profile.
+        setup.Host.App.Configuration["Invoker:Callers:Certificates:partner-bot:Subject"] = "CN=caller-bot-2";
+        setup.AddBillingHeld();
+        var reload = setup.Live.ReloadAsync();
+        try
+        {
+            await setup.BillingHeldAsync();
+            Assert.Equal(401, await setup.InvokeAsync(leaked, setup.Payments));
+            Assert.Equal(401, await setup.InvokeAsync(successor, setup.Payments)); // not before the change applies
+            Assert.False(reload.IsCompleted);
+        }
+        finally
+        {
+            setup.Release();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await reload).Result);
+        Assert.Equal(401, await setup.InvokeAsync(leaked, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(successor, setup.Billing));
     }
 
     [Fact]
