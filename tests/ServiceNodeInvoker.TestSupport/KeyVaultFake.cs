@@ -96,6 +96,11 @@ public sealed class KeyVaultFake : IAsyncDisposable
     /// <summary>When set, every secret GET waits for it: lets a test pile up concurrent cold requests.</summary>
     public TaskCompletionSource? Gate { get; set; }
 
+    private readonly ConcurrentDictionary<object, string> _held = new();
+
+    /// <summary>The names of the secrets whose GETs are waiting at <see cref="Gate"/> now: arrived, authorised, not yet answered.</summary>
+    public IReadOnlyCollection<string> HeldAtGate => _held.Values.ToList();
+
     public static async Task<KeyVaultFake> StartAsync()
     {
         var certificate = TestPki.Instance.Intermediate.IssueServer(["127.0.0.1", "localhost"]);
@@ -315,7 +320,16 @@ public sealed class KeyVaultFake : IAsyncDisposable
         Requests.Enqueue(("secrets", Clock.GetUtcNow()));
         if (Gate is { } gate)
         {
-            await gate.Task;
+            var held = new object();
+            _held[held] = name;
+            try
+            {
+                await gate.Task;
+            }
+            finally
+            {
+                _held.TryRemove(held, out _);
+            }
         }
         if (await ThrottledAsync(context))
         {

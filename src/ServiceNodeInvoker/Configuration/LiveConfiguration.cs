@@ -34,8 +34,9 @@ internal sealed record ReloadReport(
 /// (<see cref="ConfigurationCheck.Read"/>): a configuration start-up would refuse is refused as a whole, every problem
 /// logged and kept for the admin view, and the last good one keeps serving. A good one is applied in the order
 /// configuration flows — certificate and token caches for the profiles it brings (their certificates loaded as at
-/// start-up, waited for a little so calls do not wait for them), then the catalog, then the callers, then the caches
-/// and connections of the profiles it took away are retired. Requests resolve their profile once, so those in flight
+/// start-up, waited for a little so calls do not wait for them; meanwhile only callers both configurations accept are,
+/// so a revoked key does not wait), then the catalog, then the callers, then the caches and connections of the
+/// profiles it took away are retired. Requests resolve their profile once, so those in flight
 /// finish on what they started with; a profile whose settings did not change keeps its instance and so its
 /// certificates, tokens and connections. Settings that only a restart applies (listeners, telemetry, the credential,
 /// limits, the caller mode…) are named in the log instead of being ignored without a word.
@@ -79,6 +80,10 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _serial = new(1, 1);
+    private readonly Lock _narrowing = new();
+    private bool _waiting; // a change is between being read and going live (under _narrowing)
+    private readonly List<PendingCallers> _later = []; // configurations read while it waited (under _narrowing)
+    private bool _narrowed; // the callers in force are narrower than _callerSettings (a later change still to apply): the next reload restores them
     private readonly AsyncLocal<bool> _rereading = new();
     private readonly Dictionary<string, string> _restartOnlyAtStart;
     private IReadOnlySet<string> _filesAtLastGood;
@@ -147,9 +152,16 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
     /// <summary>A source changed (or a file failed to load): one reload is queued; changes made while it waits join it.</summary>
     private void OnSourceChanged()
     {
-        if (_rereading.Value || Interlocked.Exchange(ref _queued, 1) == 1)
+        if (_rereading.Value)
         {
-            return; // a reload on request reads the sources itself; or one is already waiting to read them
+            return; // a reload on request reads the sources itself
+        }
+        if (Interlocked.Exchange(ref _queued, 1) == 1)
+        {
+            // One is already waiting to read them; while a change ahead of it waits for certificates, a revocation in what
+            // was just saved counts now all the same.
+            _ = Task.Run(() => NarrowWhileWaiting(reread: false));
+            return;
         }
         _ = Task.Run(async () =>
         {
@@ -169,7 +181,12 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
 
     private async Task<ReloadReport?> ReloadAsync(string trigger, bool reread, bool skipIdentical)
     {
-        await _serial.WaitAsync();
+        if (!_serial.Wait(0))
+        {
+            // A change ahead of this one is waiting for its profiles' certificates: what this one revokes counts now.
+            NarrowWhileWaiting(reread);
+            await _serial.WaitAsync();
+        }
         try
         {
             Interlocked.Exchange(ref _queued, 0); // a change from here on queues another reload
@@ -178,7 +195,7 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
                 Reread();
             }
             var read = Flatten(_configuration);
-            if (skipIdentical && Same(read, _lastRead))
+            if (skipIdentical && Same(read, _lastRead) && !_narrowed)
             {
                 return null; // a second notice of a change already read: nothing new to report
             }
@@ -261,6 +278,10 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         var callersChanged = callerSettings != _callerSettings;
         if (change.IsEmpty && !callersChanged)
         {
+            if (_narrowed)
+            {
+                Settle(options.Callers, []); // a change read while another waited was itself undone: its narrowing goes
+            }
             Log.Unchanged(_logger, Describe(trigger), live.Version, live.LoadedAt.UtcDateTime);
             return new ReloadReport(Unchanged, now, trigger, [], [], [], [], false, needsRestart, [], live);
         }
@@ -268,6 +289,17 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         // Profiles → Certificates → Tokens: the caches of the profiles it brings exist (and load) before any request can resolve them.
         var arriving = change.Arriving.ToList();
         List<string> warnings;
+        var callersBefore = _callers.State;
+        lock (_narrowing)
+        {
+            // While the certificates of the profiles it brings load (up to CertificateWait), only the callers and the
+            // caller→profile uses that both the configuration in force and this one accept are: a revoked key, admin key,
+            // caller certificate or grant (or a profile's AllowedCallers entry, or a profile removed) counts at once,
+            // nothing is added until it applies. A change read meanwhile narrows further (NarrowWhileWaiting).
+            _waiting = true;
+            _later.Clear();
+            _callers.Narrow(PendingCallers.Of(options.Callers, options.Profiles));
+        }
         try
         {
             _certificates.Add(arriving);
@@ -277,17 +309,16 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         }
         catch
         {
-            // Nothing was published: what was built for the change goes, and the configuration in force stays as it was.
+            // Nothing was published: what was built for the change goes, and the configuration in force stays as it was
+            // (its callers again, not the narrowed set; narrowed only by changes read since, which the next reload applies).
+            Settle(callersBefore.Current, callersBefore.Pending);
             _transports.Retire(arriving);
             _tokens.Retire(arriving);
             _certificates.Retire(arriving);
             throw;
         }
-        if (callersChanged)
-        {
-            _callers.Replace(options.Callers);
-            _callerSettings = callerSettings;
-        }
+        Settle(options.Callers, []);
+        _callerSettings = callerSettings;
         var leaving = change.Leaving.ToList();
         _transports.Retire(leaving);
         _tokens.Retire(leaving);
@@ -305,6 +336,56 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
             Log.CertificatesNotReady(_logger, LogText.Escape(warning));
         }
         return report;
+    }
+
+    /// <summary>
+    /// A change is waiting for its profiles' certificates and another was read meanwhile: if the configuration now read
+    /// passes the check, only what it accepts too stays in force (<see cref="LiveCallerOptions.Narrow"/>) until its own
+    /// reload, queued behind, applies it. A configuration that fails the check narrows nothing (its reload refuses it).
+    /// </summary>
+    private void NarrowWhileWaiting(bool reread)
+    {
+        try
+        {
+            lock (_narrowing)
+            {
+                if (!_waiting)
+                {
+                    return;
+                }
+                if (reread)
+                {
+                    Reread();
+                }
+                if (_files.Problems(_filesAtLastGood).Count > 0 || ConfigurationCheck.Read(_configuration, _host, out var options).Count > 0 || options is null)
+                {
+                    return;
+                }
+                var pending = PendingCallers.Of(options.Callers, options.Profiles);
+                _later.Add(pending);
+                _callers.Narrow(pending);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.ReloadFailed(_logger, e.GetType().Name, LogText.Escape(e.Message)); // the queued reload reads and judges it again
+        }
+    }
+
+    /// <summary>
+    /// The wait is over: <paramref name="callers"/> go in force (with <paramref name="pending"/>'s narrowing kept), narrowed
+    /// still by the configurations read meanwhile, which the reloads queued behind this one apply.
+    /// </summary>
+    private void Settle(CallerOptions callers, IReadOnlyList<PendingCallers> pending)
+    {
+        lock (_narrowing)
+        {
+            _waiting = false;
+            var later = pending.Concat(_later).ToList();
+            _later.Clear();
+            _callers.Replace(callers, later);
+            _narrowed = later.Count > 0;
+        }
     }
 
     /// <summary>

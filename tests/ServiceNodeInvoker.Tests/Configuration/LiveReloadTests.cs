@@ -118,6 +118,230 @@ public sealed class LiveReloadTests
         Assert.Same(catalog.Named("payments"), pool.CurrentFor("payments")!.Profile);
     }
 
+    /// <summary>
+    /// A host whose 'payments' profile reads its certificates from the vault (loaded), and a 'billing' profile on a backend of
+    /// its own that a change can add while the vault holds its certificate back: the change then waits for it.
+    /// </summary>
+    private sealed class VaultedProfiles : IAsyncDisposable
+    {
+        public const string NewKey = "the-new-key-0123456789";
+        public const string NewAdminKey = "the-new-admin-key-0123456789";
+
+        private VaultedProfiles(KeyVaultFake vault, MutualTlsBackend payments, MutualTlsBackend billing, InvokerHost host)
+        {
+            (Vault, Payments, Billing, Host) = (vault, payments, billing, host);
+        }
+
+        public KeyVaultFake Vault { get; }
+        public MutualTlsBackend Payments { get; }
+        public MutualTlsBackend Billing { get; }
+        public InvokerHost Host { get; }
+        public LiveConfiguration Live => Host.Services.GetRequiredService<LiveConfiguration>();
+
+        public static async Task<VaultedProfiles> StartAsync(Action<Dictionary<string, string?>>? settings = null)
+        {
+            var vault = await KeyVaultFake.StartAsync();
+            var payments = await Pki.StartBackendAsync();
+            var billing = await Pki.StartBackendAsync();
+            vault.SetPkcs12("payments-client", Pki.ClientRsa, Pki.IntermediatePublic);
+            vault.SetPkcs12("billing-client", Pki.ClientRsa, Pki.IntermediatePublic);
+            vault.SetPem("backend-root", Pki.RootPublic.ExportCertificatePem());
+            var start = InvokerHost.WithAdminKey(Vaulted(vault, payments.Port, "payments"));
+            settings?.Invoke(start);
+            var host = await InvokerHost.StartAsync(start, builder =>
+            {
+                builder.Services.AddSingleton<Azure.Core.TokenCredential>(new StaticTokenCredential());
+                vault.Register(builder.Services);
+            });
+            return new VaultedProfiles(vault, payments, billing, host);
+        }
+
+        private static Dictionary<string, string?> Vaulted(KeyVaultFake vault, int port, string profile) => new ProfileSettings()
+            .Set(profile, "Hosts:0", $"localhost:{port}")
+            .Set(profile, "ClientCertificate:Source", "KeyVault").Set(profile, "ClientCertificate:VaultUri", vault.VaultUri.ToString())
+            .Set(profile, "ClientCertificate:Name", $"{profile}-client")
+            .Set(profile, "TrustedCa:Source", "KeyVault").Set(profile, "TrustedCa:VaultUri", vault.VaultUri.ToString()).Set(profile, "TrustedCa:Name", "backend-root")
+            .Settings;
+
+        /// <summary>Edits the configuration to bring 'billing', whose certificate the vault holds back from now on.</summary>
+        public void AddBillingHeld()
+        {
+            Vault.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            foreach (var (key, value) in Vaulted(Vault, Billing.Port, "billing"))
+            {
+                Host.App.Configuration[key] = value;
+            }
+        }
+
+        /// <summary>Until the change's wait is under way: the vault holds the GET of billing's client certificate.</summary>
+        public Task BillingHeldAsync() => Poll.UntilAsync(() => Vault.HeldAtGate.Contains("billing-client"), "the vault to hold the GET of billing's client certificate");
+
+        public void Release() => Vault.Gate?.TrySetResult();
+
+        public async Task<int> InvokeAsync(string key, MutualTlsBackend backend)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = JsonContent.Create(new { method = "GET", url = $"{backend.BaseAddress}echo" }) };
+            request.Headers.Add(ApiKeyAuthenticator.HeaderName, key);
+            using var response = await Host.Client.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
+        /// <summary>A call from behind the front end: the caller's certificate in its forwarded header, no key.</summary>
+        public async Task<int> InvokeAsync(X509Certificate2 caller, MutualTlsBackend backend)
+        {
+            using var client = new HttpClient { BaseAddress = Host.Client.BaseAddress };
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/invoke") { Content = JsonContent.Create(new { method = "GET", url = $"{backend.BaseAddress}echo" }) };
+            request.Headers.Add(CallerCertificates.ForwardedHeader, Convert.ToBase64String(caller.RawData));
+            using var response = await client.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
+        public async Task<int> AdminViewAsync(string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/profiles");
+            request.Headers.Add(ApiKeyAuthenticator.HeaderName, key);
+            using var response = await Host.Client.SendAsync(request);
+            return (int)response.StatusCode;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Release();
+            await Host.DisposeAsync();
+            await Billing.DisposeAsync();
+            await Payments.DisposeAsync();
+            await Vault.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_revoked_key_is_refused_at_once_even_while_a_profile_the_same_change_brings_waits_for_its_certificate()
+    {
+        await using var setup = await VaultedProfiles.StartAsync();
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.AdminViewAsync(InvokerHost.AdminKey));
+
+        // One edit: the leaked key and admin key replaced, and a profile whose certificate the vault is slow to give.
+        setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewKey);
+        setup.Host.App.Configuration["Invoker:Callers:AdminKeys:ops"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewAdminKey);
+        setup.AddBillingHeld();
+        var reload = setup.Live.ReloadAsync();
+        try
+        {
+            await setup.BillingHeldAsync();
+            Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments)); // the revocation does not wait for another profile's certificate
+            Assert.Equal(401, await setup.AdminViewAsync(InvokerHost.AdminKey));
+            Assert.Equal(401, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments)); // what the change adds counts once it applies, not before
+            Assert.False(reload.IsCompleted); // all of it while the change still waited
+        }
+        finally
+        {
+            setup.Release();
+        }
+        var report = await reload;
+        Assert.Equal(LiveConfiguration.Applied, report.Result);
+        Assert.Empty(report.Warnings); // billing's certificate was in place when it went live
+        Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(401, await setup.AdminViewAsync(InvokerHost.AdminKey));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Billing));
+        Assert.Equal(200, await setup.AdminViewAsync(VaultedProfiles.NewAdminKey));
+    }
+
+    [Fact]
+    public async Task A_revoked_caller_certificate_is_refused_at_once_while_a_profile_the_same_change_brings_waits_for_its_certificate()
+    {
+        using var files = new TempFiles();
+        var leaked = Pki.Root.IssueClient("caller-bot");
+        var successor = Pki.Root.IssueClient("caller-bot-2");
+        await using var setup = await VaultedProfiles.StartAsync(s =>
+        {
+            s["Invoker:Callers:Mode"] = "CertificateRequired";
+            s["Invoker:Callers:TrustForwardedCertificate"] = "true";
+            s["Invoker:Callers:BehindCertificateForwardingFrontEnd"] = "true";
+            s["Invoker:Callers:CertificateAuthority:Source"] = "File";
+            s["Invoker:Callers:CertificateAuthority:Path"] = files.CertificatePem("caller-root.pem", Pki.RootPublic);
+            s["Invoker:Callers:Certificates:partner-bot:Subject"] = "CN=caller-bot";
+        });
+        Assert.Equal(200, await setup.InvokeAsync(leaked, setup.Payments));
+
+        // One edit: partner-bot's certificate replaced, and the slow profile.
+        setup.Host.App.Configuration["Invoker:Callers:Certificates:partner-bot:Subject"] = "CN=caller-bot-2";
+        setup.AddBillingHeld();
+        var reload = setup.Live.ReloadAsync();
+        try
+        {
+            await setup.BillingHeldAsync();
+            Assert.Equal(401, await setup.InvokeAsync(leaked, setup.Payments));
+            Assert.Equal(401, await setup.InvokeAsync(successor, setup.Payments)); // not before the change applies
+            Assert.False(reload.IsCompleted);
+        }
+        finally
+        {
+            setup.Release();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await reload).Result);
+        Assert.Equal(401, await setup.InvokeAsync(leaked, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(successor, setup.Billing));
+    }
+
+    [Fact]
+    public async Task A_revoked_grant_counts_at_once_while_the_profile_the_same_change_brings_waits_for_its_certificate()
+    {
+        await using var setup = await VaultedProfiles.StartAsync(s => s["Invoker:Callers:Grants:test-bot:0"] = "payments");
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+
+        // One edit: test-bot moves from payments to the new billing.
+        setup.Host.App.Configuration["Invoker:Callers:Grants:test-bot:0"] = "billing";
+        setup.AddBillingHeld();
+        var reload = setup.Live.ReloadAsync();
+        try
+        {
+            await setup.BillingHeldAsync();
+            Assert.Equal(403, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+            Assert.False(reload.IsCompleted);
+        }
+        finally
+        {
+            setup.Release();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await reload).Result);
+        Assert.Equal(403, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Billing));
+    }
+
+    [Fact]
+    public async Task A_key_revoked_by_a_second_edit_while_the_first_waits_for_a_certificate_counts_at_once_and_stays_revoked()
+    {
+        await using var setup = await VaultedProfiles.StartAsync();
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+
+        setup.AddBillingHeld(); // the first edit only adds billing
+        var first = setup.Live.ReloadAsync();
+        Task<ReloadReport>? second = null;
+        try
+        {
+            await setup.BillingHeldAsync();
+            Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments)); // nothing of test-bot's changed yet
+
+            // The second edit revokes the key; its reload queues behind the first.
+            setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewKey);
+            second = setup.Live.ReloadAsync();
+            Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+            Assert.False(first.IsCompleted);
+            Assert.False(second.IsCompleted);
+        }
+        finally
+        {
+            setup.Release();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await first).Result);
+        Assert.Equal(LiveConfiguration.Applied, (await second!).Result);
+        Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Billing));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments));
+    }
+
     [Fact]
     public async Task A_refused_reload_is_counted_and_changes_nothing()
     {
