@@ -213,16 +213,48 @@ public sealed class KeyVaultFake : IAsyncDisposable
         return options;
     }
 
+    private int _readsInFlight;
+
+    /// <summary>
+    /// Requests the clients made from <see cref="ClientOptions"/> and <see cref="CertificateClientOptions"/> have sent and not yet
+    /// had answered (connection, TLS handshake, the token challenge and all), as the client sees them. A test that moves a fake
+    /// clock while real reads take real time moves it only while this is 0, so a slow read on a loaded machine does not eat a
+    /// waiting caller's deadline.
+    /// </summary>
+    public int ReadsInFlight => Volatile.Read(ref _readsInFlight);
+
     private HttpClientTransport Transport()
     {
         var thumbprint = _certificate.GetCertHash(HashAlgorithmName.SHA256);
-        return new HttpClientTransport(new SocketsHttpHandler
+        return new HttpClientTransport(new InFlightCounter(this)
         {
-            SslOptions = new SslClientAuthenticationOptions
+            InnerHandler = new SocketsHttpHandler
             {
-                RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.GetCertHash(HashAlgorithmName.SHA256).AsSpan().SequenceEqual(thumbprint),
+                SslOptions = new SslClientAuthenticationOptions
+                {
+                    RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.GetCertHash(HashAlgorithmName.SHA256).AsSpan().SequenceEqual(thumbprint),
+                },
             },
         });
+    }
+
+    private sealed class InFlightCounter(KeyVaultFake vault) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref vault._readsInFlight);
+            try
+            {
+                var response = await base.SendAsync(request, cancellationToken);
+                // The SDK reads the (small) body after this returns: buffer it here so the read is counted as in flight.
+                await response.Content.LoadIntoBufferAsync(cancellationToken);
+                return response;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref vault._readsInFlight);
+            }
+        }
     }
 
     private async Task<bool> ChallengeAsync(HttpContext context)

@@ -209,6 +209,34 @@ internal partial class CertificateCache(
         }
     }
 
+    /// <summary>
+    /// For a reader that needs a concluded state attempted within <paramref name="maxAge"/> (the expiry watch): returns at once
+    /// when it has one, else joins the load in flight, else loads now. Decided under
+    /// the one lock: a reader that saw "still loading" and then asked for a load could otherwise start a second one (a second
+    /// vault read) just after the first ended.
+    /// </summary>
+    public async Task EnsureFreshAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    {
+        Task<ProfileMaterial> load;
+        lock (_gate)
+        {
+            var concluded = _lastRefresh is not null || _lastError is not null;
+            if (concluded && _lastAttempt is { } attempted && time.GetUtcNow() - attempted <= maxAge)
+            {
+                return;
+            }
+            load = _inflight is { IsCompleted: false } running ? running : StartLoad();
+        }
+        try
+        {
+            await load.WaitAsync(cancellationToken);
+        }
+        catch (CertificateLoadException)
+        {
+            // Recorded in State by the load itself.
+        }
+    }
+
     private Task<ProfileMaterial> StartLoad()
     {
         _lastAttempt = time.GetUtcNow();

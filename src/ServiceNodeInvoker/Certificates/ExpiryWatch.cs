@@ -150,19 +150,15 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
     /// </summary>
     private async Task<CertificateState> FreshStateAsync(CertificateCache cache, CancellationToken patience)
     {
-        var state = cache.State;
-        var concluded = state.LastRefresh is not null || state.LastError is not null;
-        var stale = state.LastAttempt is not { } attempted || time.GetUtcNow() - attempted > store.RefreshInterval * 1.2;
-        if (!concluded || stale)
+        try
         {
-            try
-            {
-                await cache.RefreshAsync(patience);
-            }
-            catch (OperationCanceledException) when (patience.IsCancellationRequested)
-            {
-                // Reported below as not read within the watch's patience.
-            }
+            // Checked and joined (or started) under the cache's lock: reading the state first and asking for a load after
+            // could start a second load, a second vault read, when the one in flight ended in between.
+            await cache.EnsureFreshAsync(store.RefreshInterval * 1.2, patience);
+        }
+        catch (OperationCanceledException) when (patience.IsCancellationRequested)
+        {
+            // Reported below as not read within the watch's patience.
         }
         return cache.State;
     }

@@ -73,11 +73,26 @@ public sealed class ExpiryWatchTests
         public ValueTask DisposeAsync() => host.DisposeAsync();
     }
 
+    /// <summary>A fake clock that counts the timers armed for a due time (Task.Delay on it arms one per call).</summary>
+    private sealed class CountingClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<TimeSpan, int> _armed = new();
+
+        public int Armed(TimeSpan due) => _armed.GetValueOrDefault(due);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            _armed.AddOrUpdate(dueTime, 1, (_, n) => n + 1);
+            return timer;
+        }
+    }
+
     [Fact]
     public async Task The_standalone_watch_reports_every_certificate_at_start_up_and_again_a_day_later_with_the_thresholds()
     {
         var now = DateTimeOffset.UtcNow;
-        var clock = new FakeTimeProvider(now);
+        var clock = new CountingClock(now);
         using var files = new TempFiles();
         var client = Pki.Intermediate.IssueClient("watch-client", notAfter: now.AddDays(40));
         var partnerRoot = CertificateAuthority.CreateRoot("watch-partner-root", now.AddDays(20)).Certificate;
@@ -126,6 +141,9 @@ public sealed class ExpiryWatchTests
         Assert.Equal(("failing", 1L), (failing.Tags["invoker.certificate.status"], failing.Count));
 
         // 34 days later (the daily schedule runs): the client certificate is inside 7 days, the partner's root has expired.
+        // The service waits its day after the run has flushed its telemetry (what the test just read): advanced before that
+        // wait is armed, the clock would put the next run a day past the advance, where nothing moves it again.
+        await Poll.UntilAsync(() => clock.Armed(ExpiryWatchService.Period) >= 1, "the watch's next run to be scheduled");
         var before = watched.Events.All.Count;
         watched.Clock.Advance(TimeSpan.FromDays(34));
         await watched.RunsAsync(2);

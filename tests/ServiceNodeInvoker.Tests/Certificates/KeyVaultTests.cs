@@ -142,6 +142,7 @@ public sealed class KeyVaultTests
 
         var rotated = Pki.Intermediate.IssueClient("bot-client-rotated");
         var newVersion = vault.SetPkcs12("bot-client", rotated, Pki.IntermediatePublic);
+        await ArmedAsync(host, time); // the first call's answer can come before the load that served it has armed the timer
         time.Advance(TimeSpan.FromMinutes(66)); // past the 1 h interval + 10 % jitter
         await Poll.UntilAsync(() => Volatile.Read(ref rotatedSeen) > 20, "invocations with the rotated certificate");
         await Poll.UntilAsync(() => oldTransport.IsDisposed, "the old handler to be disposed after draining");
@@ -170,6 +171,7 @@ public sealed class KeyVaultTests
         await using var host = await StartHostAsync(vault, backend.Port, time: time);
         var request = new { method = "GET", url = $"{backend.BaseAddress}echo" };
         await host.InvokeJsonAsync(request);
+        await ArmedAsync(host, time); // the call's answer can come before the load that served it has armed the timer
         var gets = vault.SecretGets + vault.CertificateGets;
 
         vault.Behaviour = outage;
@@ -292,7 +294,7 @@ public sealed class KeyVaultTests
         await using var host = await StartHostAsync(vault, backend.Port, time: time, trustedCaName: null);
 
         await host.InvokeJsonAsync(new { method = "GET", url = $"{backend.BaseAddress}echo" }); // the secret alone serves a cold load
-        await ArmedAsync(host);
+        await ArmedAsync(host, time);
         time.Advance(TimeSpan.FromMinutes(66));
         await Poll.UntilAsync(() => HealthOf(host).GetProperty("status").GetString() == "degraded", "the first refresh to fail");
 
@@ -366,7 +368,7 @@ public sealed class KeyVaultTests
 
         for (var i = 1; i <= 3; i++)
         {
-            await ArmedAsync(host);
+            await ArmedAsync(host, time);
             time.Advance(TimeSpan.FromMinutes(66)); // past the refresh interval and its jitter
             await Poll.UntilAsync(() => vault.CertificateGets == i, $"steady refresh {i}");
         }
@@ -388,7 +390,7 @@ public sealed class KeyVaultTests
         }));
         var rotated = Pki.Intermediate.IssueClient("bot-client-rotated");
         var version = vault.SetPkcs12("bot-client", rotated, Pki.IntermediatePublic);
-        await ArmedAsync(host);
+        await ArmedAsync(host, time);
         time.Advance(TimeSpan.FromMinutes(66));
         await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").GetProperty("version").GetString() == version, "the rotated version");
         await stop.CancelAsync();
@@ -414,7 +416,7 @@ public sealed class KeyVaultTests
         var cold = HealthOf(host).GetProperty("certificate").GetProperty("vault");
         Assert.Equal(version, cold.GetProperty("version").GetString());
         Assert.Equal(ServiceNodeInvoker.Certificates.KeyVaultCertificateSource.RenewalNotRead, cold.GetProperty("renewal").GetString());
-        await ArmedAsync(host);
+        await ArmedAsync(host, time);
         time.Advance(TimeSpan.FromMinutes(66));
         await Poll.UntilAsync(() => vault.CertificateGets == 1 && HealthOf(host).GetProperty("certificate").GetProperty("vault").GetProperty("renewal").GetString() != cold.GetProperty("renewal").GetString(), "the first refresh");
 
@@ -423,7 +425,7 @@ public sealed class KeyVaultTests
         Assert.True(view.GetProperty("enabled").GetBoolean());
         Assert.Equal("auto-renews 30 days before expiry with issuer Self", view.GetProperty("renewal").GetString());
         Assert.Equal("healthy", HealthOf(host).GetProperty("status").GetString());
-        await ArmedAsync(host);
+        await ArmedAsync(host, time);
 
         vault.DisableCurrent("bot-client");
         time.Advance(TimeSpan.FromMinutes(66));
@@ -452,12 +454,16 @@ public sealed class KeyVaultTests
         Assert.Contains(host.Logs.Lines, l => l.Contains("rotate it: the vault will not (manual: the vault emails its contacts", StringComparison.Ordinal));
     }
 
-    /// <summary>Waits until the next refresh is scheduled (the timer is armed after each load), so advancing time triggers it.</summary>
-    private static async Task ArmedAsync(InvokerHost host)
+    /// <summary>
+    /// Waits until the next refresh is scheduled after the last one ran (the timer is armed after each load ends), so advancing
+    /// the clock triggers it. The schedule shown is then later than the fake clock's now: until the refresh that just ran has
+    /// re-armed the timer, health still shows the time that fired it (not later than now), and a clock advanced then would arm
+    /// the timer an interval past the advance, where no test moves the clock again.
+    /// </summary>
+    private static async Task ArmedAsync(InvokerHost host, TimeProvider time)
     {
-        var before = HealthOf(host).GetProperty("lastRefresh").GetString();
-        await Poll.UntilAsync(() => HealthOf(host) is var h && h.GetProperty("nextRefresh").ValueKind == JsonValueKind.String
-                              && h.GetProperty("lastRefresh").GetString() == before, "the next refresh to be scheduled");
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("nextRefresh") is { ValueKind: JsonValueKind.String } next
+                              && next.GetDateTimeOffset() > time.GetUtcNow(), "the next refresh to be scheduled");
     }
 
     private static JsonElement HealthOf(InvokerHost host)

@@ -51,12 +51,17 @@ public sealed class VaultThrottlingTests : IAsyncDisposable
 
     private ServiceNodeInvoker.Primitives.DependencyGate Gate() => new(KeyVaultClients.GateOptions, _time);
 
-    /// <summary>Moves our clock in small steps until the task completes (each step lets the due waits run and their reads go).</summary>
+    /// <summary>
+    /// Moves our clock in small steps until the task completes (each step lets the due waits run and their reads go), but only
+    /// while no read is in flight at the vault: a read takes real time (a connection, a TLS handshake, the token challenge), and
+    /// a clock moved a step every poll meanwhile would spend the waiting requests' deadline on it — on a loaded machine a
+    /// second of real time is a dozen seconds of ours, and a 30 s deadline ran out before the retries were due.
+    /// </summary>
     private async Task<T> DriveAsync<T>(Task<T> task, TimeSpan step, string what)
     {
         await Poll.UntilAsync(() =>
         {
-            if (!task.IsCompleted)
+            if (!task.IsCompleted && _vault.ReadsInFlight == 0)
             {
                 _time.Advance(step);
             }
