@@ -192,22 +192,7 @@ internal partial class CertificateCache(
     private TimeSpan? _lastRetryAfter;
 
     /// <summary>Loads afresh and swaps on success; on failure keeps the last good material and records why.</summary>
-    public async Task RefreshAsync(CancellationToken cancellationToken)
-    {
-        Task<ProfileMaterial> load;
-        lock (_gate)
-        {
-            load = _inflight is { IsCompleted: false } running ? running : StartLoad();
-        }
-        try
-        {
-            await load.WaitAsync(cancellationToken);
-        }
-        catch (CertificateLoadException)
-        {
-            // Recorded in State by the load itself.
-        }
-    }
+    public Task RefreshAsync(CancellationToken cancellationToken) => JoinOrLoadAsync(null, cancellationToken);
 
     /// <summary>
     /// For a reader that needs a concluded state attempted within <paramref name="maxAge"/> (the expiry watch): returns at once
@@ -215,13 +200,15 @@ internal partial class CertificateCache(
     /// the one lock: a reader that saw "still loading" and then asked for a load could otherwise start a second one (a second
     /// vault read) just after the first ended.
     /// </summary>
-    public async Task EnsureFreshAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    public Task EnsureFreshAsync(TimeSpan maxAge, CancellationToken cancellationToken) => JoinOrLoadAsync(maxAge, cancellationToken);
+
+    private async Task JoinOrLoadAsync(TimeSpan? maxAge, CancellationToken cancellationToken)
     {
         Task<ProfileMaterial> load;
         lock (_gate)
         {
             var concluded = _lastRefresh is not null || _lastError is not null;
-            if (concluded && _lastAttempt is { } attempted && time.GetUtcNow() - attempted <= maxAge)
+            if (maxAge is { } age && concluded && _lastAttempt is { } attempted && time.GetUtcNow() - attempted <= age)
             {
                 return;
             }
