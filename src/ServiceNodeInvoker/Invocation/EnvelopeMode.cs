@@ -30,7 +30,7 @@ internal sealed class EnvelopeMode(ResponseBufferBudget budget, InvocationFailur
 
     private static int Estimate(long bodyLength) => (int)Math.Min(int.MaxValue, bodyLength * 4 / 3 + 4096);
 
-    public override async Task<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record)
+    public override async ValueTask<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record)
     {
         var reservation = budget.Open();
         try

@@ -24,7 +24,7 @@ internal abstract class InvocationMode
     public abstract bool RelaysHeaders { get; }
 
     /// <summary>Step 7: the reply, from the backend's answer (headers in, body not yet read). Owns <paramref name="outcome"/>.</summary>
-    public abstract Task<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record);
+    public abstract ValueTask<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record);
 }
 
 /// <summary>Step 2: how an entry reads the caller's request (the JSON invocation request, or the caller's own HTTP request).</summary>

@@ -114,8 +114,7 @@ internal sealed class InvocationPipeline(
                 {
                     (exchange, tokenNote) = bearer is null
                         ? (await sender.SendAsync(profile, material, BackendRequest.Build(request), deadline), null)
-                        : await bearer.SendAsync(token!, material, deadline, resendable: request.StreamedBody is null,
-                            () => BackendRequest.Build(request), message => sender.SendAsync(profile, material, message, deadline));
+                        : await SendWithTokenAsync(bearer, token!, profile, material, request, deadline);
                 }
                 catch (SendFailedException failed)
                 {
@@ -168,6 +167,15 @@ internal sealed class InvocationPipeline(
             return _failures.Reply(e, context, record);
         }
     }
+
+    /// <summary>
+    /// Step 5 through the token step. Its own method: the lambdas capture only its parameters, so a call without a token
+    /// allocates no closure for them (captured in <see cref="RunCoreAsync"/>, every call would).
+    /// </summary>
+    private Task<(Exchange Exchange, string? Note)> SendWithTokenAsync(BearerTokenPolicy bearer, AccessToken token, TlsProfile profile,
+        ProfileMaterial material, InvocationRequest request, CallDeadline deadline) =>
+        bearer.SendAsync(token, material, deadline, resendable: request.StreamedBody is null,
+            () => BackendRequest.Build(request), message => sender.SendAsync(profile, material, message, deadline));
 
     private InvocationMode ModeOf(InvocationRequest request) => request.Response switch
     {

@@ -28,8 +28,8 @@ internal class PassthroughMode(InvocationFailures failures, ILogger logger) : In
     /// </summary>
     protected virtual bool AnswersCallersOwnRequest => false;
 
-    public override Task<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record) =>
-        Task.FromResult<IResult>(new Result(outcome, record, this));
+    public override ValueTask<IResult> AnswerAsync(InvocationOutcome outcome, HttpContext context, InvocationRecord record) =>
+        ValueTask.FromResult<IResult>(new Result(outcome, record, this)); // synchronous: no Task allocated
 
     /// <summary>The prefix of the headers the invoker writes itself (<see cref="InvokerHeaders"/>).</summary>
     private const string OursPrefix = "invoker-";
@@ -120,7 +120,8 @@ internal class PassthroughMode(InvocationFailures failures, ILogger logger) : In
                     }
                     continue;
                 }
-                response.Headers.Append(name, values.ToArray());
+                // One value (nearly every header) as itself: no array, no boxed enumerator.
+                response.Headers.Append(name, values.Count == 1 ? new Microsoft.Extensions.Primitives.StringValues(values.ToString()) : values.ToArray());
             }
             response.Headers[InvokerHeaders.Duration] = outcome.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture);
         }
