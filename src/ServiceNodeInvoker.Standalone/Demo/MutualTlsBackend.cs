@@ -56,6 +56,9 @@ public sealed class MutualTlsBackend : IAsyncDisposable
     public static async Task<MutualTlsBackend> StartAsync(MutualTlsBackendOptions options, Action<WebApplication>? routes = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        // Its own server, configured here alone: not from the invoker's appsettings.json (its Kestrel:Endpoints would bind
+        // here too, and follow the file's edits), nor from the environment or the command line.
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         MutualTlsBackend? backend = null;
         builder.WebHost.ConfigureKestrel(kestrel =>

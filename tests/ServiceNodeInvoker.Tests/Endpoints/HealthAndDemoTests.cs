@@ -79,6 +79,27 @@ public sealed class HealthAndDemoTests
     }
 
     [Fact]
+    public async Task A_demo_whose_settings_name_a_listener_listens_there_and_its_backend_reads_none_of_them()
+    {
+        using var files = new TempFiles();
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+
+        // The invoker's listener, from its settings (here the environment). The demo's backend is a server of its own: it
+        // binds its one loopback port and nothing of the invoker's settings (it bound this one too, so the demo refused to
+        // start: "already in use").
+        await using var demo = await StandaloneProcess.StartAsync(files.Directory,
+            new Dictionary<string, string> { ["Kestrel__Endpoints__Extra__Url"] = $"http://127.0.0.1:{port}" }, "--demo");
+
+        Assert.Equal(port, demo.BaseAddress.Port);
+        using var client = demo.Client(null);
+        using var health = await client.GetAsync("/api/health");
+        await InvokerHost.AssertProblemAsync(health, 401, ErrorCodes.Unauthenticated); // the invoker answers there
+    }
+
+    [Fact]
     public async Task A_second_demo_on_a_taken_port_says_so_in_one_line_and_leaves_no_files()
     {
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
