@@ -404,7 +404,13 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
             }
             catch (InvokerException e)
             {
-                return $"profile '{profile.Name}': {e.Message}";
+                // The load's own failure where there is one; the call's reply wording ("this invocation's timeout") is not
+                // this wait's: no invocation is involved.
+                return e.InnerException is CertificateLoadException failure
+                    ? $"profile '{profile.Name}': {failure.Message}"
+                    : e.Cause == FailureCauses.CertificateLoadFailed && e.RetryAfterSeconds is not null // no answer yet
+                        ? $"profile '{profile.Name}': not loaded within the change's {CertificateWait.TotalSeconds:0} s wait; the load goes on in the background"
+                        : $"profile '{profile.Name}': {e.Message}";
             }
         });
         return (await Task.WhenAll(loads)).OfType<string>().ToList();

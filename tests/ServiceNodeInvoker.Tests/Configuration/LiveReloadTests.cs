@@ -27,6 +27,41 @@ public sealed class LiveReloadTests
     }
 
     [Fact]
+    public async Task A_profile_whose_certificate_does_not_load_goes_live_with_a_warning_in_the_reloads_own_words()
+    {
+        await using var backend = await Pki.StartBackendAsync();
+        using var files = new TempFiles();
+        await using var host = await InvokerHost.StartAsync(InvokerHost.WithAdminKey(ProfileSettings.Standard(files, backend.Port).Settings));
+        host.App.Configuration["Invoker:Profiles:broken:Hosts:0"] = "broken.example";
+        host.App.Configuration["Invoker:Profiles:broken:ClientCertificate:Source"] = "File";
+        host.App.Configuration["Invoker:Profiles:broken:ClientCertificate:Path"] = Path.Combine(files.Directory, "missing.pfx");
+
+        var reload = await ReloadAsync(host);
+
+        Assert.Equal("applied", reload.GetProperty("result").GetString()); // as at start-up: a certificate that does not load is not a refusal
+        var warning = Assert.Single(reload.GetProperty("warnings").EnumerateArray()).GetString()!;
+        Assert.StartsWith("profile 'broken': ", warning);
+        Assert.Contains("'missing.pfx'", warning);
+        Assert.DoesNotContain("invocation", warning); // the call's reply wording; no call is involved
+        Assert.DoesNotContain(files.Directory, warning);
+        Assert.Contains(host.Logs.Lines, l => l.Contains("live without its certificates ready: profile 'broken': ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_profile_whose_vault_does_not_answer_within_the_changes_wait_goes_live_named_as_still_loading()
+    {
+        await using var setup = await VaultedProfiles.StartAsync();
+        setup.AddBillingHeld();
+
+        var reload = await ReloadAsync(setup.Host); // the change's whole 10 s wait: the vault holds billing's certificate
+        setup.Release();
+
+        Assert.Equal("applied", reload.GetProperty("result").GetString());
+        var warning = Assert.Single(reload.GetProperty("warnings").EnumerateArray()).GetString();
+        Assert.Equal("profile 'billing': not loaded within the change's 10 s wait; the load goes on in the background", warning);
+    }
+
+    [Fact]
     public async Task An_unchanged_profile_keeps_its_certificates_token_and_connections_and_a_changed_one_starts_afresh()
     {
         await using var billing = await Pki.StartBackendAsync();
