@@ -296,8 +296,14 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
     /// </summary>
     public const int PerProfileLimit = 50;
 
-    /// <summary>The subject and thumbprint of the series that stands for the certificates reported together.</summary>
+    /// <summary>The subject of the series that stands for the certificates reported together.</summary>
     public const string Others = "(others)";
+
+    /// <summary>
+    /// The thumbprint of that series: one per status, so that a dashboard or alert keyed by subject and thumbprint keeps a
+    /// warning group and an error group of the same role apart (one key for both kept whichever status came last).
+    /// </summary>
+    public static string OthersThumbprint(ExpiryStatus status) => $"(others: {ExpiryFinding.StatusName(status)})";
 
     /// <summary>
     /// Which findings are reported one by one (per profile: the <see cref="PerProfileLimit"/> most urgent — expired, error,
@@ -331,7 +337,7 @@ internal sealed partial class ExpiryCheck(CertificateStore store, ProfileCatalog
     {
         var (profile, role, status) = group.Key;
         var count = group.Count();
-        var tags = InvokerTelemetry.ExpiryTags(profile, role, Others, Others, ExpiryFinding.StatusName(status));
+        var tags = InvokerTelemetry.ExpiryTags(profile, role, Others, OthersThumbprint(status), ExpiryFinding.StatusName(status));
         telemetry.RecordExpiryCheck(tags, count);
         var now = time.GetUtcNow();
         var level = status switch

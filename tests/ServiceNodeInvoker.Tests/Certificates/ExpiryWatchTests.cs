@@ -420,6 +420,8 @@ public sealed class ExpiryWatchTests
         var others = watched.Points(InvokerTelemetry.WatchChecks, "watch-many").Where(p => Equals(p.Tags["invoker.certificate.subject"], ExpiryCheck.Others)).ToList();
         Assert.Equal(13, others.Sum(p => p.Count));
         Assert.Equal(2, others.Count);
+        // One thumbprint per status: a dashboard keyed by subject and thumbprint keeps a role's groups of two statuses apart.
+        Assert.All(others, p => Assert.Equal($"(others: {p.Tags["invoker.certificate.status"]})", p.Tags["invoker.certificate.thumbprint"]));
         Assert.Equal(ExpiryCheck.PerProfileLimit + 2, watched.Points(InvokerTelemetry.WatchDaysLeft, "watch-many").Count);
         Assert.StartsWith("Expiry watch ran: 63 certificate(s) checked", watched.Events.WithId(1012).First().Message); // the summary counts every one
 
