@@ -74,6 +74,9 @@ public sealed class KeyVaultFake : IAsyncDisposable
     public bool ForbidSecrets { get; set; }
     public VaultBehaviour Behaviour { get; set; }
 
+    /// <summary>The error code a <see cref="VaultBehaviour.ServerError"/> answer carries: the vault's text, not ours.</summary>
+    public string ServerErrorCode { get; set; } = "InternalServerError";
+
     public int RetryAfterSeconds { get; set; } = 600;
 
     /// <summary>The clock <see cref="Requests"/> are stamped with (a test's FakeTimeProvider, to see when a retry came).</summary>
@@ -384,7 +387,7 @@ public sealed class KeyVaultFake : IAsyncDisposable
                 await Error(response, 429, "Throttled", "Rate limit exceeded.");
                 return;
             case VaultBehaviour.ServerError:
-                await Error(response, 500, "InternalServerError", "Something broke.");
+                await Error(response, 500, ServerErrorCode, "Something broke.");
                 return;
             case VaultBehaviour.Garbled:
                 await GarbledAsync(response);
@@ -472,7 +475,7 @@ public sealed class KeyVaultFake : IAsyncDisposable
                 await Error(response, 429, "Throttled", "Rate limit exceeded.");
                 return true;
             case VaultBehaviour.ServerError:
-                await Error(response, 500, "InternalServerError", "Something broke.");
+                await Error(response, 500, ServerErrorCode, "Something broke.");
                 return true;
             case VaultBehaviour.Garbled:
                 await GarbledAsync(response);

@@ -68,6 +68,37 @@ public sealed class TestPki
         return X509CertificateLoader.LoadCertificate(made.RawData);
     }
 
+    /// <summary>
+    /// A server certificate issued by <see cref="Intermediate"/> whose subject alternative names are exactly
+    /// <paramref name="dnsNames"/>, control characters and count included (written as raw IA5Strings: a partner's backend
+    /// chose them, not us).
+    /// </summary>
+    public X509Certificate2 ServerWithDnsNames(IEnumerable<string> dnsNames)
+    {
+        var ca = Intermediate.Certificate;
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest(NameOf("hostile-backend"), key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(OddCertificates.ServerAuth)], false));
+        var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            foreach (var name in dnsNames)
+            {
+                writer.WriteCharacterString(System.Formats.Asn1.UniversalTagNumber.IA5String, name,
+                    new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, 2));
+            }
+        }
+        request.CertificateExtensions.Add(new X509Extension("2.5.29.17", writer.Encode(), false));
+        using var caKey = ca.GetRSAPrivateKey()!;
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F;
+        using var issued = request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
+        return issued.CopyWithPrivateKey(key);
+    }
+
     private static X500DistinguishedName NameOf(string commonName)
     {
         var name = new X500DistinguishedNameBuilder();

@@ -178,7 +178,7 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
         }
         catch (RequestFailedException e) when (e.Status == 403)
         {
-            throw new RequestFailedException(403, $"the app's identity may not read certificates in Key Vault {client.VaultUri.Host} (403 {e.ErrorCode}): " +
+            throw new RequestFailedException(403, $"the app's identity may not read certificates in Key Vault {client.VaultUri.Host} (403 {Code(e)}): " +
                 "grant it the 'Key Vault Certificate User' role on the vault", "CertificateForbidden", e);
         }
     }
@@ -191,7 +191,7 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
         }
         catch (RequestFailedException e) when (e.Status == 403)
         {
-            throw new RequestFailedException(403, $"the app's identity may not read secrets in Key Vault {client.VaultUri.Host} (403 {e.ErrorCode}): " +
+            throw new RequestFailedException(403, $"the app's identity may not read secrets in Key Vault {client.VaultUri.Host} (403 {Code(e)}): " +
                 "grant it the 'Key Vault Secrets User' role on the vault (RBAC mode), or check that the certificate is enabled", "SecretForbidden", e);
         }
     }
@@ -228,15 +228,18 @@ internal sealed class KeyVaultCertificateSource(SecretClient client, Certificate
     private string Explain(RequestFailedException e) => e.Status switch
     {
         401 => $"Key Vault {client.VaultUri.Host} refused the app's token (401): check the tenant and the identity",
-        403 when e.ErrorCode is "CertificateForbidden" or "SecretForbidden" => e.Message,
-        403 => $"the app's identity may not read secrets in Key Vault {client.VaultUri.Host} (403 {e.ErrorCode}): grant it the " +
+        403 when e.ErrorCode is "CertificateForbidden" or "SecretForbidden" && e.InnerException is RequestFailedException => e.Message, // ours (below), its code quoted
+        403 => $"the app's identity may not read secrets in Key Vault {client.VaultUri.Host} (403 {Code(e)}): grant it the " +
                "'Key Vault Secrets User' role on the vault (RBAC mode), or check that the certificate is enabled",
-        404 => $"Key Vault {client.VaultUri.Host} has no certificate '{name}'{(version is null ? "" : $" version {version}")} (404 {e.ErrorCode})",
+        404 => $"Key Vault {client.VaultUri.Host} has no certificate '{name}'{(version is null ? "" : $" version {version}")} (404 {Code(e)})",
         429 => $"Key Vault {client.VaultUri.Host} is throttling requests (429)",
         0 => Unreachable(e),
-        >= 500 => $"Key Vault {client.VaultUri.Host} failed ({e.Status} {e.ErrorCode})",
-        _ => $"Key Vault {client.VaultUri.Host} answered {e.Status} {e.ErrorCode}",
+        >= 500 => $"Key Vault {client.VaultUri.Host} failed ({e.Status} {Code(e)})",
+        _ => $"Key Vault {client.VaultUri.Host} answered {e.Status} {Code(e)}",
     };
+
+    /// <summary>The vault's error code as we quote it: the vault's text, escaped and capped.</summary>
+    private static string Code(RequestFailedException e) => LogText.Quote(e.ErrorCode, 64);
 
     /// <summary>No HTTP answer at all: which step failed (name, connect, TLS, timeout) and what to check for it.</summary>
     private string Unreachable(Exception e)

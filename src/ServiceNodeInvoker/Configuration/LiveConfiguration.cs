@@ -83,6 +83,8 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
     private readonly Lock _narrowing = new();
     private bool _waiting; // a change is between being read and going live (under _narrowing)
     private readonly List<PendingCallers> _later = []; // configurations read while it waited (under _narrowing)
+    private bool _missed; // a change was read while the reload holding _serial had not reached its wait yet (under _narrowing)
+    private bool _missedReread; // … on a request, which reads the sources again (under _narrowing)
     private bool _narrowed; // the callers in force are narrower than _callerSettings (a later change still to apply): the next reload restores them
     private readonly AsyncLocal<bool> _rereading = new();
     private readonly Dictionary<string, string> _restartOnlyAtStart;
@@ -189,6 +191,10 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         }
         try
         {
+            lock (_narrowing)
+            {
+                _missed = _missedReread = false; // what was read before now, this reload reads itself
+            }
             Interlocked.Exchange(ref _queued, 0); // a change from here on queues another reload
             if (reread)
             {
@@ -299,6 +305,13 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
             _waiting = true;
             _later.Clear();
             _callers.Narrow(PendingCallers.Of(options.Callers, options.Profiles));
+            if (_missed)
+            {
+                // A change read after this one was, but before its wait began (NarrowWhileWaiting found no wait): it counts now.
+                var reread = _missedReread;
+                _missed = _missedReread = false;
+                NarrowLocked(reread);
+            }
         }
         try
         {
@@ -345,26 +358,36 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
     /// </summary>
     private void NarrowWhileWaiting(bool reread)
     {
+        lock (_narrowing)
+        {
+            if (!_waiting)
+            {
+                // No change waits yet; one may be read already and on its way to its wait (the reload holding _serial): it
+                // narrows by this one as its wait begins.
+                _missed = true;
+                _missedReread |= reread;
+                return;
+            }
+            NarrowLocked(reread);
+        }
+    }
+
+    /// <summary><see cref="NarrowWhileWaiting"/>'s work, under <c>_narrowing</c> with a change waiting.</summary>
+    private void NarrowLocked(bool reread)
+    {
         try
         {
-            lock (_narrowing)
+            if (reread)
             {
-                if (!_waiting)
-                {
-                    return;
-                }
-                if (reread)
-                {
-                    Reread();
-                }
-                if (_files.Problems(_filesAtLastGood).Count > 0 || ConfigurationCheck.Read(_configuration, _host, out var options).Count > 0 || options is null)
-                {
-                    return;
-                }
-                var pending = PendingCallers.Of(options.Callers, options.Profiles);
-                _later.Add(pending);
-                _callers.Narrow(pending);
+                Reread();
             }
+            if (_files.Problems(_filesAtLastGood).Count > 0 || ConfigurationCheck.Read(_configuration, _host, out var options).Count > 0 || options is null)
+            {
+                return;
+            }
+            var pending = PendingCallers.Of(options.Callers, options.Profiles);
+            _later.Add(pending);
+            _callers.Narrow(pending);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -104,8 +104,16 @@ internal sealed partial class SettingsFiles
                     var at = message.IndexOf(tail, StringComparison.Ordinal);
                     message = at > 0 ? message[..at] : message;
                 }
-                // The reader quotes the character it stopped at: where that is a value's (an unquoted password), it is
-                // not repeated; JSON's own punctuation is, as it says what is wrong ("'}' is invalid after a value").
+                // The reader quotes what it stopped at first: a character, or — for a value that starts like a literal
+                // ("fals3cret") — the rest of its buffer, value, line breaks, following lines and all. A value's text is
+                // not repeated (an unquoted password); JSON's own punctuation is, as it says what is wrong ("'}' is invalid
+                // after a value"), and so is a control character's code ('0x0A').
+                if (message.StartsWith('\'') && message.LastIndexOf("' is ", StringComparison.Ordinal) is var end and > 0)
+                {
+                    var quoted = message[1..end];
+                    var kept = quoted.Length == 1 && "{}[],:\"".Contains(quoted[0]) || ControlCode().IsMatch(quoted);
+                    message = (kept ? $"'{quoted}'" : quoted.Length == 1 ? "a character" : "a value") + message[(end + 1)..];
+                }
                 message = QuotedCharacter().Replace(message, m => "{}[],:\"".Contains(m.Groups[1].Value[0]) ? m.Value : "a character");
                 return json.LineNumber is { } line
                     ? $"not valid JSON at line {line + 1}, column {(json.BytePositionInLine ?? 0) + 1}: {message.Trim()}"
@@ -122,4 +130,7 @@ internal sealed partial class SettingsFiles
 
     [System.Text.RegularExpressions.GeneratedRegex("'(.)'")]
     private static partial System.Text.RegularExpressions.Regex QuotedCharacter();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^0x[0-9A-F]{2}$")]
+    private static partial System.Text.RegularExpressions.Regex ControlCode();
 }

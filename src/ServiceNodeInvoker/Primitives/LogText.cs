@@ -49,6 +49,34 @@ internal static class LogText
         return cut.Append("… (").Append(value.Length).Append(" characters)").ToString();
     }
 
+    /// <summary>The most characters of a list of a party's texts quoted anywhere (the names in a certificate, the CAs a server names).</summary>
+    public const int DefaultListLength = 1000;
+
+    /// <summary>
+    /// A list of a party's texts as we quote it: each quoted (<see cref="Quote"/>) and shaped by <paramref name="shape"/> (say, put
+    /// in quotes), joined by <paramref name="separator"/>, and the whole capped at <paramref name="max"/> characters: a party
+    /// cannot make it as long as it likes by sending many short texts either.
+    /// </summary>
+    public static string QuoteList(IEnumerable<string?> values, string separator, Func<string, string>? shape = null, int max = DefaultListLength)
+    {
+        var joined = new StringBuilder();
+        foreach (var value in values)
+        {
+            if (joined.Length > max)
+            {
+                joined.Append(separator).Append('…');
+                break; // Quote below cuts at max anyway: the rest is not even read
+            }
+            if (joined.Length > 0)
+            {
+                joined.Append(separator);
+            }
+            var quoted = Quote(value);
+            joined.Append(shape is null ? quoted : shape(quoted));
+        }
+        return Quote(joined.ToString(), max);
+    }
+
     public static string Escape(string? value)
     {
         if (value is null)

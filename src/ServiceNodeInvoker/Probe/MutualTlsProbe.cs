@@ -510,7 +510,7 @@ internal sealed class MutualTlsProbe(CertificateStore certificates, TokenStore t
         }
         else if (tls.ClientCertificateAccepted == false)
         {
-            var issuers = tls.AcceptableIssuers.Count > 0 ? $" It accepts certificates issued by: {string.Join("; ", tls.AcceptableIssuers)}." : "";
+            var issuers = tls.AcceptableIssuers.Count > 0 ? $" It accepts certificates issued by: {LogText.QuoteList(tls.AcceptableIssuers, "; ")}." : "";
             var hints = material.Client.Problems.Concat(material.Client.Warnings).Select(h => $" Likely why: {h}.");
             report.Summary = $"FAIL: {protocol}the server refused our client certificate ({LogText.Quote(material.Client.Subject)}, issued by {LogText.Quote(material.Client.Leaf.Issuer)}): " +
                 $"{tls.ClientCertificateEvidence?.TrimEnd('.')}.{issuers}{string.Concat(hints)}";

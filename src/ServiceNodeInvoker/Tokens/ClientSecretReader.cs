@@ -3,6 +3,7 @@ using Azure.Identity;
 using ServiceNodeInvoker.Certificates;
 using ServiceNodeInvoker.Contract;
 using ServiceNodeInvoker.Profiles;
+using ServiceNodeInvoker.Primitives;
 
 namespace ServiceNodeInvoker.Tokens;
 
@@ -30,16 +31,16 @@ internal sealed class ClientSecretReader(Func<KeyVaultClients> vaults)
         {
             throw Fail(e.Status switch
             {
-                403 => $"the app's identity may not read the client secret from {where} (403 {e.ErrorCode}): grant it the 'Key Vault Secrets User' role on the vault",
-                404 => $"{where} does not exist (404 {e.ErrorCode})",
+                403 => $"the app's identity may not read the client secret from {where} (403 {LogText.Quote(e.ErrorCode, 64)}): grant it the 'Key Vault Secrets User' role on the vault",
+                404 => $"{where} does not exist (404 {LogText.Quote(e.ErrorCode, 64)})",
                 0 => $"{where} could not be reached ({e.InnerException?.Message.Split('\n')[0] ?? "no answer"})",
-                _ => $"{where} could not be read ({e.Status} {e.ErrorCode})",
+                _ => $"{where} could not be read ({e.Status} {LogText.Quote(e.ErrorCode, 64)})",
             }, e);
         }
         catch (AggregateException e) when (e.InnerExceptions.All(i => i is RequestFailedException))
         {
             var last = (RequestFailedException)e.InnerExceptions[^1];
-            throw Fail($"{where} could not be read ({last.Status} {last.ErrorCode}; {e.InnerExceptions.Count} attempts)", e);
+            throw Fail($"{where} could not be read ({last.Status} {LogText.Quote(last.ErrorCode, 64)}; {e.InnerExceptions.Count} attempts)", e);
         }
         catch (CredentialUnavailableException e)
         {

@@ -97,14 +97,14 @@ internal partial class FailureClassifier
         {
             hints.AddRange(ours.Warnings.Select(w => $"{char.ToUpperInvariant(w[0])}{w[1..]}."));
         }
-        var issuer = ours is null ? "" : $" ours is issued by '{ours.Leaf.Issuer}'.";
+        var issuer = ours is null ? "" : $" ours is issued by '{LogText.Quote(ours.Leaf.Issuer)}'.";
         if (flight?.AcceptableIssuers is { Count: > 0 } named)
         {
-            hints.Add($"The server named the CAs it accepts: {string.Join("; ", named.Select(n => $"'{n}'"))};{issuer}");
+            hints.Add($"The server named the CAs it accepts: {LogText.QuoteList(named, "; ", n => $"'{n}'")};{issuer}");
         }
         else if (evidence.Accepted is { Issuers.Count: > 0 } seen)
         {
-            hints.Add($"The server named the CAs it accepts ({seen.How}, {seen.At:yyyy-MM-dd'T'HH:mm:ss'Z'}): {string.Join("; ", seen.Issuers.Select(n => $"'{n}'"))};{issuer}");
+            hints.Add($"The server named the CAs it accepts ({seen.How}, {seen.At:yyyy-MM-dd'T'HH:mm:ss'Z'}): {LogText.QuoteList(seen.Issuers, "; ", n => $"'{n}'")};{issuer}");
         }
         else
         {
@@ -112,7 +112,7 @@ internal partial class FailureClassifier
         }
         if (ours is null || ours.Warnings.Count == 0)
         {
-            hints.Insert(0, $"Check that the backend trusts the CA that issued it{(ours is null ? "" : $" ('{ours.Leaf.Issuer}')")} and that the certificate source holds the intermediates.");
+            hints.Insert(0, $"Check that the backend trusts the CA that issued it{(ours is null ? "" : $" ('{LogText.Quote(ours.Leaf.Issuer)}')")} and that the certificate source holds the intermediates.");
         }
         return string.Join(" ", hints);
     }

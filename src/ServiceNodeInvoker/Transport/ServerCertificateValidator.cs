@@ -29,7 +29,7 @@ internal sealed class ServerCertificateValidator(X509Certificate2Collection? tru
             var names = CertificateFacts.SubjectAlternativeNames(server);
             throw new ServerCertificateRejectedException(
                 $"the backend's certificate is not valid for the host name '{targetHost}': it names " +
-                (names.Count == 0 ? $"no alternative names (subject {LogText.Quote(server.Subject)})" : string.Join(", ", names)) +
+                (names.Count == 0 ? $"no alternative names (subject {LogText.Quote(server.Subject)})" : LogText.QuoteList(names, ", ")) +
                 ". Call it by one of those names, or the partner must issue one that includes it");
         }
         IReadOnlyList<X509Certificate2> path;

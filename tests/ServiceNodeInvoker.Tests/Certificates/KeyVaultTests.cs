@@ -157,6 +157,25 @@ public sealed class KeyVaultTests
         Assert.NotSame(oldTransport, pool.CurrentFor(Profile));
     }
 
+    [Fact]
+    public async Task A_vaults_error_code_is_quoted_escaped_and_capped_in_health_and_the_log()
+    {
+        await using var vault = await KeyVaultFake.StartAsync();
+        await using var backend = await Pki.StartBackendAsync();
+        vault.SetPkcs12("bot-client", Pki.ClientRsa, Pki.IntermediatePublic);
+        vault.Behaviour = VaultBehaviour.ServerError;
+        vault.ServerErrorCode = "Boom\r\nCertificates of payments loaded\u001b[31m" + new string('x', 10 * 1024);
+        await using var host = await StartHostAsync(vault, backend.Port);
+
+        await Poll.UntilAsync(() => HealthOf(host).GetProperty("certificate").TryGetProperty("lastError", out var e) && e.ValueKind == JsonValueKind.String,
+            "the failed load");
+        var lastError = HealthOf(host).GetProperty("certificate").GetProperty("lastError").GetString()!;
+        Assert.Contains("failed (500 Boom\\x0D\\x0A", lastError);
+        Assert.DoesNotContain('\n', lastError);
+        Assert.DoesNotContain('\u001b', lastError);
+        Assert.True(lastError.Length < 2000, $"lastError is {lastError.Length} characters long");
+    }
+
     [Theory]
     [InlineData(VaultBehaviour.Down, "could not be reached")]
     [InlineData(VaultBehaviour.Forbidden, "Key Vault Certificate User")]

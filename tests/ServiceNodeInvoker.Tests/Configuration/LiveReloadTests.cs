@@ -173,7 +173,7 @@ public sealed class LiveReloadTests
         public InvokerHost Host { get; }
         public LiveConfiguration Live => Host.Services.GetRequiredService<LiveConfiguration>();
 
-        public static async Task<VaultedProfiles> StartAsync(Action<Dictionary<string, string?>>? settings = null)
+        public static async Task<VaultedProfiles> StartAsync(Action<Dictionary<string, string?>>? settings = null, Action<WebApplicationBuilder>? build = null)
         {
             var vault = await KeyVaultFake.StartAsync();
             var payments = await Pki.StartBackendAsync();
@@ -187,6 +187,7 @@ public sealed class LiveReloadTests
             {
                 builder.Services.AddSingleton<Azure.Core.TokenCredential>(new StaticTokenCredential());
                 vault.Register(builder.Services);
+                build?.Invoke(builder);
             });
             return new VaultedProfiles(vault, payments, billing, host);
         }
@@ -375,6 +376,56 @@ public sealed class LiveReloadTests
         Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
         Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Billing));
         Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Payments));
+    }
+
+    /// <summary>Holds the thread that logs one event id until released: a reload stopped between reading a change and its wait.</summary>
+    private sealed class HoldingLogger(int id) : ILoggerProvider, ILogger
+    {
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public ManualResetEventSlim Release { get; } = new();
+        public ILogger CreateLogger(string categoryName) => this;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id == id && Reached.TrySetResult())
+            {
+                Release.Wait(TimeSpan.FromSeconds(30));
+            }
+        }
+        public void Dispose() => Release.Set();
+    }
+
+    [Fact]
+    public async Task A_key_revoked_while_the_first_change_is_between_being_read_and_its_wait_counts_at_once()
+    {
+        var holding = new HoldingLogger(6003); // "settings changed that only a restart applies": logged between the read and the wait
+        await using var setup = await VaultedProfiles.StartAsync(build: b => b.Logging.AddProvider(holding));
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+
+        setup.Host.App.Configuration["AZURE_CLIENT_ID"] = "00000000-0000-0000-0000-000000000001";
+        setup.AddBillingHeld(); // the first edit adds billing (and a restart-only setting)
+        var first = Task.Run(() => setup.Live.ReloadAsync());
+        Task<ReloadReport>? second = null;
+        try
+        {
+            await holding.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30)); // read, not yet waiting
+            setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewKey);
+            second = setup.Live.ReloadAsync(); // the revocation: its reload queues behind the first
+            holding.Release.Set();
+            await setup.BillingHeldAsync();
+            Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments)); // not after the first's wait
+            Assert.False(first.IsCompleted);
+        }
+        finally
+        {
+            holding.Release.Set();
+            setup.Release();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await first).Result);
+        Assert.Equal(LiveConfiguration.Applied, (await second!).Result);
+        Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(VaultedProfiles.NewKey, setup.Billing));
     }
 
     [Fact]

@@ -27,4 +27,25 @@ public sealed class SettingsFilesTests
         File.WriteAllText(path, "{ \"Invoker\": { } } }");
         Assert.Contains("'}'", Assert.Single(settings.Problems(present)));
     }
+
+    [Theory]
+    [InlineData("fa1se")] // the reader quotes an invalid literal up to where it stops matching 'false'/'true'/'null'
+    [InlineData("tr7x")]
+    [InlineData("nu1l")]
+    public void A_value_that_starts_like_a_json_literal_is_not_repeated_either(string secret)
+    {
+        using var files = new TempFiles();
+        var path = Path.Combine(files.Directory, "appsettings.json");
+        File.WriteAllText(path, "{ \"Invoker\": { } }");
+        var configuration = new ConfigurationBuilder().AddJsonFile(path, optional: false, reloadOnChange: false).Build();
+        var settings = SettingsFiles.Of(configuration);
+        var present = settings.Present();
+
+        File.WriteAllText(path, $"{{\n  \"Invoker\": {{\n    \"Password\": {secret}\n  }}\n}}");
+        var problem = Assert.Single(settings.Problems(present));
+        Assert.StartsWith("appsettings.json: not valid JSON at line 3, column", problem);
+        Assert.DoesNotContain(secret[..3], problem);
+        Assert.DoesNotContain("\n", problem); // nor the lines after it
+        Assert.Contains("a value is an invalid JSON literal", problem);
+    }
 }
