@@ -10,11 +10,7 @@ public sealed class SettingsFilesTests
     public void A_file_broken_at_an_unquoted_value_is_named_with_its_line_and_column_never_a_character_of_the_value()
     {
         using var files = new TempFiles();
-        var path = Path.Combine(files.Directory, "appsettings.json");
-        File.WriteAllText(path, "{ \"Invoker\": { } }");
-        var configuration = new ConfigurationBuilder().AddJsonFile(path, optional: false, reloadOnChange: false).Build();
-        var settings = SettingsFiles.Of(configuration);
-        var present = settings.Present();
+        var (settings, present, path) = ReadGoodFile(files);
 
         // A password pasted without its quotes: the reader stops at its first character.
         File.WriteAllText(path, "{\n  \"Invoker\": {\n    \"Password\": Zq9-secret\n  }\n}");
@@ -35,11 +31,7 @@ public sealed class SettingsFilesTests
     public void A_value_that_starts_like_a_json_literal_is_not_repeated_either(string secret)
     {
         using var files = new TempFiles();
-        var path = Path.Combine(files.Directory, "appsettings.json");
-        File.WriteAllText(path, "{ \"Invoker\": { } }");
-        var configuration = new ConfigurationBuilder().AddJsonFile(path, optional: false, reloadOnChange: false).Build();
-        var settings = SettingsFiles.Of(configuration);
-        var present = settings.Present();
+        var (settings, present, path) = ReadGoodFile(files);
 
         File.WriteAllText(path, $"{{\n  \"Invoker\": {{\n    \"Password\": {secret}\n  }}\n}}");
         var problem = Assert.Single(settings.Problems(present));
@@ -47,5 +39,14 @@ public sealed class SettingsFilesTests
         Assert.DoesNotContain(secret[..3], problem);
         Assert.DoesNotContain("\n", problem); // nor the lines after it
         Assert.Contains("a value is an invalid JSON literal", problem);
+    }
+
+    /// <summary>A host's settings file that read well at the last good load; the test then breaks it at <c>path</c>.</summary>
+    private static (SettingsFiles Settings, HashSet<string> Present, string Path) ReadGoodFile(TempFiles files)
+    {
+        var path = Path.Combine(files.Directory, "appsettings.json");
+        File.WriteAllText(path, "{ \"Invoker\": { } }");
+        var settings = SettingsFiles.Of(new ConfigurationBuilder().AddJsonFile(path, optional: false, reloadOnChange: false).Build());
+        return (settings, settings.Present(), path);
     }
 }
