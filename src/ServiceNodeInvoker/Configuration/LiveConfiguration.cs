@@ -92,6 +92,7 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
     private Dictionary<string, string> _lastRead;
     private IReadOnlyList<string> _needsRestart = [];
     private string _callerSettings;
+    private CallerOptions _appliedCallers; // the caller settings of the configuration in force, not narrowed (under _serial)
     private volatile LiveVersion _live;
     private volatile ReloadReport? _last;
     private readonly LiveVersion _start;
@@ -117,6 +118,7 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         _restartOnlyAtStart = RestartOnly(_lastRead);
         _filesAtLastGood = files.Present();
         _callerSettings = LiveCallerText(started.Callers);
+        _appliedCallers = started.Callers;
         _live = _start = new LiveVersion(1, time.GetUtcNow(), StartUp, Snapshot(_lastRead));
     }
 
@@ -264,6 +266,12 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
         var live = _live;
         if (problems.Count > 0 || options is null)
         {
+            if (_narrowed)
+            {
+                // Narrowed by a configuration read while another waited (this reload's, or one it replaces): refused, it
+                // narrows nothing, as one refused on being read does not. The configuration in force serves as it says.
+                Settle(_appliedCallers, []);
+            }
             Log.Refused(_logger, Describe(trigger), problems.Count, live.Version, live.LoadedAt.UtcDateTime,
                 string.Join(" | ", problems.Select(LogText.Escape)));
             return new ReloadReport(Refused, now, trigger, problems, [], [], [], false, NeedsRestart, [], live);
@@ -331,6 +339,7 @@ internal sealed partial class LiveConfiguration : IHostedService, IDisposable
             throw;
         }
         Settle(options.Callers, []);
+        _appliedCallers = options.Callers;
         _callerSettings = callerSettings;
         var leaving = change.Leaving.ToList();
         _transports.Retire(leaving);

@@ -429,6 +429,43 @@ public sealed class LiveReloadTests
     }
 
     [Fact]
+    public async Task A_revocation_read_while_a_change_waits_is_lifted_when_its_own_reload_is_refused()
+    {
+        await using var setup = await VaultedProfiles.StartAsync();
+        var original = setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"];
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+
+        setup.AddBillingHeld(); // the first edit only adds billing
+        var first = setup.Live.ReloadAsync();
+        Task<ReloadReport>? second = null;
+        try
+        {
+            await setup.BillingHeldAsync();
+            // A second edit revokes test-bot's key: it counts at once, its reload queued behind the first.
+            setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = ApiKeyAuthenticator.HashKey(VaultedProfiles.NewKey);
+            second = setup.Live.ReloadAsync();
+            Assert.Equal(401, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+            // A third puts the key back, with a typo: the configuration the second reload reads is refused as a whole.
+            setup.Host.App.Configuration["Invoker:Callers:ApiKeys:test-bot"] = original;
+            setup.Host.App.Configuration["Invoker:Profiles:payments:Timeout"] = "forever";
+        }
+        finally
+        {
+            setup.Release();
+        }
+        Assert.Equal(LiveConfiguration.Applied, (await first).Result);
+        var refused = await second!;
+        Assert.Equal(LiveConfiguration.Refused, refused.Result);
+        Assert.Equal(2, refused.Live.Version); // "configuration 2 keeps serving": the first's, which accepts test-bot's key
+        Assert.Equal(2, setup.Live.Live.Version);
+        Assert.Contains(setup.Host.Logs.Lines, l => l.Contains("Configuration change refused (reload requested)", StringComparison.Ordinal)
+            && l.Contains("configuration 2,", StringComparison.Ordinal));
+        // What serves is what the log and the admin view say serves: the refused change's narrowing does not linger.
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Payments));
+        Assert.Equal(200, await setup.InvokeAsync(InvokerHost.ApiKey, setup.Billing));
+    }
+
+    [Fact]
     public async Task A_refused_reload_is_counted_and_changes_nothing()
     {
         await using var scenario = await Scenario.Standard().WithAdminKey().StartAsync();
