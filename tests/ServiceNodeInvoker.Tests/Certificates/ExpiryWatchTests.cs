@@ -39,6 +39,14 @@ public sealed class ExpiryWatchTests
             return new Watched(host, events, metrics, clock);
         }
 
+        /// <summary>The same, with <paramref name="vault"/> as the host's Key Vault (and a credential for it).</summary>
+        public static Task<Watched> StartAsync(Dictionary<string, string?> settings, FakeTimeProvider clock, KeyVaultFake vault) =>
+            StartAsync(settings, clock, services =>
+            {
+                services.AddSingleton<TokenCredential>(new StaticTokenCredential());
+                vault.Register(services);
+            });
+
         /// <summary>Waits for the watch's <paramref name="run"/>th summary (event 1012).</summary>
         public Task RunsAsync(int run) => Poll.UntilAsync(() => events.WithId(1012).Count() >= run, $"expiry watch run {run}");
 
@@ -198,11 +206,7 @@ public sealed class ExpiryWatchTests
             .Set("watch-gone", "Token:ClientSecret:VaultUri", vault.VaultUri.ToString())
             .Set("watch-gone", "Token:ClientSecret:Name", "no-such-secret")
             .Settings;
-        await using var watched = await Watched.StartAsync(settings, clock, services =>
-        {
-            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-            vault.Register(services);
-        });
+        await using var watched = await Watched.StartAsync(settings, clock, vault);
 
         await watched.RunsAsync(1);
 
@@ -233,11 +237,7 @@ public sealed class ExpiryWatchTests
             .Set("watch-cost", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
             .Set("watch-cost", "ClientCertificate:Name", "watch-cost")
             .Settings;
-        await using var watched = await Watched.StartAsync(settings, clock, services =>
-        {
-            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-            vault.Register(services);
-        });
+        await using var watched = await Watched.StartAsync(settings, clock, vault);
         await watched.RunsAsync(1);
         Assert.Equal(1007, Assert.Single(watched.About("watch-cost", "client")).Id);
         Assert.Equal((1, 0), (vault.SecretGets, vault.CertificateGets)); // the store's cold load, shared
@@ -268,11 +268,7 @@ public sealed class ExpiryWatchTests
         vault.Behaviour = VaultBehaviour.Garbled; // a gateway's 200 page instead of the secret
         var settings = ProfileSettings.Standard(files, 1, name: "watch-beside-garbled").Settings;
         SecretProfile(settings, "watch-garbled", 3, vault, "watch-garbled-secret");
-        await using var watched = await Watched.StartAsync(settings, clock, services =>
-        {
-            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-            vault.Register(services);
-        });
+        await using var watched = await Watched.StartAsync(settings, clock, vault);
 
         await Poll.UntilAsync(() => watched.Events.All.Any(e => e.Id is 1012 or 1013), "the watch's first run to end");
 
@@ -301,11 +297,7 @@ public sealed class ExpiryWatchTests
             .Set("watch-stop", "ClientCertificate:VaultUri", vault.VaultUri.ToString())
             .Set("watch-stop", "ClientCertificate:Name", "watch-stop")
             .Settings;
-        var watched = await Watched.StartAsync(settings, clock, services =>
-        {
-            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-            vault.Register(services);
-        });
+        var watched = await Watched.StartAsync(settings, clock, vault);
         try
         {
             await Poll.UntilAsync(() => vault.SecretGets >= 1, "the store's first load at the vault");
@@ -339,11 +331,7 @@ public sealed class ExpiryWatchTests
             .Settings;
         try
         {
-            await using var watched = await Watched.StartAsync(settings, clock, services =>
-            {
-                services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-                vault.Register(services);
-            });
+            await using var watched = await Watched.StartAsync(settings, clock, vault);
             await Poll.UntilAsync(() => vault.SecretGets >= 1, "the store's first load at the vault");
 
             // The watch's 60 s pass on the host's clock (as every other wait of the app does), not on the wall clock.
@@ -467,11 +455,7 @@ public sealed class ExpiryWatchTests
             .Set("watch-gate-cert", "ClientCertificate:Name", "watch-gate-cert")
             .Settings;
         SecretProfile(settings, "watch-gate-secret", 3, vault, "watch-gate-secret");
-        await using var watched = await Watched.StartAsync(settings, clock, services =>
-        {
-            services.AddSingleton<TokenCredential>(new StaticTokenCredential());
-            vault.Register(services);
-        });
+        await using var watched = await Watched.StartAsync(settings, clock, vault);
         await watched.RunsAsync(1);
 
         // The vault refuses the watch's next read with Retry-After: 600.
